@@ -1,0 +1,33 @@
+"""Pure hashing core: paragraph text in, MinHash signatures and band keys out.
+
+No I/O, no settings, no mutable module state.
+"""
+
+from app.hashing.lsh import Bands, band_keys, band_params
+from app.hashing.minhash import (
+    Analysis,
+    MinHasher,
+    Signatures,
+    estimate_jaccard,
+    normalize,
+    normalize_many,
+    permutations,
+    signatures,
+)
+from app.hashing.similarity import Overlap, overlap
+
+__all__ = [
+    "Analysis",
+    "Bands",
+    "MinHasher",
+    "Overlap",
+    "Signatures",
+    "band_keys",
+    "band_params",
+    "estimate_jaccard",
+    "normalize",
+    "normalize_many",
+    "overlap",
+    "permutations",
+    "signatures",
+]

@@ -1,0 +1,224 @@
+"""Compiled kernels: code points -> normalised tokens -> shingles -> MinHash.
+
+Input is the UTF-8 of each paragraph's NFKC form, the paragraphs laid end to
+end in one array, each followed by one separator byte. One pass per paragraph, no
+Python call per character, token or shingle:
+
+1. fold every code point through the tables of `charmap` and write the
+   normalised paragraph as UTF-8: tokens joined by single spaces, noting
+   where each token starts;
+2. a shingle is the bytes of ``k`` consecutive tokens (one shingle for a
+   paragraph with fewer than ``k`` tokens); its hash is the MurmurHash3 32-bit
+   finaliser of its xxh32;
+3. permutation j maps a hash h to ``a[j] * h + b[j] mod 2**32`` and the
+   signature keeps the minimum: exactly datasketch's default ``affine32``
+   scheme with ``hashfunc=xxhash.xxh32_intdigest``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from app.hashing.charmap import ALONE, ASTRAL_ALONE, DELETE, MULTI, PLANE, SEPARATOR, WORD
+from app.hashing.xxh32 import xxh32
+
+SPACE = np.uint8(0x20)
+EMPTY = np.uint32(0xFFFFFFFF)
+_ASTRAL_LO = ASTRAL_ALONE[0]
+_ASTRAL_HI = ASTRAL_ALONE[1]
+# Worst case output bytes per input byte: a 2-byte character whose case
+# folding is 3 code points of 3 bytes each, plus a space.
+BYTES_PER_INPUT_BYTE = 6
+
+
+@njit(cache=True, inline="always")
+def fmix32(h: np.uint64) -> np.uint32:
+    h = h & np.uint64(0xFFFFFFFF)
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x85EBCA6B)) & np.uint64(0xFFFFFFFF)
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(0xC2B2AE35)) & np.uint64(0xFFFFFFFF)
+    h ^= h >> np.uint64(16)
+    return np.uint32(h)
+
+
+@njit(cache=True, inline="always")
+def _put(out: np.ndarray, n: int, cp: int) -> int:
+    """UTF-8 encode one code point at out[n]; return the new length."""
+    if cp < 0x80:
+        out[n] = cp
+        return n + 1
+    if cp < 0x800:
+        out[n] = 0xC0 | (cp >> 6)
+        out[n + 1] = 0x80 | (cp & 0x3F)
+        return n + 2
+    if cp < 0x10000:
+        out[n] = 0xE0 | (cp >> 12)
+        out[n + 1] = 0x80 | ((cp >> 6) & 0x3F)
+        out[n + 2] = 0x80 | (cp & 0x3F)
+        return n + 3
+    out[n] = 0xF0 | (cp >> 18)
+    out[n + 1] = 0x80 | ((cp >> 12) & 0x3F)
+    out[n + 2] = 0x80 | ((cp >> 6) & 0x3F)
+    out[n + 3] = 0x80 | (cp & 0x3F)
+    return n + 4
+
+
+@njit(cache=True, inline="always")
+def _decode(data: np.ndarray, i: int) -> tuple[int, int]:
+    """The code point starting at data[i] (valid UTF-8) and the next offset."""
+    c = int(data[i])
+    if c < 0xE0:
+        return ((c & 0x1F) << 6) | (int(data[i + 1]) & 0x3F), i + 2
+    if c < 0xF0:
+        return ((c & 0x0F) << 12) | ((int(data[i + 1]) & 0x3F) << 6) | (int(data[i + 2]) & 0x3F), i + 3
+    cp = ((c & 0x07) << 18) | ((int(data[i + 1]) & 0x3F) << 12)
+    return cp | ((int(data[i + 2]) & 0x3F) << 6) | (int(data[i + 3]) & 0x3F), i + 4
+
+
+@njit(cache=True)
+def normalise_one(
+    data: np.ndarray,
+    start: int,
+    end: int,
+    kind: np.ndarray,
+    mapped: np.ndarray,
+    extra: np.ndarray,
+    out: np.ndarray,
+    starts: np.ndarray,
+) -> tuple[int, int]:
+    """Write the normalised UTF-8 of ``data[start:end]`` to ``out`` and each
+    token's offset to ``starts``, then ``length + 1`` as a sentinel so that
+    token t spans ``out[starts[t]:starts[t + 1] - 1]``.
+
+    Returns (length in bytes, number of tokens).
+    """
+    n = 0
+    ntok = 0
+    gap = True  # the next token byte starts a new token
+    i = start
+    while i < end:
+        c = int(data[i])
+        if c < 0x80:  # ASCII: most of the text in most languages
+            i += 1
+            k = kind[c]
+            if k == WORD:
+                if gap:
+                    if n > 0:
+                        out[n] = SPACE
+                        n += 1
+                    starts[ntok] = n
+                    ntok += 1
+                    gap = False
+                out[n] = mapped[c]
+                n += 1
+            elif k == SEPARATOR:
+                gap = True
+            continue
+        cp, i = _decode(data, i)
+        if cp < PLANE:
+            k = kind[cp]
+        elif _ASTRAL_LO <= cp <= _ASTRAL_HI:
+            k = ALONE
+        else:
+            k = WORD
+        if k == SEPARATOR:
+            gap = True
+        elif k == DELETE:
+            continue
+        else:
+            if gap or k == ALONE:
+                if n > 0:
+                    out[n] = SPACE
+                    n += 1
+                starts[ntok] = n
+                ntok += 1
+            gap = k == ALONE
+            if k == MULTI:
+                at = mapped[cp]
+                for j in range(extra[at]):
+                    n = _put(out, n, int(extra[at + 1 + j]))
+            else:
+                n = _put(out, n, int(mapped[cp]) if cp < PLANE and k == WORD else cp)
+    starts[ntok] = n + 1
+    return n, ntok
+
+
+@njit(cache=True, inline="always")
+def _shingle_count(ntok: int, k: int) -> int:
+    if ntok == 0:
+        return 0
+    return max(1, ntok - k + 1)
+
+
+@njit(cache=True)
+def _sign_range(data, bounds, first, last, k, a, b, kind, mapped, extra, out):  # type: ignore[no-untyped-def]
+    num_perm = a.shape[0]
+    text = np.empty(0, dtype=np.uint8)
+    starts = np.empty(0, dtype=np.int64)
+    acc = np.empty(num_perm, dtype=np.uint32)
+    for p in range(first, last):
+        size = bounds[p + 1] - bounds[p]
+        if text.shape[0] < BYTES_PER_INPUT_BYTE * size + 4:
+            text = np.empty(2 * BYTES_PER_INPUT_BYTE * size + 4, dtype=np.uint8)
+            starts = np.empty(2 * BYTES_PER_INPUT_BYTE * size + 4, dtype=np.int64)
+        _, ntok = normalise_one(data, bounds[p], bounds[p + 1] - 1, kind, mapped, extra, text, starts)
+        acc[:] = EMPTY
+        for s in range(_shingle_count(ntok, k)):
+            h = fmix32(xxh32(text, starts[s], starts[min(s + k, ntok)] - 1, 0))
+            for j in range(num_perm):
+                acc[j] = min(acc[j], np.uint32(a[j] * h + b[j]))
+        out[p, :] = acc
+
+
+@njit(cache=True)
+def sign_serial(data, bounds, k, a, b, kind, mapped, extra, out):  # type: ignore[no-untyped-def]
+    _sign_range(data, bounds, 0, out.shape[0], k, a, b, kind, mapped, extra, out)
+
+
+@njit(cache=True, parallel=True)
+def sign_parallel(data, bounds, k, a, b, kind, mapped, extra, out, chunks):  # type: ignore[no-untyped-def]
+    n = out.shape[0]
+    step = (n + chunks - 1) // chunks
+    for c in prange(chunks):
+        first = c * step
+        last = min(n, first + step)
+        if first < last:
+            _sign_range(data, bounds, first, last, k, a, b, kind, mapped, extra, out)
+
+
+@njit(cache=True)
+def shingle_hashes(data, bounds, k, kind, mapped, extra):  # type: ignore[no-untyped-def]
+    """Normalised text and sorted distinct shingle hashes of every paragraph.
+
+    Returns (text, text_offsets, values, value_offsets): paragraph p's
+    normalised UTF-8 is ``text[text_offsets[p]:text_offsets[p + 1]]`` and its
+    shingle hashes are ``values[value_offsets[p]:value_offsets[p + 1]]``.
+    """
+    n = bounds.shape[0] - 1
+    text = np.empty(BYTES_PER_INPUT_BYTE * data.shape[0] + 4, dtype=np.uint8)
+    starts = np.empty(BYTES_PER_INPUT_BYTE * data.shape[0] + 4, dtype=np.int64)
+    values = np.empty(data.shape[0] + n, dtype=np.uint32)
+    text_offsets = np.zeros(n + 1, dtype=np.int64)
+    value_offsets = np.zeros(n + 1, dtype=np.int64)
+    pos = 0
+    tpos = 0
+    for p in range(n):
+        view = text[tpos:]
+        length, ntok = normalise_one(data, bounds[p], bounds[p + 1] - 1, kind, mapped, extra, view, starts)
+        first = pos
+        for s in range(_shingle_count(ntok, k)):
+            values[pos] = fmix32(xxh32(view, starts[s], starts[min(s + k, ntok)] - 1, 0))
+            pos += 1
+        values[first:pos].sort()
+        write = first
+        for i in range(first, pos):
+            if i == first or values[i] != values[i - 1]:
+                values[write] = values[i]
+                write += 1
+        pos = write
+        tpos += length
+        text_offsets[p + 1] = tpos
+        value_offsets[p + 1] = pos
+    return text[:tpos], text_offsets, values[:pos], value_offsets
