@@ -13,6 +13,10 @@ Python call per character, token or shingle:
 3. permutation j maps a hash h to ``a[j] * h + b[j] mod 2**32`` and the
    signature keeps the minimum: exactly datasketch's default ``affine32``
    scheme with ``hashfunc=xxhash.xxh32_intdigest``.
+
+Every helper is inlined into the loops that call it: a numba call that passes
+an array costs two atomic reference-count updates, which used to cost more
+than hashing a shingle.
 """
 
 from __future__ import annotations
@@ -25,11 +29,14 @@ from app.hashing.xxh32 import xxh32
 
 SPACE = np.uint8(0x20)
 EMPTY = np.uint32(0xFFFFFFFF)
+NOT_SIMPLE = np.uint8(0xFF)
 _ASTRAL_LO = ASTRAL_ALONE[0]
 _ASTRAL_HI = ASTRAL_ALONE[1]
 # Worst case output bytes per input byte: a 2-byte character whose case
 # folding is 3 code points of 3 bytes each, plus a space.
 BYTES_PER_INPUT_BYTE = 6
+# Room after the text: xxh32 may read a few bytes past a shingle's end.
+PADDING = 16
 
 
 @njit(cache=True, inline="always")
@@ -41,6 +48,21 @@ def fmix32(h: np.uint64) -> np.uint32:
     h = (h * np.uint64(0xC2B2AE35)) & np.uint64(0xFFFFFFFF)
     h ^= h >> np.uint64(16)
     return np.uint32(h)
+
+
+@njit(cache=True, inline="always")
+def ascii_table(kind: np.ndarray, mapped: np.ndarray) -> np.ndarray:
+    """Per ASCII byte: 0 for a separator, else its folded byte; NOT_SIMPLE
+    where the general path must decide (no such byte in the shipped tables)."""
+    table = np.empty(128, dtype=np.uint8)
+    for c in range(128):
+        if kind[c] == SEPARATOR:
+            table[c] = 0
+        elif kind[c] == WORD and 0 < mapped[c] < 128:
+            table[c] = mapped[c]
+        else:
+            table[c] = NOT_SIMPLE
+    return table
 
 
 @njit(cache=True, inline="always")
@@ -77,11 +99,12 @@ def _decode(data: np.ndarray, i: int) -> tuple[int, int]:
     return cp | ((int(data[i + 2]) & 0x3F) << 6) | (int(data[i + 3]) & 0x3F), i + 4
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def normalise_one(
     data: np.ndarray,
     start: int,
     end: int,
+    ascii_map: np.ndarray,
     kind: np.ndarray,
     mapped: np.ndarray,
     extra: np.ndarray,
@@ -96,27 +119,33 @@ def normalise_one(
     """
     n = 0
     ntok = 0
-    gap = True  # the next token byte starts a new token
+    gap = 1  # the next token byte starts a new token
     i = start
     while i < end:
-        c = int(data[i])
-        if c < 0x80:  # ASCII: most of the text in most languages
+        # Indices cast to unsigned: numba then skips the test for negative
+        # (wrap-around) indices, a quarter of the instructions of this loop.
+        c = data[np.uint64(i)]
+        if c < 0x80:
+            m = ascii_map[c]
+            if m != NOT_SIMPLE:
+                # Branch-free: whether a byte ends, starts or continues a
+                # token is data-dependent, and mispredicted branches on it
+                # cost more than the stores below, some of which are undone.
+                word = int(m != 0)
+                new = word & gap
+                out[np.uint64(n)] = SPACE
+                n += new & int(n > 0)
+                starts[np.uint64(ntok)] = n
+                ntok += new
+                out[np.uint64(n)] = m
+                n += word
+                gap = 1 - word
+                i += 1
+                continue
+            cp = int(c)
             i += 1
-            k = kind[c]
-            if k == WORD:
-                if gap:
-                    if n > 0:
-                        out[n] = SPACE
-                        n += 1
-                    starts[ntok] = n
-                    ntok += 1
-                    gap = False
-                out[n] = mapped[c]
-                n += 1
-            elif k == SEPARATOR:
-                gap = True
-            continue
-        cp, i = _decode(data, i)
+        else:
+            cp, i = _decode(data, i)
         if cp < PLANE:
             k = kind[cp]
         elif _ASTRAL_LO <= cp <= _ASTRAL_HI:
@@ -124,17 +153,15 @@ def normalise_one(
         else:
             k = WORD
         if k == SEPARATOR:
-            gap = True
-        elif k == DELETE:
-            continue
-        else:
-            if gap or k == ALONE:
+            gap = 1
+        elif k != DELETE:
+            if gap == 1 or k == ALONE:
                 if n > 0:
                     out[n] = SPACE
                     n += 1
                 starts[ntok] = n
                 ntok += 1
-            gap = k == ALONE
+            gap = int(k == ALONE)
             if k == MULTI:
                 at = mapped[cp]
                 for j in range(extra[at]):
@@ -152,18 +179,26 @@ def _shingle_count(ntok: int, k: int) -> int:
     return max(1, ntok - k + 1)
 
 
+@njit(cache=True, inline="always")
+def _buffer_size(bounds: np.ndarray, first: int, last: int) -> int:
+    longest = 0
+    for p in range(first, last):
+        longest = max(longest, bounds[p + 1] - bounds[p])
+    return BYTES_PER_INPUT_BYTE * longest + PADDING
+
+
 @njit(cache=True)
 def _sign_range(data, bounds, first, last, k, a, b, kind, mapped, extra, out):  # type: ignore[no-untyped-def]
     num_perm = a.shape[0]
-    text = np.empty(0, dtype=np.uint8)
-    starts = np.empty(0, dtype=np.int64)
+    size = _buffer_size(bounds, first, last)
+    text = np.zeros(size, dtype=np.uint8)
+    starts = np.empty(size, dtype=np.int64)
     acc = np.empty(num_perm, dtype=np.uint32)
+    ascii_map = ascii_table(kind, mapped)
     for p in range(first, last):
-        size = bounds[p + 1] - bounds[p]
-        if text.shape[0] < BYTES_PER_INPUT_BYTE * size + 4:
-            text = np.empty(2 * BYTES_PER_INPUT_BYTE * size + 4, dtype=np.uint8)
-            starts = np.empty(2 * BYTES_PER_INPUT_BYTE * size + 4, dtype=np.int64)
-        _, ntok = normalise_one(data, bounds[p], bounds[p + 1] - 1, kind, mapped, extra, text, starts)
+        _, ntok = normalise_one(
+            data, bounds[p], bounds[p + 1] - 1, ascii_map, kind, mapped, extra, text, starts
+        )
         acc[:] = EMPTY
         for s in range(_shingle_count(ntok, k)):
             h = fmix32(xxh32(text, starts[s], starts[min(s + k, ntok)] - 1, 0))
@@ -197,8 +232,9 @@ def shingle_hashes(data, bounds, k, kind, mapped, extra):  # type: ignore[no-unt
     shingle hashes are ``values[value_offsets[p]:value_offsets[p + 1]]``.
     """
     n = bounds.shape[0] - 1
-    text = np.empty(BYTES_PER_INPUT_BYTE * data.shape[0] + 4, dtype=np.uint8)
-    starts = np.empty(BYTES_PER_INPUT_BYTE * data.shape[0] + 4, dtype=np.int64)
+    ascii_map = ascii_table(kind, mapped)
+    text = np.zeros(BYTES_PER_INPUT_BYTE * data.shape[0] + PADDING, dtype=np.uint8)
+    starts = np.empty(BYTES_PER_INPUT_BYTE * data.shape[0] + PADDING, dtype=np.int64)
     values = np.empty(data.shape[0] + n, dtype=np.uint32)
     text_offsets = np.zeros(n + 1, dtype=np.int64)
     value_offsets = np.zeros(n + 1, dtype=np.int64)
@@ -206,7 +242,9 @@ def shingle_hashes(data, bounds, k, kind, mapped, extra):  # type: ignore[no-unt
     tpos = 0
     for p in range(n):
         view = text[tpos:]
-        length, ntok = normalise_one(data, bounds[p], bounds[p + 1] - 1, kind, mapped, extra, view, starts)
+        length, ntok = normalise_one(
+            data, bounds[p], bounds[p + 1] - 1, ascii_map, kind, mapped, extra, view, starts
+        )
         first = pos
         for s in range(_shingle_count(ntok, k)):
             values[pos] = fmix32(xxh32(view, starts[s], starts[min(s + k, ntok)] - 1, 0))

@@ -41,7 +41,7 @@ def _round(acc: np.uint64, lane: np.uint64) -> np.uint64:
     return (_rotl(acc, 13) * _P1) & _MASK
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def xxh32(data: np.ndarray, start: int, end: int, seed: int) -> np.uint64:
     """xxHash32 of ``data[start:end]`` (uint8 array), returned as a uint64 < 2**32."""
     length = end - start

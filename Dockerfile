@@ -1,0 +1,13 @@
+FROM python:3.11-slim
+WORKDIR /srv/paradup
+COPY pyproject.toml README.md ./
+COPY app ./app
+# Compile the numba kernels into the image so no request ever waits for them.
+RUN pip install --no-cache-dir . \
+ && python -c "from app.hashing import MinHasher; MinHasher().warm_up()"
+ENV PARADUP_STORE=sqlite:////data/paradup.db \
+    PARADUP_HOST=0.0.0.0 \
+    PARADUP_PORT=8000
+VOLUME ["/data"]
+EXPOSE 8000
+CMD ["paradup", "serve"]

@@ -1,0 +1,59 @@
+"""Reading request bodies: JSON, or raw text/plain and text/html articles."""
+
+from __future__ import annotations
+
+import codecs
+from typing import TypeVar
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+from app.api.errors import ApiError
+
+Model = TypeVar("Model", bound=BaseModel)
+RAW_FORMATS = {"text/plain": "text", "text/html": "html"}
+
+
+def media_type(request: Request) -> tuple[str, str]:
+    """(media type, charset) of the request, lower-cased; charset defaults to utf-8."""
+    header = request.headers.get("content-type", "")
+    parts = [p.strip() for p in header.split(";")]
+    charset = "utf-8"
+    for param in parts[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value:
+            charset = value.strip().strip('"').lower()
+    return parts[0].lower(), charset
+
+
+def decode(raw: bytes, charset: str) -> str:
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        raise ApiError(415, f"unsupported charset {charset!r}") from None
+    try:
+        return raw.decode(charset)
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            400, f"request body is not valid {charset}: byte {exc.start} cannot be decoded"
+        ) from None
+
+
+def parse_json(model: type[Model], raw: bytes) -> Model:
+    if not raw.strip():
+        raise ApiError(422, "request body is empty: expected a JSON object")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+
+
+def require_json(request: Request, allowed_raw: bool) -> None:
+    kind, _ = media_type(request)
+    if kind in ("application/json", "") or kind.endswith("+json"):
+        return
+    if allowed_raw and kind in RAW_FORMATS:
+        return
+    accepted = "application/json" + (", text/plain or text/html" if allowed_raw else "")
+    raise ApiError(415, f"unsupported content type {kind!r}: send {accepted}")

@@ -1,0 +1,41 @@
+"""The application factory: settings in, a FastAPI app whose lifespan opens
+the index store (and warms the hashing kernels) and closes it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api import errors
+from app.api.limits import BodyLimit
+from app.api.routes import check, documents, health
+from app.engine import Paradup
+from app.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = Paradup.open(settings)
+        app.state.service = service
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(
+        title="paradup",
+        version="0.1.0",
+        summary="Near-duplicate paragraph detection for publishers",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    for module in (check, documents, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from app.api.body import RAW_FORMATS, decode, media_type, parse_json, require_json
+from app.api.deps import ServiceDep
+from app.api.errors import ApiError
+from app.api.schemas import CheckRequest, CheckResponse, check_response
+
+router = APIRouter(tags=["check"])
+
+_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/CheckRequest"}},
+            "text/plain": {"schema": {"type": "string"}},
+            "text/html": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.post(
+    "/check",
+    response_model=CheckResponse,
+    openapi_extra=_BODY,
+    summary="Find paragraphs that repeat the article itself or the archive",
+    responses={
+        413: {"description": "body too large"},
+        415: {"description": "unsupported media type"},
+        422: {"description": "invalid request"},
+    },
+)
+async def check(
+    request: Request,
+    service: ServiceDep,
+    threshold: Annotated[
+        float | None, Query(gt=0.0, le=1.0, description="for raw text/plain or text/html bodies")
+    ] = None,
+    exclude_ids: Annotated[list[str] | None, Query(description="for raw bodies")] = None,
+) -> CheckResponse:
+    require_json(request, allowed_raw=True)
+    kind, charset = media_type(request)
+    raw = await request.body()
+    if kind in RAW_FORMATS:
+        body = CheckRequest(
+            text=decode(raw, charset),
+            format="html" if kind == "text/html" else "text",
+            threshold=threshold,
+            exclude_ids=exclude_ids or [],
+        )
+    else:
+        body = parse_json(CheckRequest, raw)
+    if not body.text.strip():
+        raise ApiError(422, "text is empty: nothing to check")
+    results = await run_in_threadpool(
+        service.check,
+        body.text,
+        body.format,
+        body.threshold,
+        body.containment_threshold,
+        body.exclude_ids,
+    )
+    return check_response(results)

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from app.api.body import parse_json, require_json
+from app.api.deps import ServiceDep, SettingsDep
+from app.api.errors import ApiError
+from app.api.schemas import (
+    DocumentIn,
+    DocumentOut,
+    IngestBatch,
+    IngestedOut,
+    IngestResponse,
+    StoredParagraphOut,
+)
+from app.engine import DocumentInput
+
+router = APIRouter(tags=["documents"])
+
+_INGEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/DocumentIn"},
+                        {"$ref": "#/components/schemas/IngestBatch"},
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/ingest",
+    response_model=IngestResponse,
+    openapi_extra=_INGEST_BODY,
+    summary="Add published documents to the archive (all of a batch, or none)",
+    responses={413: {"description": "body too large"}, 415: {"description": "not JSON"}},
+)
+async def ingest(request: Request, service: ServiceDep, settings: SettingsDep) -> IngestResponse:
+    require_json(request, allowed_raw=False)
+    raw = await request.body()
+    is_batch = b'"documents"' in raw
+    docs = parse_json(IngestBatch, raw).documents if is_batch else [parse_json(DocumentIn, raw)]
+    if len(docs) > settings.max_batch_documents:
+        raise ApiError(
+            422, f"{len(docs)} documents in one request; the limit is {settings.max_batch_documents}"
+        )
+    results = await run_in_threadpool(
+        service.ingest, [DocumentInput(d.id, d.text, d.format, d.metadata) for d in docs]
+    )
+    return IngestResponse(documents=[IngestedOut(**r.__dict__) for r in results])
+
+
+@router.get("/documents/{document_id:path}", response_model=DocumentOut, responses={404: {}})
+async def get_document(document_id: str, service: ServiceDep) -> DocumentOut:
+    doc = await run_in_threadpool(service.get, document_id)
+    if doc is None:
+        raise ApiError(404, f"no document with id {document_id!r}")
+    return DocumentOut(
+        id=doc.id,
+        metadata=doc.metadata,
+        paragraphs=[StoredParagraphOut(index=i, text=t) for i, t in enumerate(doc.paragraphs)],
+    )
+
+
+@router.delete("/documents/{document_id:path}", status_code=204, responses={404: {}})
+async def delete_document(document_id: str, service: ServiceDep) -> Response:
+    if not await run_in_threadpool(service.delete, document_id):
+        raise ApiError(404, f"no document with id {document_id!r}")
+    return Response(status_code=204)

@@ -1,0 +1,125 @@
+"""Request and response bodies of the public HTTP API.
+
+These shapes are a contract with CMS integrations: fields may be added,
+never renamed, removed or given another meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.engine import ParagraphResult
+
+Format = Literal["text", "html"]
+DOCUMENT_ID = Field(min_length=1, max_length=512, description="the publisher's id for the document")
+
+
+def _no_control_chars(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+class CheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(description="the article: plain text or HTML")
+    format: Format = "text"
+    threshold: float | None = Field(
+        None, gt=0.0, le=1.0, description="similarity (Jaccard) threshold; default from settings"
+    )
+    containment_threshold: float | None = Field(None, gt=0.0, le=1.0)
+    exclude_ids: list[str] = Field(default_factory=list, description="archived documents to ignore")
+
+
+class MatchOut(BaseModel):
+    source: Literal["article", "archive"]
+    document_id: str | None
+    paragraph_index: int
+    similarity: float
+    containment: float
+    text: str
+
+
+class ParagraphOut(BaseModel):
+    index: int
+    start: int
+    end: int
+    text: str
+    status: Literal["unique", "duplicate"]
+    short: bool = Field(
+        description="too short to fingerprint: only exact repeats inside the article are reported"
+    )
+    matches: list[MatchOut]
+
+
+class CheckResponse(BaseModel):
+    duplicate: bool
+    paragraphs: list[ParagraphOut]
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = DOCUMENT_ID
+    text: str
+    format: Format = "text"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    _id_chars = field_validator("id")(_no_control_chars)
+
+
+class IngestBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    documents: list[DocumentIn] = Field(min_length=1)
+
+
+class IngestedOut(BaseModel):
+    id: str
+    status: Literal["created", "updated", "unchanged"]
+    paragraphs: int
+
+
+class IngestResponse(BaseModel):
+    documents: list[IngestedOut]
+
+
+class StoredParagraphOut(BaseModel):
+    index: int
+    text: str
+
+
+class DocumentOut(BaseModel):
+    id: str
+    metadata: dict[str, Any]
+    paragraphs: list[StoredParagraphOut]
+
+
+class StatsOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    documents: int
+    paragraphs: int
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+def check_response(results: list[ParagraphResult]) -> CheckResponse:
+    paragraphs = [
+        ParagraphOut(
+            index=r.paragraph.index,
+            start=r.paragraph.start,
+            end=r.paragraph.end,
+            text=r.paragraph.text,
+            status="duplicate" if r.duplicate else "unique",
+            short=r.short,
+            matches=[MatchOut(**m.__dict__) for m in r.matches],
+        )
+        for r in results
+    ]
+    return CheckResponse(duplicate=any(r.duplicate for r in results), paragraphs=paragraphs)

@@ -1,0 +1,16 @@
+"""Detection engine: fingerprints bound to settings, checking, ingesting."""
+
+from app.engine.check import Match, ParagraphResult, Thresholds
+from app.engine.fingerprint import Fingerprinter
+from app.engine.service import DocumentInput, IngestResult, InvalidDocument, Paradup
+
+__all__ = [
+    "DocumentInput",
+    "Fingerprinter",
+    "IngestResult",
+    "InvalidDocument",
+    "Match",
+    "Paradup",
+    "ParagraphResult",
+    "Thresholds",
+]

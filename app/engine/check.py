@@ -1,0 +1,150 @@
+"""Checking an article: each paragraph against the earlier paragraphs of the
+same article and against the archive, with exact verification.
+
+LSH only proposes candidates; every reported score is computed from the two
+exact shingle sets, so a match above the threshold is never an estimate.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from app.engine.fingerprint import Fingerprinter
+from app.hashing import Analysis, overlap
+from app.store import Store, StoredParagraph
+from app.store.base import Keys
+from app.text import Paragraph
+
+Source = Literal["article", "archive"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    similarity: float
+    containment: float
+
+
+@dataclass(frozen=True)
+class Match:
+    source: Source
+    document_id: str | None
+    paragraph_index: int
+    similarity: float
+    containment: float
+    text: str
+
+
+@dataclass
+class ParagraphResult:
+    paragraph: Paragraph
+    short: bool
+    matches: list[Match] = field(default_factory=list)
+
+    @property
+    def duplicate(self) -> bool:
+        return bool(self.matches)
+
+
+def _passes(similarity: float, containment: float, limits: Thresholds, containment_ok: bool) -> bool:
+    return similarity >= limits.similarity or (containment_ok and containment >= limits.containment)
+
+
+class Checker:
+    def __init__(self, fingerprinter: Fingerprinter, store: Store, max_candidates: int) -> None:
+        self.fp = fingerprinter
+        self.store = store
+        self.max_candidates = max_candidates
+
+    def check(
+        self,
+        paragraphs: list[Paragraph],
+        limits: Thresholds,
+        exclude_ids: Collection[str] = (),
+    ) -> list[ParagraphResult]:
+        texts = [p.text for p in paragraphs]
+        analysis = self.fp.analyse(texts)
+        indexable = self.fp.indexable(analysis)
+        keys = self.fp.keys_for(texts, indexable)
+        results = [ParagraphResult(p, not ok) for p, ok in zip(paragraphs, indexable, strict=True)]
+        self._within_article(results, analysis, indexable, keys, limits)
+        self._against_archive(results, analysis, keys, limits, set(exclude_ids))
+        for result in results:
+            result.matches.sort(key=lambda m: (-m.similarity, -m.containment, m.source != "article"))
+        return results
+
+    def _within_article(
+        self,
+        results: list[ParagraphResult],
+        analysis: Analysis,
+        indexable: list[bool],
+        keys: list[Keys],
+        limits: Thresholds,
+    ) -> None:
+        seen_keys: dict[int, list[int]] = {}
+        seen_text: dict[str, int] = {}
+        for i, result in enumerate(results):
+            normalised = analysis.normalised[i]
+            if not indexable[i]:
+                # Short paragraphs only match an exact (normalised) repeat:
+                # a one-line tagline repeated in the same article is a slip.
+                first = seen_text.get(normalised) if normalised else None
+                if first is not None:
+                    result.matches.append(self._article_match(results[first], 1.0, 1.0))
+                seen_text.setdefault(normalised, i)
+                continue
+            candidates = sorted({j for key in keys[i].tolist() for j in seen_keys.get(key, ())})
+            for j in candidates:
+                score = overlap(analysis.shingles[i], analysis.shingles[j])
+                if _passes(*score, limits, containment_ok=True):
+                    result.matches.append(self._article_match(results[j], *score))
+            for key in keys[i].tolist():
+                seen_keys.setdefault(key, []).append(i)
+            seen_text.setdefault(normalised, i)
+
+    @staticmethod
+    def _article_match(earlier: ParagraphResult, similarity: float, containment: float) -> Match:
+        p = earlier.paragraph
+        return Match("article", None, p.index, round(similarity, 6), round(containment, 6), p.text)
+
+    def _against_archive(
+        self,
+        results: list[ParagraphResult],
+        analysis: Analysis,
+        keys: list[Keys],
+        limits: Thresholds,
+        exclude: set[str],
+    ) -> None:
+        nonempty = [k for k in keys if k.size]
+        if not nonempty:
+            return
+        hits = self.store.lookup(np.concatenate(nonempty))
+        wanted: dict[int, list[int]] = {}
+        for i, paragraph_keys in enumerate(keys):
+            votes: Counter[int] = Counter()
+            for key in paragraph_keys.tolist():
+                votes.update(hits.get(key, ()))
+            # Most shared bands first: under a flood of candidates (boilerplate)
+            # the closest ones are still verified.
+            wanted[i] = [ref for ref, _ in votes.most_common(self.max_candidates)]
+        stored = self.store.paragraphs(sorted({r for refs in wanted.values() for r in refs}))
+        stored = {r: p for r, p in stored.items() if p.document_id not in exclude}
+        if not stored:
+            return
+        order = list(stored)
+        stored_sets = dict(zip(order, self.fp.analyse([stored[r].text for r in order]).shingles, strict=True))
+        for i, refs in wanted.items():
+            for ref in refs:
+                if ref not in stored:
+                    continue
+                score = overlap(analysis.shingles[i], stored_sets[ref])
+                if _passes(*score, limits, containment_ok=True):
+                    results[i].matches.append(_archive_match(stored[ref], *score))
+
+
+def _archive_match(p: StoredParagraph, similarity: float, containment: float) -> Match:
+    return Match("archive", p.document_id, p.index, round(similarity, 6), round(containment, 6), p.text)

@@ -1,0 +1,60 @@
+"""Binds the pure hashing core to the settings: one fingerprint scheme."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import xxhash
+
+from app.hashing import Analysis, Bands, MinHasher, band_keys, band_params
+from app.hashing.charmap import char_tables
+from app.store.base import Keys
+
+
+@dataclass(frozen=True)
+class Fingerprinter:
+    hasher: MinHasher
+    bands: Bands
+    min_shingles: int
+
+    @classmethod
+    def create(
+        cls, num_perm: int, shingle_size: int, lsh_threshold: float, min_shingles: int
+    ) -> Fingerprinter:
+        hasher = MinHasher(num_perm=num_perm, shingle_size=shingle_size)
+        return cls(hasher, band_params(lsh_threshold, num_perm), min_shingles)
+
+    @property
+    def scheme(self) -> str:
+        """Everything that decides the stored band keys; a store built with
+        another scheme cannot be queried with this one."""
+        h = self.hasher
+        tables = xxhash.xxh64(b"".join(t.tobytes() for t in char_tables())).hexdigest()
+        return (
+            f"minhash-affine32-xxh32 perm={h.num_perm} seed={h.seed} shingle={h.shingle_size} "
+            f"bands={self.bands.bands}x{self.bands.rows} min_shingles={self.min_shingles} tables={tables}"
+        )
+
+    def analyse(self, texts: Sequence[str]) -> Analysis:
+        return self.hasher.analyse(texts)
+
+    def indexable(self, analysis: Analysis) -> list[bool]:
+        """Long enough to fingerprint: short paragraphs are never banded."""
+        return [s.size >= self.min_shingles for s in analysis.shingles]
+
+    def keys_for(self, texts: Sequence[str], indexable: Sequence[bool]) -> list[Keys]:
+        """Band keys of each text; empty for texts that are not indexable."""
+        empty = np.empty(0, dtype=np.int64)
+        chosen = [t for t, ok in zip(texts, indexable, strict=True) if ok]
+        keys = iter(band_keys(self.hasher.signatures(chosen), self.bands)) if chosen else iter(())
+        return [next(keys) if ok else empty for ok in indexable]
+
+    def band_keys(self, texts: Sequence[str]) -> list[Keys]:
+        """The store's callback: keys of stored paragraph texts."""
+        return self.keys_for(texts, self.indexable(self.analyse(texts)))
+
+    def warm_up(self) -> None:
+        self.hasher.warm_up()
+        self.band_keys(["warm up the band keys with a paragraph long enough to index"])

@@ -1,0 +1,110 @@
+"""The application service: what the HTTP layer and the CLI call."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.engine.check import Checker, ParagraphResult, Thresholds
+from app.engine.fingerprint import Fingerprinter
+from app.settings import Settings
+from app.store import NewDocument, NewParagraph, Store, StoredDocument, StoreStats, WriteStatus, open_store
+from app.text import Format, split
+
+
+class InvalidDocument(ValueError):
+    """The document cannot be accepted as it is (the message says why)."""
+
+
+@dataclass(frozen=True)
+class DocumentInput:
+    id: str
+    text: str
+    format: Format = "text"
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    id: str
+    status: WriteStatus
+    paragraphs: int
+
+
+class Paradup:
+    def __init__(self, settings: Settings, store: Store, fingerprinter: Fingerprinter) -> None:
+        self.settings = settings
+        self.store = store
+        self.fingerprinter = fingerprinter
+        self.checker = Checker(fingerprinter, store, settings.max_candidates)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Paradup:
+        fp = Fingerprinter.create(
+            settings.num_perm, settings.shingle_size, settings.lsh_threshold, settings.min_shingles
+        )
+        fp.warm_up()
+        return cls(settings, open_store(settings.store, fp.band_keys, fp.scheme), fp)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _split(self, text: str, fmt: Format, what: str) -> list[Any]:
+        paragraphs = split(text, fmt)
+        if len(paragraphs) > self.settings.max_paragraphs:
+            raise InvalidDocument(
+                f"{what} has {len(paragraphs)} paragraphs; the limit is {self.settings.max_paragraphs}"
+            )
+        return paragraphs
+
+    def check(
+        self,
+        text: str,
+        fmt: Format = "text",
+        threshold: float | None = None,
+        containment_threshold: float | None = None,
+        exclude_ids: Collection[str] = (),
+    ) -> list[ParagraphResult]:
+        limits = Thresholds(
+            threshold if threshold is not None else self.settings.similarity_threshold,
+            containment_threshold
+            if containment_threshold is not None
+            else self.settings.containment_threshold,
+        )
+        return self.checker.check(self._split(text, fmt, "the text"), limits, exclude_ids)
+
+    def prepare(self, doc: DocumentInput) -> NewDocument:
+        texts = [p.text for p in self._split(doc.text, doc.format, f"document {doc.id!r}")]
+        fp = self.fingerprinter
+        keys = fp.keys_for(texts, fp.indexable(fp.analyse(texts)))
+        digest = hashlib.sha256(
+            json.dumps([texts, doc.metadata], ensure_ascii=False, sort_keys=True).encode()
+        ).hexdigest()
+        return NewDocument(
+            doc.id,
+            dict(doc.metadata),
+            digest,
+            [NewParagraph(t, k) for t, k in zip(texts, keys, strict=True)],
+        )
+
+    def ingest(self, docs: Sequence[DocumentInput]) -> list[IngestResult]:
+        """Ingest documents atomically: all of them or, on any error, none."""
+        ids = [d.id for d in docs]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise InvalidDocument(f"document id {dup!r} appears more than once in the batch")
+        prepared = [self.prepare(d) for d in docs]
+        statuses = self.store.put(prepared)
+        return [IngestResult(p.id, s, len(p.paragraphs)) for p, s in zip(prepared, statuses, strict=True)]
+
+    def get(self, document_id: str) -> StoredDocument | None:
+        return self.store.get(document_id)
+
+    def delete(self, document_id: str) -> bool:
+        return self.store.delete(document_id)
+
+    def stats(self) -> StoreStats:
+        return self.store.stats()

@@ -1,0 +1,53 @@
+"""The one settings object. Every field is read from a ``PARADUP_``-prefixed
+environment variable (``PARADUP_STORE``, ``PARADUP_SIMILARITY_THRESHOLD``, ...)."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARADUP_", extra="ignore")
+
+    store: str = Field(
+        "sqlite:///data/paradup.db",
+        description="Index location: sqlite:///relative/path.db, sqlite:////absolute/path.db, "
+        "a plain file path, or redis://host:port/db",
+    )
+
+    # Detection. A match is flagged when either score reaches its threshold.
+    similarity_threshold: float = Field(0.5, gt=0.0, le=1.0, description="Jaccard of the shingle sets")
+    containment_threshold: float = Field(
+        0.8, gt=0.0, le=1.0, description="share of the smaller paragraph's shingles found in the other"
+    )
+    # Fingerprints. Changing these needs a new index (the store refuses to
+    # open one built with other values).
+    lsh_threshold: float = Field(0.5, gt=0.0, lt=1.0, description="Jaccard the LSH bands are tuned for")
+    num_perm: int = Field(128, ge=16, le=1024)
+    shingle_size: int = Field(3, ge=1, le=16, description="tokens per shingle")
+    min_shingles: int = Field(
+        6,
+        ge=1,
+        description="paragraphs with fewer shingles are 'short': matched only by exact "
+        "repetition inside the same article",
+    )
+    max_candidates: int = Field(
+        200, ge=1, description="archive candidates verified per paragraph (most shared bands first)"
+    )
+
+    # Limits.
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    max_paragraphs: int = Field(5000, ge=1, description="paragraphs per checked or ingested document")
+    max_batch_documents: int = Field(1000, ge=1, description="documents per ingest request")
+
+    # Serving.
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _lsh_below_similarity(self) -> Settings:
+        if self.lsh_threshold > self.similarity_threshold:
+            raise ValueError("lsh_threshold must not exceed similarity_threshold")
+        return self

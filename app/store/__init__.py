@@ -1,0 +1,54 @@
+"""Index/storage backends behind one interface (`Store`)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from app.store.base import (
+    BandKeys,
+    NewDocument,
+    NewParagraph,
+    SchemeMismatch,
+    Store,
+    StoredDocument,
+    StoredParagraph,
+    StoreError,
+    StoreStats,
+    StoreUnavailable,
+    WriteStatus,
+)
+
+
+def open_store(url: str, band_keys: BandKeys, scheme: str) -> Store:
+    """Open the backend named by a ``PARADUP_STORE`` value."""
+    if url.startswith("redis://") or url.startswith("rediss://") or url.startswith("redis+cluster://"):
+        try:
+            backend = importlib.import_module("app.store.redis")
+        except ImportError as exc:
+            raise StoreError(f"the Redis backend is not available: {exc}") from exc
+        store: Store = backend.RedisStore(url, band_keys, scheme)
+        return store
+    from app.store.sqlite import SqliteStore
+
+    if url.startswith("sqlite:///"):
+        return SqliteStore(Path(url.removeprefix("sqlite:///")), band_keys, scheme)
+    if "://" in url:
+        raise StoreError(f"unsupported store URL {url!r}: use sqlite:///path.db or redis://host:port/db")
+    return SqliteStore(Path(url), band_keys, scheme)
+
+
+__all__ = [
+    "BandKeys",
+    "NewDocument",
+    "NewParagraph",
+    "SchemeMismatch",
+    "Store",
+    "StoreError",
+    "StoreStats",
+    "StoreUnavailable",
+    "StoredDocument",
+    "StoredParagraph",
+    "WriteStatus",
+    "open_store",
+]

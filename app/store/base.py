@@ -1,0 +1,103 @@
+"""The storage contract every backend implements (SQLite, Redis).
+
+A store keeps documents, their paragraphs and the LSH band index. It knows
+nothing about hashing: band keys come from the caller, and to forget an old
+version of a document it asks the ``BandKeys`` function it was opened with
+to recompute that version's keys from the stored text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Keys = npt.NDArray[np.int64]
+# Band keys of each paragraph text (empty for paragraphs too short to index).
+BandKeys = Callable[[Sequence[str]], list[Keys]]
+WriteStatus = Literal["created", "updated", "unchanged"]
+
+
+class StoreError(Exception):
+    """The store cannot serve the request (unreachable, misconfigured)."""
+
+
+class StoreUnavailable(StoreError):
+    """The store is unreachable for now; the same request may succeed later."""
+
+
+class SchemeMismatch(StoreError):
+    """The index was built with other fingerprint parameters."""
+
+
+@dataclass(frozen=True)
+class NewParagraph:
+    text: str
+    keys: Keys
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    id: str
+    metadata: Mapping[str, Any]
+    digest: str  # identifies text and metadata: an equal digest means "unchanged"
+    paragraphs: Sequence[NewParagraph]
+
+
+@dataclass(frozen=True)
+class StoredParagraph:
+    ref: int  # backend-specific paragraph handle, stable while the document is
+    document_id: str
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    id: str
+    metadata: dict[str, Any]
+    paragraphs: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    documents: int
+    paragraphs: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    """What the service needs from an index backend.
+
+    Every method is safe to call from several threads, and every write is
+    atomic: readers see a document entirely or not at all.
+    """
+
+    def put(self, documents: Sequence[NewDocument]) -> list[WriteStatus]:
+        """Create or replace documents, all in one atomic step."""
+        ...
+
+    def get(self, document_id: str) -> StoredDocument | None: ...
+
+    def delete(self, document_id: str) -> bool:
+        """Remove a document with its paragraphs and index entries; False if unknown."""
+        ...
+
+    def lookup(self, keys: Keys) -> dict[int, list[int]]:
+        """Paragraph refs indexed under each of ``keys`` (keys with none are absent)."""
+        ...
+
+    def paragraphs(self, refs: Sequence[int]) -> dict[int, StoredParagraph]:
+        """The paragraphs behind ``refs`` (refs deleted meanwhile are absent)."""
+        ...
+
+    def stats(self) -> StoreStats: ...
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable when the store cannot be reached."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,68 @@
+"""Plain-text paragraphs with their character offsets in the submitted text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Format = Literal["text", "html"]
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    index: int  # position among the non-empty paragraphs, from 0
+    start: int  # offsets into the submitted text: text == source[start:end]
+    end: int
+    text: str
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every line's content, line breaks excluded."""
+    spans = []
+    for match in _LINE.finditer(text):
+        if match.start() == len(text) and match.start() > 0:
+            break
+        content = match.group().rstrip("\r\n")
+        spans.append((match.start(), match.start() + len(content)))
+    return spans
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def split_text(text: str) -> list[Paragraph]:
+    """Blocks between blank lines when the text has any (a single line break
+    inside a block is soft), otherwise every non-empty line."""
+    lines = [(s, e, not text[s:e].strip()) for s, e in _lines(text)]
+    first = next((i for i, line in enumerate(lines) if not line[2]), len(lines))
+    last = max((i for i, line in enumerate(lines) if not line[2]), default=-1)
+    has_blank_line = any(blank for _, _, blank in lines[first : last + 1])
+    spans: list[tuple[int, int]] = []
+    if has_blank_line:
+        block_start: int | None = None
+        block_end = 0
+        for start, end, blank in lines:
+            if blank:
+                if block_start is not None:
+                    spans.append((block_start, block_end))
+                block_start = None
+            else:
+                block_start = start if block_start is None else block_start
+                block_end = end
+        if block_start is not None:
+            spans.append((block_start, block_end))
+    else:
+        spans = [(s, e) for s, e, blank in lines if not blank]
+    paragraphs: list[Paragraph] = []
+    for start, end in spans:
+        start, end = _strip(text, start, end)
+        paragraphs.append(Paragraph(len(paragraphs), start, end, text[start:end]))
+    return paragraphs
