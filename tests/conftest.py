@@ -86,3 +86,16 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# Backends of the store contract suite. The Redis backends add their params
+# (and the fixtures that start real servers) in tests/redis_servers.py.
+STORE_BACKENDS = ["sqlite"]
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/contract.db"
+    url: str = request.getfixturevalue(f"{request.param.replace('-', '_')}_url")
+    return url

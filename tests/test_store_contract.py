@@ -1,0 +1,193 @@
+"""One contract for every index backend: the service relies on nothing else.
+
+Backends are selected by URL through the ``store_url`` fixture (conftest):
+the same tests run against SQLite and, where their servers can be started,
+Redis and Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+import pytest
+
+from app.engine import Fingerprinter
+from app.store import NewDocument, NewParagraph, SchemeMismatch, Store, open_store
+
+FP = Fingerprinter.create(num_perm=128, shingle_size=3, lsh_threshold=0.5, min_shingles=6)
+
+Opener = Callable[..., Store]
+
+TEXTS = [
+    "The regional council voted on Tuesday to extend the night bus network to the three outer districts.",
+    "Councillors said the pilot would run for eighteen months before a decision on permanent funding.",
+    "Short line.",
+]
+
+
+def document(doc_id: str, texts: Sequence[str], metadata: dict | None = None) -> NewDocument:  # type: ignore[type-arg]
+    keys = FP.band_keys(texts)
+    digest = f"{hash((tuple(texts), repr(metadata)))}"
+    return NewDocument(
+        doc_id, metadata or {}, digest, [NewParagraph(t, k) for t, k in zip(texts, keys, strict=True)]
+    )
+
+
+@pytest.fixture
+def opener(store_url: str) -> Iterator[Opener]:
+    opened: list[Store] = []
+
+    def open_(
+        band_keys: Callable[[Sequence[str]], list[np.ndarray]] = FP.band_keys, scheme: str = FP.scheme
+    ) -> Store:  # type: ignore[type-arg]
+        store = open_store(store_url, band_keys, scheme)
+        opened.append(store)
+        return store
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(opener: Opener) -> Store:
+    return opener()
+
+
+def refs_for(store: Store, text: str) -> set[int]:
+    found = store.lookup(FP.band_keys([text])[0])
+    return {ref for refs in found.values() for ref in refs}
+
+
+def test_create_get_and_stats(store: Store) -> None:
+    assert store.put([document("doc-1", TEXTS, {"section": "local", "tags": ["bus", 1]})]) == ["created"]
+    doc = store.get("doc-1")
+    assert doc is not None
+    assert doc.paragraphs == TEXTS
+    assert doc.metadata == {"section": "local", "tags": ["bus", 1]}
+    stats = store.stats()
+    assert (stats.documents, stats.paragraphs) == (1, 3)
+    assert store.get("doc-2") is None
+
+
+def test_lookup_finds_indexed_paragraphs_only(store: Store) -> None:
+    store.put([document("doc-1", TEXTS)])
+    refs = refs_for(store, TEXTS[0])
+    assert len(refs) == 1
+    found = store.paragraphs(sorted(refs))
+    (paragraph,) = found.values()
+    assert (paragraph.document_id, paragraph.index, paragraph.text) == ("doc-1", 0, TEXTS[0])
+    # too short to be banded: nothing to look up
+    assert FP.band_keys([TEXTS[2]])[0].size == 0
+    assert (
+        refs_for(store, "An entirely different paragraph about the weather in the mountains today.") == set()
+    )
+
+
+def test_same_digest_is_unchanged_and_new_text_replaces(store: Store) -> None:
+    store.put([document("doc-1", TEXTS)])
+    assert store.put([document("doc-1", TEXTS)]) == ["unchanged"]
+    new_text = "A new first paragraph replaces the old one entirely, with other words and other facts."
+    assert store.put([document("doc-1", [new_text])]) == ["updated"]
+    doc = store.get("doc-1")
+    assert doc is not None and doc.paragraphs == [new_text]
+    assert refs_for(store, TEXTS[0]) == set()
+    assert refs_for(store, TEXTS[1]) == set()
+    assert len(refs_for(store, new_text)) == 1
+    stats = store.stats()
+    assert (stats.documents, stats.paragraphs) == (1, 1)
+
+
+def test_delete_removes_everything(store: Store) -> None:
+    store.put([document("doc-1", TEXTS), document("doc-2", TEXTS[:1])])
+    old_refs = refs_for(store, TEXTS[0])
+    assert store.delete("doc-1") is True
+    assert store.get("doc-1") is None
+    assert store.delete("doc-1") is False
+    remaining = refs_for(store, TEXTS[0])
+    assert len(remaining) == 1 and remaining < old_refs
+    assert {p.document_id for p in store.paragraphs(sorted(old_refs)).values()} == {"doc-2"}
+    stats = store.stats()
+    assert (stats.documents, stats.paragraphs) == (1, 1)
+
+
+def test_batch_is_atomic(opener: Opener) -> None:
+    calls = {"n": 0}
+
+    def failing_keys(texts: Sequence[str]) -> list[np.ndarray]:  # type: ignore[type-arg]
+        calls["n"] += 1
+        raise RuntimeError("simulated failure while replacing a document")
+
+    store = opener()
+    store.put([document("existing", TEXTS)])
+    broken = opener(band_keys=failing_keys)
+    with pytest.raises(RuntimeError):
+        broken.put([document("new-1", TEXTS[:1]), document("existing", TEXTS[1:])])
+    assert calls["n"] >= 1
+    assert store.get("new-1") is None
+    existing = store.get("existing")
+    assert existing is not None and existing.paragraphs == TEXTS
+    stats = store.stats()
+    assert (stats.documents, stats.paragraphs) == (1, 3)
+
+
+def test_data_survives_reopening(opener: Opener) -> None:
+    first = opener()
+    first.put([document("doc-1", TEXTS, {"a": 1})])
+    first.close()
+    again = opener()
+    doc = again.get("doc-1")
+    assert doc is not None and doc.metadata == {"a": 1}
+    assert len(refs_for(again, TEXTS[1])) == 1
+
+
+def test_two_instances_see_each_others_writes(opener: Opener) -> None:
+    a, b = opener(), opener()
+    a.put([document("from-a", TEXTS[:1])])
+    assert b.get("from-a") is not None
+    assert b.delete("from-a") is True
+    assert a.get("from-a") is None
+
+
+def test_other_scheme_is_refused(opener: Opener) -> None:
+    opener().put([document("doc-1", TEXTS)])
+    with pytest.raises(SchemeMismatch):
+        opener(scheme=FP.scheme + " shingle=9")
+
+
+def test_concurrent_writers_lose_nothing(store: Store) -> None:
+    errors: list[BaseException] = []
+
+    def writer(worker: int) -> None:
+        try:
+            for i in range(10):
+                text = f"Worker {worker} writes paragraph number {i} with enough words to be indexed here."
+                store.put([document(f"w{worker}-{i}", [text])])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    stats = store.stats()
+    assert (stats.documents, stats.paragraphs) == (40, 40)
+    assert all(store.get(f"w{w}-{i}") is not None for w in range(4) for i in range(10))
+
+
+def test_unicode_ids_and_texts_round_trip(store: Store) -> None:
+    texts = [
+        "习近平在北京会见了来访的代表团并就双边关系交换了意见",
+        "مرحبا بالعالم هذا نص عربي طويل بما يكفي للفهرسة والبحث",
+    ]
+    store.put([document("文章/١٢٣ é", texts, {"titre": "Éte\u0301"})])
+    doc = store.get("文章/١٢٣ é")
+    assert doc is not None and doc.paragraphs == texts and doc.metadata == {"titre": "Éte\u0301"}
+
+
+def test_ping_succeeds_on_an_open_store(store: Store) -> None:
+    store.ping()
