@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from app.api import errors
 from app.api.limits import BodyLimit
+from app.api.middleware import RequestContext
 from app.api.routes import check, documents, health
 from app.engine import Paradup
 from app.settings import Settings
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)
     for module in (check, documents, health):
         app.include_router(module.router)
     return app
