@@ -29,10 +29,29 @@ PLANE = 0x10000
 ASTRAL_ALONE = (0x20000, 0x3134F)  # CJK extensions B-G
 
 INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
+# Also deleted: every format character (bidi marks and embeddings, word
+# joiners: a disguise tool, and a token split inside a word would change
+# its shingles), variation selectors, the combining grapheme joiner, Hangul
+# fillers (blank "letters"), the Arabic tatweel (a stretching stroke), and
+# the optional vowel and cantillation points of Arabic and Hebrew: the same
+# text is published with and without them.
+EXTRA_INVISIBLE = "\u034f\u0640\u115f\u1160\u180b\u180c\u180d\u180f\u3164\uffa0"
+VARIATION_SELECTORS = (0xFE00, 0xFE0F)
+POINTED_SCRIPTS = (
+    (0x0591, 0x05C7),  # Hebrew points and accents
+    (0x0610, 0x061A),  # Arabic honorific signs
+    (0x064B, 0x065F),  # Arabic harakat
+    (0x0670, 0x0670),  # Arabic superscript alef
+    (0x06D6, 0x06ED),  # Quranic annotation marks
+)
+# Modifier letters written as apostrophes (Ukrainian, transliterations):
+# they are letters to Unicode, so without this "donʼt" would stay one token
+# while "don’t" is two.
+APOSTROPHES = "\u02b9\u02ba\u02bb\u02bc\u02bd\u02c8\u02ca\u02cb\u02ee\ua78c"
 
 # Only letters of these scripts are folded to the Latin letter they imitate,
 # so Arabic or Hebrew letters that merely resemble a Latin shape stay apart.
-HOMOGLYPH_SCRIPTS = ("CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "LATIN")
+HOMOGLYPH_SCRIPTS = ("CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "LATIN", "LISU", "COPTIC")
 
 NO_SPACE_RANGES = (
     (0x0E00, 0x0EFF),  # Thai, Lao
@@ -82,6 +101,16 @@ def fold(char: str) -> str:
     return "".join(homoglyphs.get(c, c) for c in homoglyphs.get(char, char).casefold())
 
 
+def is_invisible(char: str) -> bool:
+    """Dropped without ending the token."""
+    cp = ord(char)
+    if char in INVISIBLE or char in EXTRA_INVISIBLE or unicodedata.category(char) == "Cf":
+        return True
+    if VARIATION_SELECTORS[0] <= cp <= VARIATION_SELECTORS[1]:
+        return True
+    return unicodedata.category(char) == "Mn" and any(lo <= cp <= hi for lo, hi in POINTED_SCRIPTS)
+
+
 def is_alone(cp: int) -> bool:
     if cp >= PLANE:
         return ASTRAL_ALONE[0] <= cp <= ASTRAL_ALONE[1]
@@ -107,14 +136,16 @@ def build_char_tables() -> CharTables:
     kind = np.zeros(PLANE, dtype=np.uint8)
     mapped = np.arange(PLANE, dtype=np.int32)
     extra: list[int] = []
-    invisible = set(INVISIBLE)
+    apostrophes = set(APOSTROPHES)
     for cp in range(PLANE):
         char = chr(cp)
-        if char in invisible:
+        if 0xD800 <= cp <= 0xDFFF:
+            kind[cp] = SEPARATOR
+        elif is_invisible(char):
             kind[cp] = DELETE
         elif is_alone(cp):
             kind[cp] = ALONE
-        elif 0xD800 <= cp <= 0xDFFF or not is_word_char(char):
+        elif char in apostrophes or not is_word_char(char):
             kind[cp] = SEPARATOR
         else:
             folded = fold(char)
