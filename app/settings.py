@@ -3,8 +3,10 @@ environment variable (``PARADUP_STORE``, ``PARADUP_SIMILARITY_THRESHOLD``, ...).
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -41,10 +43,35 @@ class Settings(BaseSettings):
     max_paragraphs: int = Field(5000, ge=1, description="paragraphs per checked or ingested document")
     max_batch_documents: int = Field(1000, ge=1, description="documents per ingest request")
 
+    max_paragraph_chars: int = Field(100_000, ge=100, description="longest accepted paragraph")
+    reject_control_chars: bool = Field(
+        False,
+        description="answer 422 to text holding C0/C1 control characters; by default they are "
+        "replaced by spaces (NUL is always refused)",
+    )
+    request_timeout: float = Field(30.0, gt=0, description="seconds before a request answers 504")
+
+    # Access control. With keys set, writes need "Authorization: Bearer <key>".
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="comma-separated accepted API keys; empty disables auth"
+    )
+    auth_reads: bool = Field(False, description="also require a key for /check, documents and stats")
+
+    # Operations.
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "info"
+
     # Serving.
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
 
     @model_validator(mode="after")
     def _lsh_below_similarity(self) -> Settings:

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from app.api.errors import ApiError
+from app.api.schemas import DocumentIn
 
 Model = TypeVar("Model", bound=BaseModel)
 RAW_FORMATS = {"text/plain": "text", "text/html": "html"}
@@ -57,3 +58,26 @@ def require_json(request: Request, allowed_raw: bool) -> None:
         return
     accepted = "application/json" + (", text/plain or text/html" if allowed_raw else "")
     raise ApiError(415, f"unsupported content type {kind!r}: send {accepted}")
+
+
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines")
+
+
+def parse_ndjson(raw: bytes) -> list[DocumentIn]:
+    """One document per line; any bad line rejects the whole request (the
+    batch is atomic like a JSON batch), naming the line."""
+    docs: list[DocumentIn] = []
+    for number, line in enumerate(raw.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            docs.append(DocumentIn.model_validate_json(line))
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ApiError(
+                422, f"line {number}: {where + ': ' if where else ''}{first['msg']}; nothing was ingested"
+            ) from None
+    if not docs:
+        raise ApiError(422, "request body holds no document")
+    return docs

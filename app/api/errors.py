@@ -10,16 +10,17 @@ from app.store import StoreError, StoreUnavailable
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, bearer: bool = False) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.headers = {"www-authenticate": "Bearer"} if bearer else None
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(InvalidDocument)
     async def _invalid(_: Request, exc: InvalidDocument) -> JSONResponse:

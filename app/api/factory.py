@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from app.api import errors
 from app.api.limits import BodyLimit
-from app.api.middleware import RequestContext
+from app.api.observability import Observe, configure_logging
 from app.api.routes import check, documents, health
 from app.engine import Paradup
 from app.settings import Settings
@@ -18,6 +18,7 @@ from app.settings import Settings
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_logging(settings.log_format, settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,7 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContext)
+    # Added last, so outermost: it times and logs even a 413 from BodyLimit.
+    app.add_middleware(Observe, timeout=settings.request_timeout)
     for module in (check, documents, health):
         app.include_router(module.router)
     return app

@@ -12,7 +12,8 @@ from app.engine.check import Checker, ParagraphResult, Thresholds
 from app.engine.fingerprint import Fingerprinter
 from app.settings import Settings
 from app.store import NewDocument, NewParagraph, Store, StoredDocument, StoreStats, WriteStatus, open_store
-from app.text import Format, split
+from app.text import Format, Paragraph, split
+from app.text.sanitize import UnacceptableText, sanitize
 
 
 class InvalidDocument(ValueError):
@@ -52,11 +53,24 @@ class Paradup:
     def close(self) -> None:
         self.store.close()
 
-    def _split(self, text: str, fmt: Format, what: str) -> list[Any]:
+    def _split(self, text: str, fmt: Format, what: str) -> list[Paragraph]:
+        limits = self.settings
+        try:
+            text = sanitize(text, limits.reject_control_chars)
+        except UnacceptableText as exc:
+            raise InvalidDocument(f"{what} contains {exc}") from None
         paragraphs = split(text, fmt)
-        if len(paragraphs) > self.settings.max_paragraphs:
+        if not paragraphs:
+            raise InvalidDocument(f"{what} is empty: it holds no paragraph")
+        if len(paragraphs) > limits.max_paragraphs:
             raise InvalidDocument(
-                f"{what} has {len(paragraphs)} paragraphs; the limit is {self.settings.max_paragraphs}"
+                f"{what} has {len(paragraphs)} paragraphs; the limit is {limits.max_paragraphs}"
+            )
+        longest = max(paragraphs, key=lambda p: len(p.text))
+        if len(longest.text) > limits.max_paragraph_chars:
+            raise InvalidDocument(
+                f"{what}: paragraph {longest.index} is {len(longest.text)} characters long; "
+                f"the limit is {limits.max_paragraph_chars}"
             )
         return paragraphs
 

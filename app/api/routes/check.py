@@ -5,9 +5,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from app.api.auth import ReadAccess
 from app.api.body import RAW_FORMATS, decode, media_type, parse_json, require_json
 from app.api.deps import ServiceDep
 from app.api.errors import ApiError
+from app.api.observability import CHECKED
 from app.api.schemas import CheckRequest, CheckResponse, check_response
 
 router = APIRouter(tags=["check"])
@@ -38,6 +40,7 @@ _BODY: dict[str, Any] = {
 async def check(
     request: Request,
     service: ServiceDep,
+    _: ReadAccess,
     threshold: Annotated[
         float | None, Query(gt=0.0, le=1.0, description="for raw text/plain or text/html bodies")
     ] = None,
@@ -65,4 +68,7 @@ async def check(
         body.containment_threshold,
         body.exclude_ids,
     )
-    return check_response(results)
+    response = check_response(results)
+    for p in response.paragraphs:
+        CHECKED.labels(p.status).inc()
+    return response

@@ -5,9 +5,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api.body import parse_json, require_json
+from app.api.auth import ReadAccess, WriteAccess
+from app.api.body import NDJSON_TYPES, media_type, parse_json, parse_ndjson, require_json
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.errors import ApiError
+from app.api.observability import INGESTED
 from app.api.schemas import (
     DocumentIn,
     DocumentOut,
@@ -31,7 +33,10 @@ _INGEST_BODY: dict[str, Any] = {
                         {"$ref": "#/components/schemas/IngestBatch"},
                     ]
                 }
-            }
+            },
+            "application/x-ndjson": {
+                "schema": {"type": "string", "description": "one DocumentIn JSON object per line"}
+            },
         },
     }
 }
@@ -44,11 +49,17 @@ _INGEST_BODY: dict[str, Any] = {
     summary="Add published documents to the archive (all of a batch, or none)",
     responses={413: {"description": "body too large"}, 415: {"description": "not JSON"}},
 )
-async def ingest(request: Request, service: ServiceDep, settings: SettingsDep) -> IngestResponse:
-    require_json(request, allowed_raw=False)
+async def ingest(
+    request: Request, service: ServiceDep, settings: SettingsDep, _: WriteAccess
+) -> IngestResponse:
+    kind, _charset = media_type(request)
     raw = await request.body()
-    is_batch = b'"documents"' in raw
-    docs = parse_json(IngestBatch, raw).documents if is_batch else [parse_json(DocumentIn, raw)]
+    if kind in NDJSON_TYPES:
+        docs = parse_ndjson(raw)
+    else:
+        require_json(request, allowed_raw=False)
+        is_batch = b'"documents"' in raw
+        docs = parse_json(IngestBatch, raw).documents if is_batch else [parse_json(DocumentIn, raw)]
     if len(docs) > settings.max_batch_documents:
         raise ApiError(
             422, f"{len(docs)} documents in one request; the limit is {settings.max_batch_documents}"
@@ -56,11 +67,13 @@ async def ingest(request: Request, service: ServiceDep, settings: SettingsDep) -
     results = await run_in_threadpool(
         service.ingest, [DocumentInput(d.id, d.text, d.format, d.metadata) for d in docs]
     )
+    for r in results:
+        INGESTED.labels(r.status).inc()
     return IngestResponse(documents=[IngestedOut(**r.__dict__) for r in results])
 
 
 @router.get("/documents/{document_id:path}", response_model=DocumentOut, responses={404: {}})
-async def get_document(document_id: str, service: ServiceDep) -> DocumentOut:
+async def get_document(document_id: str, service: ServiceDep, _: ReadAccess) -> DocumentOut:
     doc = await run_in_threadpool(service.get, document_id)
     if doc is None:
         raise ApiError(404, f"no document with id {document_id!r}")
@@ -72,7 +85,7 @@ async def get_document(document_id: str, service: ServiceDep) -> DocumentOut:
 
 
 @router.delete("/documents/{document_id:path}", status_code=204, responses={404: {}})
-async def delete_document(document_id: str, service: ServiceDep) -> Response:
+async def delete_document(document_id: str, service: ServiceDep, _: WriteAccess) -> Response:
     if not await run_in_threadpool(service.delete, document_id):
         raise ApiError(404, f"no document with id {document_id!r}")
     return Response(status_code=204)
