@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit, prange
 
 from app.hashing.charmap import ALONE, ASTRAL_ALONE, DELETE, MULTI, PLANE, SEPARATOR, WORD
-from app.hashing.xxh32 import xxh32
+from app.hashing.xxh32 import OVERREAD, xxh32_at
 
 SPACE = np.uint8(0x20)
 EMPTY = np.uint32(0xFFFFFFFF)
@@ -35,8 +35,8 @@ _ASTRAL_HI = ASTRAL_ALONE[1]
 # Worst case output bytes per input byte: a 2-byte character whose case
 # folding is 3 code points of 3 bytes each, plus a space.
 BYTES_PER_INPUT_BYTE = 6
-# Room after the text: xxh32 may read a few bytes past a shingle's end.
-PADDING = 16
+# Room after the text: xxh32 reads a few bytes past a shingle's end.
+PADDING = OVERREAD + 1
 
 
 @njit(cache=True, inline="always")
@@ -180,6 +180,14 @@ def _shingle_count(ntok: int, k: int) -> int:
 
 
 @njit(cache=True, inline="always")
+def _shingle_hash(base: np.uint64, starts: np.ndarray, first: int, last: int) -> np.uint32:
+    """Hash of tokens ``first`` to ``last - 1`` of the text at ``base``."""
+    begin = starts[np.uint64(first)]
+    length = starts[np.uint64(last)] - 1 - begin
+    return fmix32(xxh32_at(base + np.uint64(begin), np.uint64(length), np.uint64(0)))
+
+
+@njit(cache=True, inline="always")
 def _buffer_size(bounds: np.ndarray, first: int, last: int) -> int:
     longest = 0
     for p in range(first, last):
@@ -195,13 +203,14 @@ def _sign_range(data, bounds, first, last, k, a, b, kind, mapped, extra, out):  
     starts = np.empty(size, dtype=np.int64)
     acc = np.empty(num_perm, dtype=np.uint32)
     ascii_map = ascii_table(kind, mapped)
+    base = np.uint64(text.ctypes.data)
     for p in range(first, last):
         _, ntok = normalise_one(
             data, bounds[p], bounds[p + 1] - 1, ascii_map, kind, mapped, extra, text, starts
         )
         acc[:] = EMPTY
         for s in range(_shingle_count(ntok, k)):
-            h = fmix32(xxh32(text, starts[s], starts[min(s + k, ntok)] - 1, 0))
+            h = _shingle_hash(base, starts, s, min(s + k, ntok))
             for j in range(num_perm):
                 acc[j] = min(acc[j], np.uint32(a[j] * h + b[j]))
         out[p, :] = acc
@@ -247,7 +256,7 @@ def shingle_hashes(data, bounds, k, kind, mapped, extra):  # type: ignore[no-unt
         )
         first = pos
         for s in range(_shingle_count(ntok, k)):
-            values[pos] = fmix32(xxh32(view, starts[s], starts[min(s + k, ntok)] - 1, 0))
+            values[pos] = _shingle_hash(np.uint64(view.ctypes.data), starts, s, min(s + k, ntok))
             pos += 1
         values[first:pos].sort()
         write = first
