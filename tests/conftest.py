@@ -90,7 +90,8 @@ class Server:
 
 # Backends of the store contract suite. The Redis backends add their params
 # (and the fixtures that start real servers) in tests/redis_servers.py.
-STORE_BACKENDS = ["sqlite"]
+STORE_BACKENDS = ["sqlite", "redis", "redis-cluster"]
+pytest_plugins = ["tests.redis_servers"]
 
 
 @pytest.fixture(params=STORE_BACKENDS)

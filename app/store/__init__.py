@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from app.store.base import (
@@ -24,11 +23,10 @@ def open_store(url: str, band_keys: BandKeys, scheme: str) -> Store:
     """Open the backend named by a ``PARADUP_STORE`` value."""
     if url.startswith("redis://") or url.startswith("rediss://") or url.startswith("redis+cluster://"):
         try:
-            backend = importlib.import_module("app.store.redis")
+            from app.store.redis import RedisStore
         except ImportError as exc:
             raise StoreError(f"the Redis backend is not available: {exc}") from exc
-        store: Store = backend.RedisStore(url, band_keys, scheme)
-        return store
+        return RedisStore(url, band_keys, scheme)
     from app.store.sqlite import SqliteStore
 
     if url.startswith("sqlite:///"):

@@ -1,0 +1,380 @@
+"""Redis backend: many service replicas share one index on Redis or a Redis Cluster.
+
+URL forms (the query options are the backend's; redis-py's own options such
+as ``socket_timeout`` may be added to the standalone forms)::
+
+    redis://[user:password@]host:port/db?namespace=news
+    rediss://...                                   (TLS)
+    redis+cluster://[user:password@]host:port[,host:port...]?namespace=news
+
+``namespace`` (default ``default``) separates indexes sharing one Redis;
+``bucket_bits`` (default 16) is fixed when a namespace is created. The key
+layout and why each write is atomic are described in ``redis_lua``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+import numpy.typing as npt
+import redis
+import redis.exceptions as rex
+from redis.backoff import ExponentialBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
+
+from app.store import redis_lua as lua
+from app.store.base import (
+    BandKeys,
+    Keys,
+    NewDocument,
+    SchemeMismatch,
+    StoredDocument,
+    StoredParagraph,
+    StoreError,
+    StoreStats,
+    StoreUnavailable,
+    WriteStatus,
+)
+
+INDEX_BITS = 16
+MAX_PARAGRAPHS = 1 << INDEX_BITS
+MAX_DOCUMENTS = 1 << 24  # document numbers are 3 bytes in every ref
+DEFAULT_BUCKET_BITS = 16
+MAX_ATTEMPTS = 50
+NAMESPACE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+# Short timeouts: a replica must answer 503 quickly when Redis is gone rather
+# than hold requests; the retries absorb a dropped idle connection.
+CONNECT_TIMEOUT = 1.0
+SOCKET_TIMEOUT = 10.0
+
+_UNAVAILABLE = (
+    rex.ConnectionError,
+    rex.TimeoutError,
+    rex.ClusterDownError,
+    rex.MasterDownError,
+    rex.TryAgainError,
+    rex.SlotNotCoveredError,
+    rex.ReadOnlyError,
+    OSError,
+)
+
+U64 = npt.NDArray[np.uint64]
+# One document's part of a write: op, id, expected seq and digest, seq, new version.
+Step = tuple[str, str, bytes, bytes, bytes, NewDocument | None]
+
+
+def _retry() -> Retry:
+    return Retry(ExponentialBackoff(cap=0.25, base=0.02), 3)
+
+
+def _as_bytes(column: U64, width: int) -> npt.NDArray[np.uint8]:
+    """Big-endian bytes of each value, keeping the low ``width`` bytes."""
+    return column.astype(">u8").view(np.uint8).reshape(-1, 8)[:, 8 - width :]
+
+
+class _Layout:
+    """Key names and the packing of band keys and refs into bytes."""
+
+    def __init__(self, namespace: str, bucket_bits: int) -> None:
+        self.prefix = f"paradup:{{{namespace}}}:".encode()
+        self.meta = self.prefix + b"meta"
+        self.ids = self.prefix + b"ids"
+        self.bits = bucket_bits
+
+    def doc_key(self, seq: bytes) -> bytes:
+        return self.prefix + b"d" + seq
+
+    def heads(self, keys: Keys) -> npt.NDArray[np.uint8]:
+        """Bucket (3 bytes) + suffix (3 bytes) of each band key."""
+        u = keys.astype(np.int64).view(np.uint64)
+        bucket = u >> np.uint64(64 - self.bits)
+        suffix = (u >> np.uint64(40 - self.bits)) & np.uint64(0xFFFFFF)
+        return _as_bytes((bucket << np.uint64(24)) | suffix, 6)
+
+    def records(self, keys: Keys, refs: U64) -> bytes:
+        """Sorted, de-duplicated 11-byte bucket + record entries."""
+        if not keys.size:
+            return b""
+        rows = np.concatenate([self.heads(keys), _as_bytes(refs, lua.REF)], axis=1)
+        return bytes(np.unique(np.ascontiguousarray(rows).view("V11").ravel()).tobytes())
+
+
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else value or ""
+
+
+def _seq_bytes(seq: int) -> bytes:
+    return seq.to_bytes(3, "big")
+
+
+def _paragraph_refs(seq: bytes, keys: Sequence[Keys]) -> tuple[Keys, U64]:
+    base = int.from_bytes(seq, "big") << INDEX_BITS
+    flat = [k for k in keys if k.size]
+    if not flat:
+        return np.empty(0, np.int64), np.empty(0, np.uint64)
+    refs = np.concatenate([np.full(k.size, base + i, np.uint64) for i, k in enumerate(keys) if k.size])
+    return np.concatenate(flat), refs
+
+
+def parse_url(url: str) -> tuple[str, dict[str, str], str, int]:
+    """Split a store URL into (redis-py URL or cluster hosts, options, namespace, bucket bits)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    namespace = query.pop("namespace", "default")
+    if not NAMESPACE.match(namespace):
+        raise StoreError(f"invalid namespace {namespace!r}: use 1-64 letters, digits, '_', '.', ':' or '-'")
+    try:
+        bits = int(query.pop("bucket_bits", DEFAULT_BUCKET_BITS))
+    except ValueError as exc:
+        raise StoreError("bucket_bits must be an integer") from exc
+    if not 8 <= bits <= 24:
+        raise StoreError("bucket_bits must be between 8 and 24")
+    if parts.scheme == "redis+cluster":
+        return parts.netloc, query, namespace, bits
+    return urlunsplit(parts._replace(query=urlencode(query))), {}, namespace, bits
+
+
+def _cluster(netloc: str, options: dict[str, str]) -> RedisCluster:
+    userinfo, _, hosts = netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    nodes = []
+    for host in hosts.split(","):
+        name, _, port = host.rpartition(":")
+        nodes.append(ClusterNode(name or "127.0.0.1", int(port or 6379)))  # type: ignore[no-untyped-call]
+    return RedisCluster(
+        startup_nodes=nodes,
+        username=unquote(user) or None,
+        password=unquote(password) or None,
+        socket_connect_timeout=float(options.get("socket_connect_timeout", CONNECT_TIMEOUT)),
+        socket_timeout=float(options.get("socket_timeout", SOCKET_TIMEOUT)),
+        retry=_retry(),
+    )
+
+
+class RedisStore:
+    def __init__(self, url: str, band_keys: BandKeys, scheme: str) -> None:
+        target, options, namespace, bits = parse_url(url)
+        self.namespace = namespace
+        self.cluster = url.startswith("redis+cluster://")
+        self._band_keys = band_keys
+        with self._guard():
+            self.client: redis.Redis | RedisCluster = (
+                _cluster(target, options)
+                if self.cluster
+                else redis.Redis.from_url(
+                    target,
+                    socket_connect_timeout=CONNECT_TIMEOUT,
+                    socket_timeout=SOCKET_TIMEOUT,
+                    retry=_retry(),
+                )
+            )
+            self.layout = _Layout(namespace, bits)
+            self.layout.bits = self._check_meta(scheme, bits)
+        self._scripts = {
+            name: self.client.register_script(source)
+            for name, source in {
+                "lookup": lua.LOOKUP,
+                "paragraphs": lua.PARAGRAPHS,
+                "state": lua.STATE,
+                "apply": lua.APPLY,
+            }.items()
+        }
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+        except rex.RedisError as exc:
+            raise StoreError(f"Redis error: {exc}") from exc
+
+    def _run(self, name: str, args: Sequence[bytes | str | int]) -> Any:
+        with self._guard():
+            return self._scripts[name](keys=[self.layout.meta], args=[self.layout.prefix, *args])
+
+    def _check_meta(self, scheme: str, bits: int) -> int:
+        meta = self.layout.meta
+        self.client.hsetnx(meta, "scheme", scheme)
+        self.client.hsetnx(meta, "bucket_bits", str(bits))
+        stored_scheme, stored_bits = (_text(v) for v in self.client.hmget(meta, ["scheme", "bucket_bits"]))
+        if stored_scheme != scheme:
+            raise SchemeMismatch(
+                f"namespace {self.namespace!r} was indexed with {stored_scheme!r}, not {scheme!r}: "
+                "use the same fingerprint settings or a new namespace"
+            )
+        # The namespace's creator fixed the bucket count; a URL asking for
+        # another one must not scatter keys where lookups will not look.
+        return int(stored_bits)
+
+    # writes
+
+    def put(self, documents: Sequence[NewDocument]) -> list[WriteStatus]:
+        ids = [d.id for d in documents]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a batch must not name the same document twice")
+        for doc in documents:
+            if len(doc.paragraphs) > MAX_PARAGRAPHS:
+                raise ValueError(f"document {doc.id!r} has more than {MAX_PARAGRAPHS} paragraphs")
+        for _ in range(MAX_ATTEMPTS):
+            state = self._state([(d.id, d.digest) for d in documents])
+            statuses: list[WriteStatus] = [
+                "created" if s is None else "unchanged" if s[1] is None else "updated" for s in state
+            ]
+            fresh = iter(self._reserve(statuses.count("created")))
+            plan: list[Step] = []
+            removed: list[tuple[Keys, U64]] = []
+            added: list[tuple[Keys, U64]] = []
+            delta_docs = delta_paras = 0
+            for doc, status, old in zip(documents, statuses, state, strict=True):
+                if status == "unchanged" and old is not None:
+                    plan.append(("c", doc.id, old[0], doc.digest.encode(), old[0], None))
+                    continue
+                if status == "created":
+                    seq, old_seq, old_digest = next(fresh), b"", b""
+                    delta_docs += 1
+                    delta_paras += len(doc.paragraphs)
+                else:
+                    assert old is not None and old[1] is not None
+                    seq, old_seq, old_digest = old[0], old[0], old[1][1]
+                    old_texts = [t.decode() for t in old[1][3:]]
+                    removed.append(_paragraph_refs(seq, self._band_keys(old_texts)))
+                    delta_paras += len(doc.paragraphs) - len(old_texts)
+                added.append(_paragraph_refs(seq, [p.keys for p in doc.paragraphs]))
+                plan.append(("p", doc.id, old_seq, old_digest, seq, doc))
+            if self._apply(plan, removed, added, delta_docs, delta_paras):
+                return statuses
+        raise StoreError(f"gave up after {MAX_ATTEMPTS} attempts: too many concurrent writers")
+
+    def _state(self, wanted: Sequence[tuple[str, str]]) -> list[tuple[bytes, list[bytes] | None] | None]:
+        """Per document: None if absent; (seq, None) if its digest is the
+        given one; (seq, stored list) otherwise."""
+        raw = self._run("state", [x for pair in wanted for x in pair])
+        out: list[tuple[bytes, list[bytes] | None] | None] = []
+        for item in raw:
+            if not item:
+                out.append(None)
+            elif isinstance(item[1], list):
+                out.append((item[0], item[1]))
+            else:
+                out.append((item[0], None))
+        return out
+
+    def _reserve(self, count: int) -> list[bytes]:
+        if not count:
+            return []
+        with self._guard():
+            last = int(self.client.hincrby(self.layout.meta, "seq", count))
+        # Numbers lost to a retried or failed batch are never reused: gaps are harmless.
+        if last >= MAX_DOCUMENTS:
+            raise StoreError(f"namespace {self.namespace!r} has used all {MAX_DOCUMENTS} document numbers")
+        return [_seq_bytes(s) for s in range(last - count + 1, last + 1)]
+
+    def _blob(self, parts: list[tuple[Keys, U64]]) -> bytes:
+        if not parts:
+            return b""
+        return self.layout.records(
+            np.concatenate([k for k, _ in parts]), np.concatenate([r for _, r in parts])
+        )
+
+    def _apply(
+        self,
+        plan: Sequence[Step],
+        removed: list[tuple[Keys, U64]],
+        added: list[tuple[Keys, U64]],
+        delta_docs: int,
+        delta_paras: int,
+    ) -> bool:
+        if all(op == "c" for op, *_ in plan):
+            return True
+        args: list[bytes | str | int] = [len(plan)]
+        for op, doc_id, old_seq, old_digest, seq, doc in plan:
+            texts = [p.text for p in doc.paragraphs] if doc else []
+            metadata = json.dumps(doc.metadata, ensure_ascii=False, separators=(",", ":")) if doc else ""
+            digest = doc.digest if doc else ""
+            args += [op, doc_id, old_seq, old_digest, seq, digest, metadata, len(texts), *texts]
+        args += [self._blob(removed), self._blob(added), delta_docs, delta_paras]
+        return bool(self._run("apply", args))
+
+    def delete(self, document_id: str) -> bool:
+        for _ in range(MAX_ATTEMPTS):
+            (old,) = self._state([(document_id, "")])
+            if old is None:
+                return False
+            seq, stored = old
+            assert stored is not None
+            texts = [t.decode() for t in stored[3:]]
+            removed = [_paragraph_refs(seq, self._band_keys(texts))]
+            plan: list[Step] = [("d", document_id, seq, stored[1], seq, None)]
+            if self._apply(plan, removed, [], -1, -len(texts)):
+                return True
+        raise StoreError(f"gave up after {MAX_ATTEMPTS} attempts: too many concurrent writers")
+
+    # reads
+
+    def get(self, document_id: str) -> StoredDocument | None:
+        (found,) = self._state([(document_id, "")])
+        if found is None or found[1] is None:
+            return None
+        stored = found[1]
+        return StoredDocument(document_id, json.loads(stored[2]), [t.decode() for t in stored[3:]])
+
+    def lookup(self, keys: Keys) -> dict[int, list[int]]:
+        unique = np.unique(keys)
+        if not unique.size:
+            return {}
+        raw = self._run("lookup", [self.layout.heads(unique).tobytes()])
+        found: dict[int, list[int]] = {}
+        for key, packed in zip(unique.tolist(), raw, strict=True):
+            if packed:
+                refs = {
+                    int.from_bytes(packed[i : i + lua.REF], "big") for i in range(0, len(packed), lua.REF)
+                }
+                found[key] = sorted(refs)
+        return found
+
+    def paragraphs(self, refs: Sequence[int]) -> dict[int, StoredParagraph]:
+        wanted = sorted(set(refs))
+        if not wanted:
+            return {}
+        query = b"".join(r.to_bytes(lua.REF, "big") for r in wanted)
+        raw = self._run("paragraphs", [query])
+        out: dict[int, StoredParagraph] = {}
+        for n, ref in enumerate(wanted):
+            doc_id, text = raw[2 * n], raw[2 * n + 1]
+            if doc_id is not None and text is not None:
+                out[ref] = StoredParagraph(ref, doc_id.decode(), ref & (MAX_PARAGRAPHS - 1), text.decode())
+        return out
+
+    def stats(self) -> StoreStats:
+        with self._guard():
+            docs, paras = (
+                int(v or 0) for v in self.client.hmget(self.layout.meta, ["documents", "paragraphs"])
+            )
+        return StoreStats(
+            docs,
+            paras,
+            {
+                "backend": "redis-cluster" if self.cluster else "redis",
+                "namespace": self.namespace,
+                "bucket_bits": self.layout.bits,
+            },
+        )
+
+    def ping(self) -> None:
+        # EXISTS on the meta key reaches the very node that serves this
+        # namespace, which a bare PING would not in a cluster.
+        with self._guard():
+            self.client.exists(self.layout.meta)
+
+    def close(self) -> None:
+        with self._guard():
+            self.client.close()

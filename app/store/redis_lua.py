@@ -1,0 +1,181 @@
+"""Server-side scripts of the Redis backend.
+
+Layout under the namespace prefix ``paradup:{ns}:`` (the braces make the
+namespace a hash tag, so in a cluster every key of one index shares a slot
+and each script below is a single atomic step on one node):
+
+- ``meta``          HASH: scheme, bucket_bits, documents, paragraphs, seq
+- ``ids``           HASH: document id -> 3-byte document number (seq)
+- ``d<seq>``        LIST: id, digest, metadata JSON, paragraph texts...
+- ``b<bucket>``     STRING: 8-byte records, suffix (3 bytes) + ref (5 bytes)
+
+A band key's top ``bucket_bits`` bits pick its bucket and the next 24 bits
+are its suffix inside it. Buckets are plain strings rather than hashes or
+sets: a record costs its 8 bytes and nothing more, whatever the server's
+encoding thresholds are. A ref is ``seq << 16 | paragraph index``.
+
+Only the meta key is declared in KEYS: the others are derived from the
+prefix and share its slot, which Redis 7 accepts in cluster mode (it only
+refuses undeclared keys of another slot). Declaring tens of thousands of
+bucket keys would cost more to send than the records themselves.
+"""
+
+from __future__ import annotations
+
+RECORD = 8  # suffix + ref
+REF = 5
+BUCKET = 3
+SUFFIX = 3
+
+# ARGV: prefix, then 6-byte queries (bucket + suffix). Returns, per query,
+# the concatenated refs of matching records ("" when none).
+LOOKUP = """
+local prefix, q = ARGV[1], ARGV[2]
+local out, cache = {}, {}
+for i = 1, #q, 6 do
+  local b = string.sub(q, i, i + 2)
+  local suffix = string.sub(q, i + 3, i + 5)
+  local s = cache[b]
+  if s == nil then
+    s = redis.call('GET', prefix .. 'b' .. b) or ''
+    cache[b] = s
+  end
+  local hits, pos = {}, 1
+  while true do
+    local at = string.find(s, suffix, pos, true)
+    if not at then break end
+    if (at - 1) % 8 == 0 then
+      hits[#hits + 1] = string.sub(s, at + 3, at + 7)
+      pos = at + 8
+    else
+      pos = at + 1
+    end
+  end
+  out[#out + 1] = table.concat(hits)
+end
+return out
+"""
+
+# ARGV: prefix, then 5-byte refs. Returns id, text for each ref (false, false
+# when the document or the paragraph is gone).
+PARAGRAPHS = """
+local prefix, q = ARGV[1], ARGV[2]
+local out, ids = {}, {}
+for i = 1, #q, 5 do
+  local key = prefix .. 'd' .. string.sub(q, i, i + 2)
+  local hi, lo = string.byte(q, i + 3, i + 4)
+  local id = ids[key]
+  if id == nil then
+    id = redis.call('LINDEX', key, 0)
+    ids[key] = id
+  end
+  local text = false
+  if id then text = redis.call('LINDEX', key, 3 + hi * 256 + lo) end
+  out[#out + 1] = id
+  out[#out + 1] = text
+end
+return out
+"""
+
+# ARGV: prefix, then (id, digest) pairs. Returns, per id: false when absent;
+# {seq, digest} when the digest is the same; {seq, full list} otherwise.
+STATE = """
+local prefix = ARGV[1]
+local out = {}
+for i = 2, #ARGV, 2 do
+  local seq = redis.call('HGET', prefix .. 'ids', ARGV[i])
+  if not seq then
+    out[#out + 1] = false
+  else
+    local key = prefix .. 'd' .. seq
+    local digest = redis.call('LINDEX', key, 1)
+    if digest == ARGV[i + 1] then
+      out[#out + 1] = {seq, digest}
+    else
+      out[#out + 1] = {seq, redis.call('LRANGE', key, 0, -1)}
+    end
+  end
+end
+return out
+"""
+
+# KEYS[1]: meta. ARGV: prefix, document count, then per document
+#   op ('p' put, 'd' delete, 'c' check only), id, expected seq ('' = absent),
+#   expected digest, seq, digest, metadata, paragraph count, texts...
+# then removed records, added records (11 bytes each: bucket + record,
+# sorted), document delta, paragraph delta.
+# Everything is verified before anything is written, so the script either
+# returns 0 having changed nothing (a concurrent writer got there first: the
+# caller re-reads and retries) or applies the whole batch.
+APPLY = """
+local prefix, meta = ARGV[1], KEYS[1]
+local ids = prefix .. 'ids'
+local docs, i = {}, 3
+for d = 1, tonumber(ARGV[2]) do
+  local n = tonumber(ARGV[i + 7])
+  docs[d] = {op = ARGV[i], id = ARGV[i + 1], old_seq = ARGV[i + 2], old_digest = ARGV[i + 3],
+             seq = ARGV[i + 4], digest = ARGV[i + 5], meta = ARGV[i + 6], first = i + 8, n = n}
+  i = i + 8 + n
+end
+for _, doc in ipairs(docs) do
+  local seq = redis.call('HGET', ids, doc.id)
+  if (seq or '') ~= doc.old_seq then return 0 end
+  if seq and redis.call('LINDEX', prefix .. 'd' .. seq, 1) ~= doc.old_digest then return 0 end
+end
+for _, doc in ipairs(docs) do
+  if doc.op ~= 'c' then
+    if doc.old_seq ~= '' then redis.call('DEL', prefix .. 'd' .. doc.old_seq) end
+    if doc.op == 'd' then
+      redis.call('HDEL', ids, doc.id)
+    else
+      local key = prefix .. 'd' .. doc.seq
+      redis.call('RPUSH', key, doc.id, doc.digest, doc.meta)
+      local j, last = doc.first, doc.first + doc.n - 1
+      while j <= last do
+        local k = math.min(j + 999, last)
+        redis.call('RPUSH', key, unpack(ARGV, j, k))
+        j = k + 1
+      end
+      redis.call('HSET', ids, doc.id, doc.seq)
+    end
+  end
+end
+local touched, order = {}, {}
+local function group(blob, field)
+  for j = 1, #blob, 11 do
+    local b = string.sub(blob, j, j + 2)
+    local t = touched[b]
+    if not t then
+      t = {rem = {}, add = {}}
+      touched[b] = t
+      order[#order + 1] = b
+    end
+    local list = t[field]
+    list[#list + 1] = string.sub(blob, j + 3, j + 10)
+  end
+end
+group(ARGV[i], 'rem')
+group(ARGV[i + 1], 'add')
+for _, b in ipairs(order) do
+  local key = prefix .. 'b' .. b
+  local t = touched[b]
+  local s = redis.call('GET', key) or ''
+  for _, rec in ipairs(t.rem) do
+    local pos = 1
+    while true do
+      local at = string.find(s, rec, pos, true)
+      if not at then break end
+      if (at - 1) % 8 == 0 then
+        s = string.sub(s, 1, at - 1) .. string.sub(s, at + 8)
+        break
+      end
+      pos = at + 1
+    end
+  end
+  s = s .. table.concat(t.add)
+  if #s == 0 then redis.call('DEL', key) else redis.call('SET', key, s) end
+end
+redis.call('HINCRBY', meta, 'documents', ARGV[i + 2])
+redis.call('HINCRBY', meta, 'paragraphs', ARGV[i + 3])
+return 1
+"""
