@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PARADUP_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="PARADUP_", extra="ignore", populate_by_name=True)
 
     store: str = Field(
         "sqlite:///data/paradup.db",
@@ -53,7 +53,10 @@ class Settings(BaseSettings):
 
     # Access control. With keys set, writes need "Authorization: Bearer <key>".
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="comma-separated accepted API keys; empty disables auth"
+        default_factory=list,
+        # PARADUP_API_KEY is the documented name; the plural reads naturally too.
+        validation_alias=AliasChoices("PARADUP_API_KEY", "PARADUP_API_KEYS", "api_keys"),
+        description="comma-separated accepted API keys; empty disables auth",
     )
     auth_reads: bool = Field(False, description="also require a key for /check, documents and stats")
 

@@ -52,7 +52,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.store = store
         self.workers = workers
-        self.env = {**os.environ, "PARADUP_STORE": store, **(env or {})}
+        quiet = {"PARADUP_LOG_LEVEL": "warning"}  # access logs would drown test output
+        self.env = {**os.environ, **quiet, "PARADUP_STORE": store, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Server:

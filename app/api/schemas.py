@@ -13,7 +13,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.engine import ParagraphResult
 
 Format = Literal["text", "html"]
-DOCUMENT_ID = Field(min_length=1, max_length=512, description="the publisher's id for the document")
+# Declared in the schema so that clients (and fuzzers) know what is refused;
+# the checks themselves live in the service, with clearer messages.
+TEXT_PATTERN = r"^[^\x00]*[^\s\x00-\x1f\x7f-\x9f][^\x00]*$"
+ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+DOCUMENT_ID = Field(
+    min_length=1,
+    max_length=512,
+    description="the publisher's id for the document",
+    json_schema_extra={"pattern": ID_PATTERN},
+)
+TEXT = Field(
+    description="plain text or HTML; at least one non-blank character, no NUL",
+    json_schema_extra={"pattern": TEXT_PATTERN},
+)
 
 
 def _no_control_chars(value: str) -> str:
@@ -25,7 +38,7 @@ def _no_control_chars(value: str) -> str:
 class CheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(description="the article: plain text or HTML")
+    text: str = TEXT
     format: Format = "text"
     threshold: float | None = Field(
         None, gt=0.0, le=1.0, description="similarity (Jaccard) threshold; default from settings"
@@ -64,7 +77,7 @@ class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = DOCUMENT_ID
-    text: str
+    text: str = TEXT
     format: Format = "text"
     metadata: dict[str, Any] = Field(default_factory=dict)
 

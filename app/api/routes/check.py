@@ -10,7 +10,7 @@ from app.api.body import RAW_FORMATS, decode, media_type, parse_json, require_js
 from app.api.deps import ServiceDep
 from app.api.errors import ApiError
 from app.api.observability import CHECKED
-from app.api.schemas import CheckRequest, CheckResponse, check_response
+from app.api.schemas import TEXT_PATTERN, CheckRequest, CheckResponse, check_response
 
 router = APIRouter(tags=["check"])
 
@@ -19,8 +19,8 @@ _BODY: dict[str, Any] = {
         "required": True,
         "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/CheckRequest"}},
-            "text/plain": {"schema": {"type": "string"}},
-            "text/html": {"schema": {"type": "string"}},
+            "text/plain": {"schema": {"type": "string", "pattern": TEXT_PATTERN}},
+            "text/html": {"schema": {"type": "string", "pattern": TEXT_PATTERN}},
         },
     }
 }
@@ -32,6 +32,8 @@ _BODY: dict[str, Any] = {
     openapi_extra=_BODY,
     summary="Find paragraphs that repeat the article itself or the archive",
     responses={
+        400: {"description": "body not decodable in its charset"},
+        401: {"description": "missing or invalid API key (when reads need one)"},
         413: {"description": "body too large"},
         415: {"description": "unsupported media type"},
         422: {"description": "invalid request"},

@@ -47,7 +47,12 @@ _INGEST_BODY: dict[str, Any] = {
     response_model=IngestResponse,
     openapi_extra=_INGEST_BODY,
     summary="Add published documents to the archive (all of a batch, or none)",
-    responses={413: {"description": "body too large"}, 415: {"description": "not JSON"}},
+    responses={
+        401: {"description": "missing or invalid API key"},
+        413: {"description": "body too large"},
+        415: {"description": "not JSON"},
+        422: {"description": "invalid documents; nothing was written"},
+    },
 )
 async def ingest(
     request: Request, service: ServiceDep, settings: SettingsDep, _: WriteAccess
@@ -72,7 +77,11 @@ async def ingest(
     return IngestResponse(documents=[IngestedOut(**r.__dict__) for r in results])
 
 
-@router.get("/documents/{document_id:path}", response_model=DocumentOut, responses={404: {}})
+@router.get(
+    "/documents/{document_id:path}",
+    response_model=DocumentOut,
+    responses={401: {}, 404: {"description": "unknown"}},
+)
 async def get_document(document_id: str, service: ServiceDep, _: ReadAccess) -> DocumentOut:
     doc = await run_in_threadpool(service.get, document_id)
     if doc is None:
@@ -84,7 +93,9 @@ async def get_document(document_id: str, service: ServiceDep, _: ReadAccess) -> 
     )
 
 
-@router.delete("/documents/{document_id:path}", status_code=204, responses={404: {}})
+@router.delete(
+    "/documents/{document_id:path}", status_code=204, responses={401: {}, 404: {"description": "unknown"}}
+)
 async def delete_document(document_id: str, service: ServiceDep, _: WriteAccess) -> Response:
     if not await run_in_threadpool(service.delete, document_id):
         raise ApiError(404, f"no document with id {document_id!r}")

@@ -1,0 +1,82 @@
+"""Schemathesis fuzzes the API from its own OpenAPI schema against a real
+server, with valid and invalid inputs: the responses must conform to the
+schema, and no request may get a 5xx or a non-JSON error.
+
+Operations are driven with plain hypothesis (`as_strategy`) because
+schemathesis' pytest plugin does not support this pytest version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+
+from tests.conftest import Server
+
+EXAMPLES = 40
+
+
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(ctx: object, value: object) -> bytes:
+    # The schema describes the body as a string of JSON lines.
+    return value.encode() if isinstance(value, str) else json.dumps(value).encode()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    store = Path(tmp_path_factory.mktemp("fuzz")) / "fuzz.db"
+    with Server(f"sqlite:///{store}") as server:
+        yield server
+
+
+def _fuzz(
+    operation: schemathesis.APIOperation, mode: GenerationMode, url: str, tally: Counter[tuple[str, int]]
+) -> None:
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def run(case: schemathesis.Case) -> None:
+        # A free-form NDJSON string cannot be described precisely enough for
+        # "schema-valid means accepted"; it is still fuzzed for 5xx below.
+        if mode is GenerationMode.POSITIVE and case.media_type != "application/x-ndjson":
+            response = case.call_and_validate(base_url=url)
+        else:
+            response = case.call(base_url=url)
+        tally[(operation.label, response.status_code)] += 1
+        assert response.status_code < 500, (
+            f"{case.method} {case.path}: {response.status_code} {response.text}"
+        )
+        if response.status_code >= 400:
+            assert response.headers["content-type"][0].startswith("application/json")
+            assert response.json()["detail"]
+
+    try:
+        run()
+    except Unsatisfiable:
+        # Nothing in this operation can be made invalid (no body, only
+        # unconstrained string parameters).
+        assert mode is GenerationMode.NEGATIVE
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_fuzz_every_operation(live_server: Server, mode: GenerationMode) -> None:
+    schema = schemathesis.openapi.from_url(live_server.url + "/openapi.json")
+    tally: Counter[tuple[str, int]] = Counter()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.path for op in operations} >= {"/check", "/ingest", "/documents/{document_id}"}
+    for operation in operations:
+        _fuzz(operation, mode, live_server.url, tally)
+    print(f"fuzz {mode.value}: {sum(tally.values())} requests", dict(sorted(tally.items())))
+    exercised = {label for label, _ in tally}
+    assert {"POST /check", "POST /ingest"} <= exercised
+    assert all(status < 500 for _, status in tally)
+    if mode is GenerationMode.NEGATIVE:
+        # invalid input was generated and refused
+        assert any(400 <= status < 500 for label, status in tally if label == "POST /check")
