@@ -127,7 +127,7 @@ def _paragraph_refs(seq: bytes, keys: Sequence[Keys]) -> tuple[Keys, U64]:
 def parse_url(url: str) -> tuple[str, dict[str, str], str, int]:
     """Split a store URL into (redis-py URL or cluster hosts, options, namespace, bucket bits)."""
     parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
     namespace = query.pop("namespace", "default")
     if not NAMESPACE.match(namespace):
         raise StoreError(f"invalid namespace {namespace!r}: use 1-64 letters, digits, '_', '.', ':' or '-'")
