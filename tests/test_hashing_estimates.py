@@ -1,0 +1,107 @@
+"""Statistical promises of the hashing core: Jaccard estimates, LSH recall, shipped tables."""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.hashing import MinHasher, band_params, estimate_jaccard, overlap
+from app.hashing.charmap import TABLES_FILE, build_char_tables
+
+NUM_PERM = 128
+# The Unicode version of the interpreter that generated chartables.npz.
+TABLES_UNICODE = "14.0.0"
+
+# A small vocabulary, so that two random texts share shingles often enough
+# to cover the whole range of Jaccard values.
+WORDS = st.sampled_from(["the", "a", "cat", "dog", "sat", "on", "mat", "rug", "red", "blue", "big", "ran"])
+
+
+@st.composite
+def related_token_lists(draw: st.DrawFn) -> tuple[list[str], list[str]]:
+    """A token list and an edited copy (substitutions, deletions, insertions)."""
+    base = draw(st.lists(WORDS, min_size=3, max_size=120))
+    rate = draw(st.sampled_from([0.0, 0.02, 0.1, 0.3, 0.6, 1.0]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    vocabulary = ["the", "cat", "sat", "zebra", "quartz", "mat"]
+    copy: list[str] = []
+    for token in base:
+        roll = rng.random()
+        if roll >= rate:
+            copy.append(token)
+        elif roll < rate / 3:
+            copy.append(str(rng.choice(vocabulary)))
+        elif roll < 2 * rate / 3:
+            copy += [token, str(rng.choice(vocabulary))]
+    return base, copy or ["alone"]
+
+
+@settings(max_examples=250, deadline=None, derandomize=True)
+@given(related_token_lists())
+def test_estimate_within_minhash_error(pair: tuple[list[str], list[str]]) -> None:
+    texts = [" ".join(pair[0]), " ".join(pair[1])]
+    hasher = MinHasher(threads=1)
+    sets = hasher.analyse(texts).shingles
+    exact = overlap(sets[0], sets[1]).similarity
+    sigs = hasher.signatures(texts)
+    estimate = estimate_jaccard(sigs[0], sigs[1])
+    # The estimate is the share of 128 positions that agree, each with
+    # probability J: binomial, standard error sigma. Five sigma, plus three
+    # positions: far from J = 0.5 (few shared shingles) the count is nearly
+    # Poisson and skewed, and five sigma alone is under one position.
+    sigma = math.sqrt(exact * (1 - exact) / NUM_PERM)
+    assert abs(estimate - exact) <= 5 * sigma + 3 / NUM_PERM + 1e-9
+
+
+def test_estimate_is_exact_at_the_ends() -> None:
+    hasher = MinHasher(threads=1)
+    sigs = hasher.signatures(["one two three four five", "one two three four five", "six seven eight nine"])
+    assert estimate_jaccard(sigs[0], sigs[1]) == 1.0
+    assert estimate_jaccard(sigs[0], sigs[2]) == 0.0
+
+
+def test_estimates_are_unbiased_on_average() -> None:
+    # Many pairs with the same exact Jaccard: the mean estimate must sit
+    # within a few standard errors of the mean (128 * pairs draws).
+    rng = np.random.default_rng(11)
+    hasher = MinHasher(threads=1)
+    exact_values, estimates = [], []
+    for _ in range(200):
+        words = [f"w{rng.integers(10**9)}" for _ in range(62)]
+        left = words[:42]
+        right = words[20:]
+        texts = [" ".join(left), " ".join(right)]
+        sets = hasher.analyse(texts).shingles
+        exact_values.append(overlap(sets[0], sets[1]).similarity)
+        sigs = hasher.signatures(texts)
+        estimates.append(estimate_jaccard(sigs[0], sigs[1]))
+    exact = float(np.mean(exact_values))
+    sigma = math.sqrt(exact * (1 - exact) / (NUM_PERM * len(estimates)))
+    assert abs(float(np.mean(estimates)) - exact) < 4 * sigma
+
+
+@pytest.mark.parametrize("threshold", [round(t, 2) for t in np.arange(0.1, 0.96, 0.05)])
+@pytest.mark.parametrize("num_perm", [64, 128, 256])
+def test_band_params_reach_the_recall_at_the_threshold(threshold: float, num_perm: int) -> None:
+    bands = band_params(threshold, num_perm)
+    assert bands.bands * bands.rows <= num_perm
+    assert bands.recall(threshold) >= 0.99
+    # and recall only grows above the threshold
+    assert bands.recall(min(1.0, threshold + 0.05)) >= bands.recall(threshold)
+
+
+@pytest.mark.skipif(
+    unicodedata.unidata_version != TABLES_UNICODE,
+    reason=f"chartables.npz was built from Unicode {TABLES_UNICODE}, not {unicodedata.unidata_version}",
+)
+def test_shipped_tables_match_the_generator() -> None:
+    pytest.importorskip("confusable_homoglyphs")
+    built = build_char_tables()
+    with np.load(TABLES_FILE) as shipped:
+        for name, table in built._asdict().items():
+            assert np.array_equal(shipped[name], table), f"{name}: run python -m app.hashing.charmap"
