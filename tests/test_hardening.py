@@ -191,3 +191,23 @@ def test_request_timeout_answers_504(tmp_path: Path) -> None:
         r = c.post("/check", json={"text": SEED_SHAPED_FR})
         assert r.status_code == 504
         assert "longer than" in r.json()["detail"]
+
+
+def test_invalid_utf8_inside_json_is_422(client: TestClient) -> None:
+    body = b'{"id": "bad-bytes", "text": "caf\xe9 au lait"}'
+    r = client.post("/ingest", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["detail"]
+    assert client.get("/documents/bad-bytes").status_code == 404
+
+
+def test_wrong_types_everywhere_are_422(client: TestClient) -> None:
+    for body in (
+        {"text": ["a"]},
+        {"text": "ok", "exclude_ids": "one"},
+        {"text": "ok", "threshold": "high"},
+        {"text": "ok", "format": None},
+    ):
+        r = client.post("/check", json=body)
+        assert r.status_code == 422, body
+        assert r.json()["detail"]

@@ -47,7 +47,13 @@ def parse_json(model: type[Model], raw: bytes) -> Model:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+        errors = exc.errors(include_url=False, include_context=False)
+        for error in errors:
+            # Undecodable input comes back as raw bytes, which the JSON error
+            # response could not encode: name the problem, drop the bytes.
+            if isinstance(error.get("input"), bytes):
+                del error["input"]  # type: ignore[misc]
+        raise RequestValidationError(errors) from None
 
 
 def require_json(request: Request, allowed_raw: bool) -> None:
