@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     max_candidates: int = Field(
         200, ge=1, description="archive candidates verified per paragraph (most shared bands first)"
     )
+    boilerplate_min_documents: int = Field(
+        8,
+        ge=0,
+        description="a paragraph matching this many archived documents or more is reported as "
+        "boilerplate (no matches listed); 0 disables the rule",
+    )
 
     # Limits.
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)

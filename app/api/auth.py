@@ -28,11 +28,11 @@ def _authorised(request: Request, settings: SettingsDep) -> None:
         raise ApiError(401, "invalid API key", bearer=True)
 
 
-def require_write_key(request: Request, settings: SettingsDep) -> None:
+async def require_write_key(request: Request, settings: SettingsDep) -> None:
     _authorised(request, settings)
 
 
-def require_read_key(request: Request, settings: SettingsDep) -> None:
+async def require_read_key(request: Request, settings: SettingsDep) -> None:
     if settings.auth_reads:
         _authorised(request, settings)
 

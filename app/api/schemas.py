@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.engine import ParagraphResult
+from app.engine import IngestResult, ParagraphResult
 
 Format = Literal["text", "html"]
 # Declared in the schema so that clients (and fuzzers) know what is refused;
@@ -45,6 +45,18 @@ class CheckRequest(BaseModel):
     )
     containment_threshold: float | None = Field(None, gt=0.0, le=1.0)
     exclude_ids: list[str] = Field(default_factory=list, description="archived documents to ignore")
+    ingest_as: str | None = Field(
+        None,
+        min_length=1,
+        max_length=512,
+        description="publish flow: ingest the article under this id when it is clean (or with "
+        "force); its own archived version is left out of the check",
+        json_schema_extra={"pattern": ID_PATTERN},
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict, description="stored with ingest_as")
+    force: bool = Field(False, description="with ingest_as: ingest even when duplicates are found")
+
+    _ingest_id_chars = field_validator("ingest_as")(lambda v: v if v is None else _no_control_chars(v))
 
 
 class MatchOut(BaseModel):
@@ -65,12 +77,19 @@ class ParagraphOut(BaseModel):
     short: bool = Field(
         description="too short to fingerprint: only exact repeats inside the article are reported"
     )
+    boilerplate: bool = Field(
+        False, description="recurs across many archived documents; archive matches are left out"
+    )
+    boilerplate_documents: int = Field(0, description="archived documents holding it, when boilerplate")
     matches: list[MatchOut]
 
 
 class CheckResponse(BaseModel):
     duplicate: bool
     paragraphs: list[ParagraphOut]
+    ingested: IngestedOut | None = Field(
+        None, description="publish flow: the ingest outcome, or null when not ingested"
+    )
 
 
 class DocumentIn(BaseModel):
@@ -122,7 +141,7 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
-def check_response(results: list[ParagraphResult]) -> CheckResponse:
+def check_response(results: list[ParagraphResult], ingested: IngestResult | None = None) -> CheckResponse:
     paragraphs = [
         ParagraphOut(
             index=r.paragraph.index,
@@ -131,8 +150,14 @@ def check_response(results: list[ParagraphResult]) -> CheckResponse:
             text=r.paragraph.text,
             status="duplicate" if r.duplicate else "unique",
             short=r.short,
+            boilerplate=r.boilerplate,
+            boilerplate_documents=r.boilerplate_documents,
             matches=[MatchOut(**m.__dict__) for m in r.matches],
         )
         for r in results
     ]
-    return CheckResponse(duplicate=any(r.duplicate for r in results), paragraphs=paragraphs)
+    return CheckResponse(
+        duplicate=any(r.duplicate for r in results),
+        paragraphs=paragraphs,
+        ingested=IngestedOut(**ingested.__dict__) if ingested else None,
+    )

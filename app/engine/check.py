@@ -44,10 +44,17 @@ class ParagraphResult:
     paragraph: Paragraph
     short: bool
     matches: list[Match] = field(default_factory=list)
+    # Archived documents holding this paragraph when it is boilerplate (their
+    # matches are then left out), else 0.
+    boilerplate_documents: int = 0
 
     @property
     def duplicate(self) -> bool:
         return bool(self.matches)
+
+    @property
+    def boilerplate(self) -> bool:
+        return self.boilerplate_documents > 0
 
 
 def _passes(similarity: float, containment: float, limits: Thresholds, containment_ok: bool) -> bool:
@@ -55,10 +62,17 @@ def _passes(similarity: float, containment: float, limits: Thresholds, containme
 
 
 class Checker:
-    def __init__(self, fingerprinter: Fingerprinter, store: Store, max_candidates: int) -> None:
+    def __init__(
+        self,
+        fingerprinter: Fingerprinter,
+        store: Store,
+        max_candidates: int,
+        boilerplate_min_documents: int = 0,
+    ) -> None:
         self.fp = fingerprinter
         self.store = store
         self.max_candidates = max_candidates
+        self.boilerplate_min_documents = boilerplate_min_documents
 
     def check(
         self,
@@ -138,12 +152,20 @@ class Checker:
         order = list(stored)
         stored_sets = dict(zip(order, self.fp.analyse([stored[r].text for r in order]).shingles, strict=True))
         for i, refs in wanted.items():
+            found = []
             for ref in refs:
                 if ref not in stored:
                     continue
                 score = overlap(analysis.shingles[i], stored_sets[ref])
                 if _passes(*score, limits, containment_ok=True):
-                    results[i].matches.append(_archive_match(stored[ref], *score))
+                    found.append(_archive_match(stored[ref], *score))
+            documents = len({m.document_id for m in found})
+            if self.boilerplate_min_documents and documents >= self.boilerplate_min_documents:
+                # Taglines, agency credits, newsletter pitches: one line of
+                # context instead of dozens of matches nobody needs to read.
+                results[i].boilerplate_documents = documents
+            else:
+                results[i].matches.extend(found)
 
 
 def _archive_match(p: StoredParagraph, similarity: float, containment: float) -> Match:

@@ -40,7 +40,9 @@ class Paradup:
         self.settings = settings
         self.store = store
         self.fingerprinter = fingerprinter
-        self.checker = Checker(fingerprinter, store, settings.max_candidates)
+        self.checker = Checker(
+            fingerprinter, store, settings.max_candidates, settings.boilerplate_min_documents
+        )
 
     @classmethod
     def open(cls, settings: Settings) -> Paradup:
@@ -89,6 +91,24 @@ class Paradup:
             else self.settings.containment_threshold,
         )
         return self.checker.check(self._split(text, fmt, "the text"), limits, exclude_ids)
+
+    def check_and_publish(
+        self,
+        doc: DocumentInput,
+        force: bool = False,
+        threshold: float | None = None,
+        containment_threshold: float | None = None,
+        exclude_ids: Collection[str] = (),
+    ) -> tuple[list[ParagraphResult], IngestResult | None]:
+        """Check an article and, when it is clean (or ``force``), ingest it.
+
+        Its own published version is excluded from the check, so re-publishing
+        an edited article is not flagged against itself.
+        """
+        results = self.check(doc.text, doc.format, threshold, containment_threshold, {*exclude_ids, doc.id})
+        if any(r.duplicate for r in results) and not force:
+            return results, None
+        return results, self.ingest([doc])[0]
 
     def prepare(self, doc: DocumentInput) -> NewDocument:
         texts = [p.text for p in self._split(doc.text, doc.format, f"document {doc.id!r}")]

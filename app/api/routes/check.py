@@ -5,12 +5,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from app.api.auth import ReadAccess
+from app.api.auth import ReadAccess, require_write_key
 from app.api.body import RAW_FORMATS, decode, media_type, parse_json, require_json
-from app.api.deps import ServiceDep
+from app.api.deps import ServiceDep, SettingsDep
 from app.api.errors import ApiError
 from app.api.observability import CHECKED
 from app.api.schemas import TEXT_PATTERN, CheckRequest, CheckResponse, check_response
+from app.engine import DocumentInput
 
 router = APIRouter(tags=["check"])
 
@@ -42,6 +43,7 @@ _BODY: dict[str, Any] = {
 async def check(
     request: Request,
     service: ServiceDep,
+    settings: SettingsDep,
     _: ReadAccess,
     threshold: Annotated[
         float | None, Query(gt=0.0, le=1.0, description="for raw text/plain or text/html bodies")
@@ -62,15 +64,28 @@ async def check(
         body = parse_json(CheckRequest, raw)
     if not body.text.strip():
         raise ApiError(422, "text is empty: nothing to check")
-    results = await run_in_threadpool(
-        service.check,
-        body.text,
-        body.format,
-        body.threshold,
-        body.containment_threshold,
-        body.exclude_ids,
-    )
-    response = check_response(results)
+    if body.ingest_as is not None:
+        await require_write_key(request, settings)
+        doc = DocumentInput(body.ingest_as, body.text, body.format, body.metadata)
+        results, ingested = await run_in_threadpool(
+            service.check_and_publish,
+            doc,
+            body.force,
+            body.threshold,
+            body.containment_threshold,
+            body.exclude_ids,
+        )
+    else:
+        ingested = None
+        results = await run_in_threadpool(
+            service.check,
+            body.text,
+            body.format,
+            body.threshold,
+            body.containment_threshold,
+            body.exclude_ids,
+        )
+    response = check_response(results, ingested)
     for p in response.paragraphs:
         CHECKED.labels(p.status).inc()
     return response

@@ -1,0 +1,85 @@
+"""Newsroom features of /check: the publish flow and boilerplate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from app.api.factory import create_app
+from app.settings import Settings
+from tests.articles import ARCHIVED_EN, SEED_SHAPED_FR, UNRELATED_EN
+
+
+def test_clean_article_is_checked_and_ingested_in_one_call(client: TestClient) -> None:
+    body = client.post(
+        "/check", json={"text": ARCHIVED_EN, "ingest_as": "harbour", "metadata": {"section": "city"}}
+    ).json()
+    assert body["duplicate"] is False
+    assert body["ingested"] == {"id": "harbour", "status": "created", "paragraphs": 3}
+    assert client.get("/documents/harbour").json()["metadata"] == {"section": "city"}
+    # re-publishing the same version is not flagged against itself
+    again = client.post(
+        "/check", json={"text": ARCHIVED_EN, "ingest_as": "harbour", "metadata": {"section": "city"}}
+    ).json()
+    assert again["duplicate"] is False
+    assert again["ingested"]["status"] == "unchanged"
+
+
+def test_duplicate_article_is_not_ingested_unless_forced(client: TestClient) -> None:
+    blocked = client.post("/check", json={"text": SEED_SHAPED_FR, "ingest_as": "seed"}).json()
+    assert blocked["duplicate"] is True
+    assert blocked["ingested"] is None
+    assert client.get("/documents/seed").status_code == 404
+    forced = client.post("/check", json={"text": SEED_SHAPED_FR, "ingest_as": "seed", "force": True}).json()
+    assert forced["duplicate"] is True
+    assert forced["ingested"] == {"id": "seed", "status": "created", "paragraphs": 5}
+
+
+def test_plain_check_ingests_nothing(client: TestClient) -> None:
+    body = client.post("/check", json={"text": ARCHIVED_EN}).json()
+    assert body["ingested"] is None
+    assert client.get("/stats").json()["documents"] == 0
+
+
+def test_publish_flow_needs_a_write_key_when_keys_are_set(tmp_path: Path) -> None:
+    settings = Settings(store=f"sqlite:///{tmp_path}/k.db", api_keys="desk-key")  # type: ignore[arg-type]
+    with TestClient(create_app(settings)) as c:
+        assert c.post("/check", json={"text": ARCHIVED_EN}).status_code == 200
+        r = c.post("/check", json={"text": ARCHIVED_EN, "ingest_as": "x"})
+        assert r.status_code == 401
+        assert c.get("/stats").json()["documents"] == 0
+        ok = c.post(
+            "/check",
+            json={"text": ARCHIVED_EN, "ingest_as": "x"},
+            headers={"authorization": "Bearer desk-key"},
+        )
+        assert ok.json()["ingested"]["status"] == "created"
+
+
+def test_paragraph_in_many_archived_documents_is_boilerplate(tmp_path: Path) -> None:
+    tagline = (
+        "Sign up for the Harbour Weekly newsletter to receive the best of our local reporting "
+        "in your inbox every Friday morning."
+    )
+    settings = Settings(store=f"sqlite:///{tmp_path}/b.db", boilerplate_min_documents=4)
+    with TestClient(create_app(settings)) as c:
+        for i, body in enumerate([ARCHIVED_EN, UNRELATED_EN, SEED_SHAPED_FR.replace("\n", "\n\n")]):
+            c.post("/ingest", json={"id": f"story-{i}", "text": f"{body}\n\n{tagline}"})
+        article = f"{UNRELATED_EN.split(chr(10) * 2)[0]}\n\n{tagline}"
+        three = c.post("/check", json={"text": article}).json()
+        # three documents: below the rule, the matches are listed
+        assert three["paragraphs"][1]["boilerplate"] is False
+        assert len(three["paragraphs"][1]["matches"]) == 3
+        c.post(
+            "/ingest", json={"id": "story-3", "text": f"Another story entirely, about trains.\n\n{tagline}"}
+        )
+        four = c.post("/check", json={"text": article}).json()
+        tag = four["paragraphs"][1]
+        assert tag["boilerplate"] is True
+        assert tag["boilerplate_documents"] == 4
+        assert tag["matches"] == []
+        assert tag["status"] == "unique"
+        # the other paragraph still reports its archive match
+        assert four["paragraphs"][0]["status"] == "duplicate"
+        assert four["duplicate"] is True
