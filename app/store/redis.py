@@ -46,7 +46,7 @@ from app.store.base import (
 INDEX_BITS = 16
 MAX_PARAGRAPHS = 1 << INDEX_BITS
 MAX_DOCUMENTS = 1 << 24  # document numbers are 3 bytes in every ref
-DEFAULT_BUCKET_BITS = 16
+DEFAULT_BUCKET_BITS = 14
 MAX_ATTEMPTS = 50
 NAMESPACE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -99,12 +99,36 @@ class _Layout:
         suffix = (u >> np.uint64(40 - self.bits)) & np.uint64(0xFFFFFF)
         return _as_bytes((bucket << np.uint64(24)) | suffix, 6)
 
-    def records(self, keys: Keys, refs: U64) -> bytes:
-        """Sorted, de-duplicated 11-byte bucket + record entries."""
-        if not keys.size:
-            return b""
+    def records(self, parts: Sequence[tuple[Keys, U64]]) -> tuple[npt.NDArray[np.int64], bytes]:
+        """Buckets (sorted) and the de-duplicated 8-byte records in them."""
+        if not parts:
+            return np.empty(0, np.int64), b""
+        keys = np.concatenate([k for k, _ in parts])
+        refs = np.concatenate([r for _, r in parts])
         rows = np.concatenate([self.heads(keys), _as_bytes(refs, lua.REF)], axis=1)
-        return bytes(np.unique(np.ascontiguousarray(rows).view("V11").ravel()).tobytes())
+        unique = np.unique(np.ascontiguousarray(rows).view("V11").ravel())
+        table = unique.view(np.uint8).reshape(-1, 11)
+        buckets = (table[:, 0].astype(np.int64) << 16) | (table[:, 1].astype(np.int64) << 8) | table[:, 2]
+        return buckets, table[:, 3:].tobytes()
+
+    def changes(self, removed: Sequence[tuple[Keys, U64]], added: Sequence[tuple[Keys, U64]]) -> bytes:
+        """The APPLY script's bucket changes: one header and two runs of records per bucket."""
+        rem_buckets, rem = self.records(removed)
+        add_buckets, add = self.records(added)
+        buckets = np.union1d(rem_buckets, add_buckets)
+        bounds = [
+            np.searchsorted(b, buckets, side) * 8
+            for b in (rem_buckets, add_buckets)
+            for side in ("left", "right")
+        ]
+        heads = np.zeros((buckets.size, 11), np.uint8)
+        heads[:, :3] = _as_bytes(buckets.view(np.uint64), 3)
+        heads[:, 3:7] = _as_bytes(((bounds[1] - bounds[0]) // 8).view(np.uint64), 4)
+        heads[:, 7:] = _as_bytes(((bounds[3] - bounds[2]) // 8).view(np.uint64), 4)
+        out = []
+        for head, r0, r1, a0, a1 in zip(heads, *(b.tolist() for b in bounds), strict=True):
+            out += [head.tobytes(), rem[r0:r1], add[a0:a1]]
+        return b"".join(out)
 
 
 def _text(value: bytes | str | None) -> str:
@@ -278,13 +302,6 @@ class RedisStore:
             raise StoreError(f"namespace {self.namespace!r} has used all {MAX_DOCUMENTS} document numbers")
         return [_seq_bytes(s) for s in range(last - count + 1, last + 1)]
 
-    def _blob(self, parts: list[tuple[Keys, U64]]) -> bytes:
-        if not parts:
-            return b""
-        return self.layout.records(
-            np.concatenate([k for k, _ in parts]), np.concatenate([r for _, r in parts])
-        )
-
     def _apply(
         self,
         plan: Sequence[Step],
@@ -301,7 +318,7 @@ class RedisStore:
             metadata = json.dumps(doc.metadata, ensure_ascii=False, separators=(",", ":")) if doc else ""
             digest = doc.digest if doc else ""
             args += [op, doc_id, old_seq, old_digest, seq, digest, metadata, len(texts), *texts]
-        args += [self._blob(removed), self._blob(added), delta_docs, delta_paras]
+        args += [self.layout.changes(removed, added), delta_docs, delta_paras]
         return bool(self._run("apply", args))
 
     def delete(self, document_id: str) -> bool:

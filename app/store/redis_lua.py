@@ -102,8 +102,10 @@ return out
 # KEYS[1]: meta. ARGV: prefix, document count, then per document
 #   op ('p' put, 'd' delete, 'c' check only), id, expected seq ('' = absent),
 #   expected digest, seq, digest, metadata, paragraph count, texts...
-# then removed records, added records (11 bytes each: bucket + record,
-# sorted), document delta, paragraph delta.
+# then the bucket changes, document delta, paragraph delta. Bucket changes
+# are grouped by bucket on the client, because Lua pays about a microsecond
+# per string it makes: per touched bucket, bucket (3 bytes), removed and
+# added record counts (4 bytes each), the removed records, the added ones.
 # Everything is verified before anything is written, so the script either
 # returns 0 having changed nothing (a concurrent writer got there first: the
 # caller re-reads and retries) or applies the whole batch.
@@ -140,42 +142,32 @@ for _, doc in ipairs(docs) do
     end
   end
 end
-local touched, order = {}, {}
-local function group(blob, field)
-  for j = 1, #blob, 11 do
-    local b = string.sub(blob, j, j + 2)
-    local t = touched[b]
-    if not t then
-      t = {rem = {}, add = {}}
-      touched[b] = t
-      order[#order + 1] = b
-    end
-    local list = t[field]
-    list[#list + 1] = string.sub(blob, j + 3, j + 10)
-  end
-end
-group(ARGV[i], 'rem')
-group(ARGV[i + 1], 'add')
-for _, b in ipairs(order) do
-  local key = prefix .. 'b' .. b
-  local t = touched[b]
+local blob, pos = ARGV[i], 1
+while pos <= #blob do
+  local key = prefix .. 'b' .. string.sub(blob, pos, pos + 2)
+  local nrem, nadd = struct.unpack('>I4>I4', string.sub(blob, pos + 3, pos + 10))
+  pos = pos + 11
   local s = redis.call('GET', key) or ''
-  for _, rec in ipairs(t.rem) do
-    local pos = 1
+  for r = 1, nrem do
+    local rec, at, from = string.sub(blob, pos, pos + 7), nil, 1
+    pos = pos + 8
     while true do
-      local at = string.find(s, rec, pos, true)
+      at = string.find(s, rec, from, true)
       if not at then break end
       if (at - 1) % 8 == 0 then
         s = string.sub(s, 1, at - 1) .. string.sub(s, at + 8)
         break
       end
-      pos = at + 1
+      from = at + 1
     end
   end
-  s = s .. table.concat(t.add)
+  if nadd > 0 then
+    s = s .. string.sub(blob, pos, pos + nadd * 8 - 1)
+    pos = pos + nadd * 8
+  end
   if #s == 0 then redis.call('DEL', key) else redis.call('SET', key, s) end
 end
-redis.call('HINCRBY', meta, 'documents', ARGV[i + 2])
-redis.call('HINCRBY', meta, 'paragraphs', ARGV[i + 3])
+redis.call('HINCRBY', meta, 'documents', ARGV[i + 1])
+redis.call('HINCRBY', meta, 'paragraphs', ARGV[i + 2])
 return 1
 """
