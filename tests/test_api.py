@@ -6,13 +6,24 @@ from fastapi.testclient import TestClient
 
 from tests.articles import ARCHIVED_EN, SEED_SHAPED_FR, UNRELATED_EN
 
-PARAGRAPH_KEYS = {"index", "start", "end", "text", "status", "short", "matches"}
+PARAGRAPH_KEYS = {
+    "index",
+    "start",
+    "end",
+    "text",
+    "status",
+    "short",
+    "boilerplate",
+    "boilerplate_documents",
+    "matches",
+}
 MATCH_KEYS = {"source", "document_id", "paragraph_index", "similarity", "containment", "text"}
 
 
 def test_check_shape(client: TestClient) -> None:
     body = client.post("/check", json={"text": SEED_SHAPED_FR}).json()
-    assert set(body) == {"duplicate", "paragraphs"}
+    assert set(body) == {"duplicate", "paragraphs", "ingested"}
+    assert body["ingested"] is None
     assert len(body["paragraphs"]) == 5
     for p in body["paragraphs"]:
         assert set(p) == PARAGRAPH_KEYS

@@ -18,6 +18,9 @@ from tests.conftest import Server
 
 TRIALS = 6
 BATCH = 25
+# The generated documents share most of their words: with the boilerplate
+# rule on, their paragraphs would be reported as boilerplate, not matches.
+NO_BOILERPLATE = {"PARADUP_BOILERPLATE_MIN_DOCUMENTS": "0"}
 
 
 def paragraph(trial: int, batch: int, doc: int, n: int) -> str:
@@ -57,7 +60,7 @@ def test_sigkill_during_bulk_ingest_loses_no_acknowledged_document(tmp_path: Pat
     expected: dict[str, list[str]] = {}
     maybe: dict[str, list[str]] = {}  # the batch in flight at the kill: all or nothing
     for trial in range(TRIALS):
-        server = Server(store).start()
+        server = Server(store, env=NO_BOILERPLATE).start()
         acked: list[int] = []
         started = threading.Event()
         writer = threading.Thread(target=ingest_until_killed, args=(server.url, trial, acked, started))
@@ -79,7 +82,7 @@ def test_sigkill_during_bulk_ingest_loses_no_acknowledged_document(tmp_path: Pat
 
     db = tmp_path / "kill.db"
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    with Server(store) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+    with Server(store, env=NO_BOILERPLATE) as server, httpx.Client(base_url=server.url, timeout=60) as client:
         for doc_id, paragraphs in expected.items():
             got = client.get(f"/documents/{doc_id}")
             assert got.status_code == 200, f"acknowledged {doc_id} lost"
@@ -104,7 +107,7 @@ def test_sigkill_during_bulk_ingest_loses_no_acknowledged_document(tmp_path: Pat
 
 
 def test_parallel_ingest_delete_and_check_across_workers(tmp_path: Path) -> None:
-    with Server(f"sqlite:///{tmp_path}/busy.db", workers=2) as server:
+    with Server(f"sqlite:///{tmp_path}/busy.db", workers=2, env=NO_BOILERPLATE) as server:
 
         def text(worker: int, i: int) -> str:
             return "\n\n".join(
