@@ -1,0 +1,306 @@
+"""Redis backend: ingest rate, HTTP check rate and memory, beside datasketch's Redis LSH.
+
+    python -m benchmarks.bench_redis [--paragraphs 100000] [--seconds 20] [--out results.json]
+
+Everything runs on this machine, in this run, against fresh loopback
+redis-server processes: paradup ingests real paragraphs through the service,
+``paradup serve --workers 2`` answers ``/check`` under wrk, and datasketch's
+``MinHashLSH`` with Redis storage indexes the same paragraphs (from the same
+MinHash signatures, so its timings exclude hashing). Corpus text stays in
+memory; only numbers are printed. Skips with a message when the corpora,
+redis-server or wrk are missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+
+from app.engine import DocumentInput, Paradup
+from app.settings import Settings
+from app.text import split
+from benchmarks.common import DEFAULT_CORPORA, machine_info, read_jsonl
+from tests.redis_servers import RedisServer, free_port, have_redis, poll, start_server
+
+ARCHIVE_FILES = ["en_reuters21578.jsonl", "en_bbc_news.jsonl", "fr_gilets_jaunes_press.jsonl"]
+# Articles checked under load: half their paragraphs come from the archive,
+# half from a corpus that was not ingested.
+FRESH_FILE = "ar_saudinewsnet.jsonl"
+BATCH = 1000  # documents per ingest call, the API's default limit
+
+
+def documents(corpora: Path, paragraphs: int) -> list[DocumentInput]:
+    out: list[DocumentInput] = []
+    total = 0
+    for name in ARCHIVE_FILES:
+        for record in read_jsonl(corpora / name):
+            text = str(record.get("text", ""))
+            if not text.strip():
+                continue
+            out.append(DocumentInput(f"{name}:{record.get('id', len(out))}", text))
+            total += text.count("\n\n") + 1
+            if total >= paragraphs:
+                return out
+    return out
+
+
+def articles(corpora: Path, archive: list[DocumentInput], count: int) -> list[str]:
+    rng = random.Random(7)
+    known = [p for d in rng.sample(archive, min(len(archive), 2000)) for p in d.text.split("\n\n")]
+    fresh = [p for doc in read_jsonl(corpora / FRESH_FILE) for p in str(doc.get("text", "")).split("\n\n")][
+        :5000
+    ]
+    return ["\n\n".join(rng.sample(known, 5) + rng.sample(fresh, 5)) for _ in range(count)]
+
+
+def used_memory(client: redis.Redis) -> int:
+    return int(client.info("memory")["used_memory"])
+
+
+def bench_ingest(server: RedisServer, docs: list[DocumentInput]) -> dict[str, Any]:
+    client = server.client()
+    url = f"{server.url}?namespace=bench"
+    service = Paradup.open(Settings(store=url))
+    before = used_memory(client)
+    start = time.perf_counter()
+    for i in range(0, len(docs), BATCH):
+        service.ingest(docs[i : i + BATCH])
+    seconds = time.perf_counter() - start
+    stats = service.stats()
+    service.close()
+    text_bytes = sum(len(p.encode()) for d in docs for p in service_paragraphs(d))
+    memory = used_memory(client) - before
+    return {
+        "documents": stats.documents,
+        "paragraphs": stats.paragraphs,
+        "seconds": round(seconds, 2),
+        "paragraphs_per_s": round(stats.paragraphs / seconds),
+        "redis_bytes": memory,
+        "text_bytes": text_bytes,
+        "bytes_per_paragraph_beyond_text": round((memory - text_bytes) / stats.paragraphs, 1),
+        "bytes_per_paragraph_total": round(memory / stats.paragraphs, 1),
+        "store_url": url,
+    }
+
+
+def service_paragraphs(doc: DocumentInput) -> Iterator[str]:
+    return (p.text for p in split(doc.text, doc.format))
+
+
+WRK_SCRIPT = """
+local bodies = {}
+for line in io.lines(os.getenv("BODIES")) do bodies[#bodies + 1] = line end
+local n = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  n = n + 1
+  return wrk.format(nil, "/check", nil, bodies[(n % #bodies) + 1])
+end
+"""
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    def ms(value: str) -> float:
+        number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+        return round(float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 2)
+
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", output, re.M))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "checks_per_s": float(rate.group(1)) if rate else None,
+        "latency_ms": {f"p{k}": ms(v) for k, v in latency.items()},
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def bench_http(url: str, bodies: list[str], seconds: int, workdir: Path) -> dict[str, Any]:
+    if not shutil.which("wrk"):
+        return {"skipped": "wrk is not installed"}
+    port = free_port()
+    env = {**os.environ, "PARADUP_STORE": url}
+    cmd = [sys.executable, "-m", "app.cli", "serve", "--workers", "2", "--port", str(port)]
+    log = (workdir / "serve.log").open("wb")
+    # Access logs go to a file: on the terminal they would cost more than the checks.
+    server = subprocess.Popen([*cmd, "--log-level", "warning"], env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def ready() -> bool:
+            if server.poll() is not None:
+                raise RuntimeError("paradup serve exited")
+            try:
+                return httpx.get(base + "/ready", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        poll("paradup serve", ready, deadline=120)
+        body_file = workdir / "bodies.jsonl"
+        body_file.write_text("".join(json.dumps({"text": b}) + "\n" for b in bodies), encoding="utf-8")
+        script = workdir / "check.lua"
+        script.write_text(WRK_SCRIPT)
+        sample = httpx.post(base + "/check", json={"text": bodies[0]}, timeout=30).json()
+        # Warm both workers (numba kernels, connection pools) before timing.
+        subprocess.run(["wrk", "-t2", "-c8", "-d3s", "-s", str(script), base], env={"BODIES": str(body_file)},
+                       capture_output=True, check=True)  # fmt: skip
+        run = subprocess.run(
+            ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-s", str(script), base],
+            env={"BODIES": str(body_file)},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result = parse_wrk(run.stdout)
+        result.update(
+            {
+                "command": f"wrk -t2 -c8 -d{seconds}s --latency -s check.lua",
+                "workers": 2,
+                "paragraphs_per_article": len(sample["paragraphs"]),
+                "articles": len(bodies),
+            }
+        )
+        return result
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def bench_single_queries(url: str, texts: list[str]) -> dict[str, Any]:
+    """In-process, one paragraph per call: the shape of datasketch's query."""
+    service = Paradup.open(Settings(store=url))
+    keys = [service.fingerprinter.band_keys([t])[0] for t in texts]
+    start = time.perf_counter()
+    for k in keys:
+        service.store.lookup(k)
+    lookup = len(keys) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for t in texts:
+        service.check(t)
+    check = len(texts) / (time.perf_counter() - start)
+    service.close()
+    return {"lookup_per_s": round(lookup), "check_per_s": round(check)}
+
+
+def bench_datasketch(server: RedisServer, texts: list[str], queries: list[str]) -> dict[str, Any]:
+    from datasketch import LeanMinHash, MinHashLSH
+
+    from app.hashing import MinHasher
+
+    hasher = MinHasher(num_perm=128)
+    # The same affine32 signatures datasketch would compute, made once so
+    # that only its index is timed.
+    signatures = hasher.signatures(texts)
+    minhashes = [LeanMinHash(seed=hasher.seed, hashvalues=s, scheme="affine32") for s in signatures]
+    client = server.client()
+    config = {"type": "redis", "redis": {"host": "127.0.0.1", "port": server.port}}
+    before = used_memory(client)
+    lsh = MinHashLSH(threshold=0.5, num_perm=128, storage_config={**config, "basename": b"session"})
+    start = time.perf_counter()
+    with lsh.insertion_session(buffer_size=50000) as session:
+        for i, m in enumerate(minhashes):
+            session.insert(f"p{i}", m, check_duplication=False)
+    session_rate = len(minhashes) / (time.perf_counter() - start)
+    memory = used_memory(client) - before
+    plain = MinHashLSH(threshold=0.5, num_perm=128, storage_config={**config, "basename": b"plain"})
+    few = minhashes[:2000]
+    start = time.perf_counter()
+    for i, m in enumerate(few):
+        plain.insert(f"p{i}", m, check_duplication=False)
+    insert_rate = len(few) / (time.perf_counter() - start)
+    probes = [
+        LeanMinHash(seed=hasher.seed, hashvalues=s, scheme="affine32") for s in hasher.signatures(queries)
+    ]
+    start = time.perf_counter()
+    for m in probes:
+        lsh.query(m)
+    query_rate = len(probes) / (time.perf_counter() - start)
+    return {
+        "paragraphs": len(texts),
+        "insert_per_s": round(insert_rate),
+        "insertion_session_per_s": round(session_rate),
+        "query_per_s": round(query_rate),
+        "redis_bytes": memory,
+        "bytes_per_paragraph": round(memory / len(texts), 1),
+        "bands_x_rows": f"{lsh.b}x{lsh.r}",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
+    parser.add_argument("--paragraphs", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=20, help="wrk duration")
+    parser.add_argument(
+        "--datasketch-paragraphs",
+        type=int,
+        default=20_000,
+        help="datasketch indexes this many of the paragraphs (its memory per paragraph is linear)",
+    )
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    args = parser.parse_args(argv)
+    missing = [f for f in [*ARCHIVE_FILES, FRESH_FILE] if not (args.corpora / f).is_file()]
+    skip = f"corpora missing in {args.corpora}: {missing}" if missing else None
+    skip = skip or (None if have_redis() else "redis-server is not installed (make system-deps)")
+    if skip:
+        print(json.dumps({"skipped": skip}))
+        return 0
+    docs = documents(args.corpora, args.paragraphs)
+    bodies = articles(args.corpora, docs, 50)
+    workdir = Path(tempfile.mkdtemp(prefix="paradup-bench-"))
+    for sub in ("paradup", "datasketch"):
+        (workdir / sub).mkdir()
+    ours = start_server(workdir / "paradup")
+    theirs = start_server(workdir / "datasketch")
+    try:
+        result: dict[str, Any] = {
+            "benchmark": "redis",
+            "command": " ".join(["python -m benchmarks.bench_redis", *(argv or sys.argv[1:])]),
+            "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+            "machine": machine_info(["redis", "datasketch", "numpy", "numba"]),
+            "redis_server": redis.Redis(port=ours.port).info("server")["redis_version"],
+        }
+        result["ingest"] = bench_ingest(ours, docs)
+        url = result["ingest"]["store_url"]
+        result["http_check"] = bench_http(url, bodies, args.seconds, workdir)
+        probes = [p for b in bodies for p in b.split("\n\n")][:500]
+        result["single_paragraph"] = bench_single_queries(url, probes)
+        texts = [p for d in docs for p in service_paragraphs(d)]
+        result["datasketch"] = bench_datasketch(theirs, texts[: args.datasketch_paragraphs], probes)
+        ds, ing, single = result["datasketch"], result["ingest"], result["single_paragraph"]
+        result["ratios"] = {
+            "ingest_vs_datasketch_insert": round(ing["paragraphs_per_s"] / ds["insert_per_s"], 2),
+            "ingest_vs_datasketch_session": round(ing["paragraphs_per_s"] / ds["insertion_session_per_s"], 2),
+            "lookup_vs_datasketch_query": round(single["lookup_per_s"] / ds["query_per_s"], 2),
+            "check_vs_datasketch_query": round(single["check_per_s"] / ds["query_per_s"], 2),
+            "memory_datasketch_over_paradup": round(
+                ds["bytes_per_paragraph"] / ing["bytes_per_paragraph_total"], 2
+            ),
+        }
+    finally:
+        ours.stop()
+        theirs.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
