@@ -20,11 +20,15 @@ install: $(BIN)/python
 serve: install
 	$(BIN)/paradup serve
 
-# redis-server backs the Redis backend's contract tests (started by the tests themselves).
+# redis-server backs the Redis backend's tests (the tests start it themselves);
+# chromium runs the review page's end-to-end test.
+SYSTEM_TOOLS := redis-server:redis-server redis-cli:redis-tools chromium:chromium
 system-deps:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "installing redis-server with apt"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing with apt:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
 
 install-test: $(BIN)/python system-deps
 	$(BIN)/pip install -q -e '.[test,bench,redis]'
