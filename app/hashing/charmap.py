@@ -53,6 +53,11 @@ APOSTROPHES = "\u02b9\u02ba\u02bb\u02bc\u02bd\u02c8\u02ca\u02cb\u02ee\ua78c"
 # so Arabic or Hebrew letters that merely resemble a Latin shape stay apart.
 HOMOGLYPH_SCRIPTS = ("CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "LATIN", "LISU", "COPTIC")
 
+# Arabic letters typed in other forms: Persian-keyboard kaf and yeh, the
+# final yeh written dotless (an Egyptian convention), alef with or without
+# its hamza or madda (often left off when typing).
+ARABIC_VARIANTS = {"ی": "ي", "ى": "ي", "ک": "ك", "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا"}
+
 NO_SPACE_RANGES = (
     (0x0E00, 0x0EFF),  # Thai, Lao
     (0x1000, 0x109F),  # Myanmar
@@ -98,6 +103,7 @@ def is_word_char(char: str) -> bool:
 def fold(char: str) -> str:
     """Case-folded, de-disguised form of one word character."""
     homoglyphs = homoglyph_table()
+    char = ARABIC_VARIANTS.get(char, char)
     return "".join(homoglyphs.get(c, c) for c in homoglyphs.get(char, char).casefold())
 
 
