@@ -23,7 +23,6 @@ from app.settings import Settings
 from app.text import Format
 
 EXIT_OK, EXIT_DUPLICATES, EXIT_ERROR = 0, 1, 2
-INGEST_BATCH = 500
 
 
 class CliError(Exception):
@@ -67,37 +66,26 @@ def _documents(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def _ingest(args: argparse.Namespace, console: Console) -> int:
+    from app.bulk import ingest_stream
     from app.engine import DocumentInput, Paradup
 
     path = Path(args.file)
     if not path.is_file():
         raise CliError(f"{path}: no such file")
     service = Paradup.open(_settings(args))
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
-    paragraphs = 0
-    batch: list[DocumentInput] = []
-
-    def flush() -> None:
-        nonlocal paragraphs
-        for result in service.ingest(batch):
-            counts[result.status] += 1
-            paragraphs += result.paragraphs
-        progress.update(task, advance=len(batch))
-        batch.clear()
-
     progress = Progress(
-        TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, disable=args.quiet,
     )  # fmt: skip
     try:
         with progress:
-            task = progress.add_task("ingest", total=sum(1 for line in path.open("rb") if line.strip()))
-            for _, doc in _documents(path):
-                batch.append(DocumentInput(doc.id, doc.text, doc.format, doc.metadata))
-                if len(batch) >= INGEST_BATCH:
-                    flush()
-            if batch:
-                flush()
+            total = sum(1 for line in path.open("rb") if line.strip())
+            task = progress.add_task("hashing", total=total)
+            counts, paragraphs = ingest_stream(
+                service,
+                (DocumentInput(doc.id, doc.text, doc.format, doc.metadata) for _, doc in _documents(path)),
+                lambda done, stage: progress.update(task, advance=done, description=stage),
+            )
     finally:
         service.close()
     total = sum(counts.values())

@@ -5,9 +5,17 @@ single writer, and a committed ingest is visible to every connection at
 once. Each thread gets its own connection because sqlite3 connections must
 not be shared across threads mid-statement.
 
-A paragraph's ref packs its document's row id and its index
-(``doc << 20 | index``), so a document's paragraphs are one range of the
-primary key and need no secondary index.
+Paragraph refs are consecutive integers: a document's paragraphs are the
+range ``first .. first + count`` of the primary key, so they need no
+secondary index, and a ref fits in 32 bits.
+
+The band index is bucketed: a band key's low ``BUCKET_BITS`` choose a row of
+``bands``, whose blob packs one 6-byte entry per indexed paragraph (the
+next 16 bits of the key as a tag, then the 32-bit ref). One row per band key
+and paragraph would cost ~25 bytes per entry in a B-tree; a packed entry
+costs 6, and a lookup is one rowid probe per key. A tag matches a foreign key
+with probability 2^-16, so ``lookup`` may return a rare extra ref: the
+caller verifies every candidate anyway.
 """
 
 from __future__ import annotations
@@ -28,32 +36,44 @@ from app.store.base import (
     SchemeMismatch,
     StoredDocument,
     StoredParagraph,
+    StoreError,
     StoreStats,
     StoreUnavailable,
     WriteStatus,
 )
+from app.store.sqlite_bands import BUCKET_BITS, Additions, lookup_entries, remove_entries
 
-INDEX_BITS = 20
-MAX_PARAGRAPHS = 1 << INDEX_BITS
+FORMAT = f"paradup-sqlite-2 buckets={BUCKET_BITS} entry=tag16+ref32"
+MAX_REF = (1 << 32) - 1
 # SQLite's default limit on bound parameters is 32766; stay well below.
 CHUNK = 10000
+# Per connection, and every server thread has one: the OS page cache, shared
+# by all processes, holds the rest of the file.
+CACHE_KIB = 16384
+# Reads through a memory map skip a system call and a copy per page; the
+# mapped pages are the OS page cache, shared by every worker.
+MMAP_BYTES = 1 << 32
+# Bulk writes rewrite most bucket rows: a larger cache for the writer keeps
+# the interior pages of the index from being evicted mid-transaction.
+WRITE_CACHE_KIB = 262144
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS documents (
-    pk INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    digest TEXT NOT NULL,
-    metadata TEXT NOT NULL,
-    paragraphs INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS paragraphs (ref INTEGER PRIMARY KEY, text TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS bands (
-    key INTEGER NOT NULL,
-    ref INTEGER NOT NULL,
-    PRIMARY KEY (key, ref)
-) WITHOUT ROWID;
-"""
+SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE documents (
+        pk INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        digest TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        first INTEGER NOT NULL,
+        paragraphs INTEGER NOT NULL
+    )""",
+    "CREATE TABLE paragraphs (ref INTEGER PRIMARY KEY, doc INTEGER NOT NULL, text TEXT NOT NULL)",
+    "CREATE TABLE bands (bucket INTEGER PRIMARY KEY, entries BLOB NOT NULL)",
+)
+
+
+class StoreFormatError(StoreError):
+    """The file was written by another version of the SQLite store."""
 
 
 def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -80,8 +100,8 @@ class SqliteStore:
         # loss can roll back the last transactions, never corrupt the file.
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=30000")
-        conn.execute("PRAGMA cache_size=-65536")
-        conn.executescript(SCHEMA)
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         with self._all_lock:
             self._all.append(conn)
         return conn
@@ -112,94 +132,117 @@ class SqliteStore:
 
     def _check_scheme(self, scheme: str) -> None:
         with self._write() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'scheme'").fetchone()
-            if row is None:
-                conn.execute("INSERT INTO meta VALUES ('scheme', ?)", (scheme,))
-            elif row[0] != scheme:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not tables:
+                for statement in SCHEMA:
+                    conn.execute(statement)
+                conn.executemany("INSERT INTO meta VALUES (?, ?)", [("format", FORMAT), ("scheme", scheme)])
+                return
+            found = dict(conn.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
+            if found.get("format") != FORMAT:
+                what = found.get("format", "the first format (one row per band key)")
+                raise StoreFormatError(
+                    f"{self.path} was written in {what}, not {FORMAT!r}: "
+                    "re-ingest the documents into a new store file"
+                )
+            if found.get("scheme") != scheme:
                 raise SchemeMismatch(
-                    f"{self.path} was indexed with {row[0]!r}, not {scheme!r}: "
+                    f"{self.path} was indexed with {found.get('scheme')!r}, not {scheme!r}: "
                     "use the same fingerprint settings or a new store"
                 )
 
     # writes
 
-    def _forget(self, conn: sqlite3.Connection, pk: int, count: int) -> None:
-        first = pk << INDEX_BITS
+    def _forget(self, conn: sqlite3.Connection, first: int, count: int) -> None:
         texts = [
             row[0]
             for row in conn.execute(
-                "SELECT text FROM paragraphs WHERE ref >= ? AND ref < ? ORDER BY ref",
-                (first, first + count),
+                "SELECT text FROM paragraphs WHERE ref >= ? AND ref < ? ORDER BY ref", (first, first + count)
             )
         ]
-        rows = [
-            (int(key), first + index)
-            for index, keys in enumerate(self._band_keys(texts))
-            for key in keys.tolist()
-        ]
-        conn.executemany("DELETE FROM bands WHERE key = ? AND ref = ?", rows)
+        keys = self._band_keys(texts)
+        sizes = [k.size for k in keys]
+        if sum(sizes):
+            refs = np.repeat(np.arange(first, first + len(keys), dtype=np.uint32), sizes)
+            remove_entries(conn, np.concatenate(keys), refs)
         conn.execute("DELETE FROM paragraphs WHERE ref >= ? AND ref < ?", (first, first + count))
 
     def put(self, documents: Sequence[NewDocument]) -> list[WriteStatus]:
         statuses: list[WriteStatus] = []
         with self._write() as conn:
-            for doc in documents:
-                if len(doc.paragraphs) > MAX_PARAGRAPHS:
-                    raise ValueError(f"document {doc.id!r} has more than {MAX_PARAGRAPHS} paragraphs")
-                row = conn.execute(
-                    "SELECT pk, digest, paragraphs FROM documents WHERE id = ?", (doc.id,)
-                ).fetchone()
-                metadata = json.dumps(doc.metadata, ensure_ascii=False, separators=(",", ":"))
-                if row is not None and row[1] == doc.digest:
-                    statuses.append("unchanged")
-                    continue
-                if row is None:
-                    cursor = conn.execute(
-                        "INSERT INTO documents (id, digest, metadata, paragraphs) VALUES (?, ?, ?, ?)",
-                        (doc.id, doc.digest, metadata, len(doc.paragraphs)),
-                    )
-                    pk = int(cursor.lastrowid or 0)
-                    statuses.append("created")
-                    delta_docs = 1
-                    delta_paras = len(doc.paragraphs)
-                else:
-                    pk = int(row[0])
-                    self._forget(conn, pk, int(row[2]))
-                    conn.execute(
-                        "UPDATE documents SET digest = ?, metadata = ?, paragraphs = ? WHERE pk = ?",
-                        (doc.digest, metadata, len(doc.paragraphs), pk),
-                    )
-                    statuses.append("updated")
-                    delta_docs = 0
-                    delta_paras = len(doc.paragraphs) - int(row[2])
-                first = pk << INDEX_BITS
-                conn.executemany(
-                    "INSERT INTO paragraphs (ref, text) VALUES (?, ?)",
-                    [(first + i, p.text) for i, p in enumerate(doc.paragraphs)],
-                )
-                conn.executemany(
-                    "INSERT OR IGNORE INTO bands (key, ref) VALUES (?, ?)",
-                    [(key, first + i) for i, p in enumerate(doc.paragraphs) for key in p.keys.tolist()],
-                )
-                self._count(conn, delta_docs, delta_paras)
+            if sum(len(d.paragraphs) for d in documents) > 10000:
+                conn.execute(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
+            try:
+                self._put(conn, documents, statuses)
+            finally:
+                conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         return statuses
 
+    def _put(
+        self, conn: sqlite3.Connection, documents: Sequence[NewDocument], out: list[WriteStatus]
+    ) -> None:
+        next_ref = int(conn.execute("SELECT coalesce(max(ref), 0) + 1 FROM paragraphs").fetchone()[0])
+        pending = Additions()
+        rows: list[tuple[int, int, str]] = []
+        delta_docs = delta_paras = 0
+        for doc in documents:
+            count = len(doc.paragraphs)
+            if next_ref + count > MAX_REF:
+                raise StoreError(f"{self.path} is full: paragraph refs are 32-bit")
+            row = conn.execute("SELECT pk, digest, first, paragraphs FROM documents WHERE id = ?", (doc.id,))
+            found = row.fetchone()
+            if found is not None and found[1] == doc.digest:
+                out.append("unchanged")
+                continue
+            metadata = json.dumps(doc.metadata, ensure_ascii=False, separators=(",", ":"))
+            if found is None:
+                cursor = conn.execute(
+                    "INSERT INTO documents (id, digest, metadata, first, paragraphs) VALUES (?, ?, ?, ?, ?)",
+                    (doc.id, doc.digest, metadata, next_ref, count),
+                )
+                pk = int(cursor.lastrowid or 0)
+                out.append("created")
+                delta_docs += 1
+                delta_paras += count
+            else:
+                pk, old_first, old_count = int(found[0]), int(found[2]), int(found[3])
+                # The old version may have been written earlier in this batch:
+                # its rows must be in the tables before they can be removed.
+                conn.executemany("INSERT INTO paragraphs VALUES (?, ?, ?)", rows)
+                rows.clear()
+                pending.apply(conn)
+                self._forget(conn, old_first, old_count)
+                conn.execute(
+                    "UPDATE documents SET digest = ?, metadata = ?, first = ?, paragraphs = ? WHERE pk = ?",
+                    (doc.digest, metadata, next_ref, count, pk),
+                )
+                out.append("updated")
+                delta_paras += count - old_count
+            for i, paragraph in enumerate(doc.paragraphs):
+                rows.append((next_ref + i, pk, paragraph.text))
+                pending.add(paragraph.keys, next_ref + i)
+            next_ref += count
+        conn.executemany("INSERT INTO paragraphs VALUES (?, ?, ?)", rows)
+        pending.apply(conn)
+        self._count(conn, delta_docs, delta_paras)
+
     def _count(self, conn: sqlite3.Connection, documents: int, paragraphs: int) -> None:
-        for key, delta in (("documents", documents), ("paragraphs", paragraphs)):
-            conn.execute(
-                "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
-                "SET value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)",
-                (key, str(delta)),
-            )
+        conn.executemany(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+            "SET value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)",
+            [("documents", str(documents)), ("paragraphs", str(paragraphs))],
+        )
 
     def delete(self, document_id: str) -> bool:
         with self._write() as conn:
-            row = conn.execute("SELECT pk, paragraphs FROM documents WHERE id = ?", (document_id,)).fetchone()
+            row = conn.execute(
+                "SELECT pk, first, paragraphs FROM documents WHERE id = ?", (document_id,)
+            ).fetchone()
             if row is None:
                 return False
-            self._forget(conn, int(row[0]), int(row[1]))
+            self._forget(conn, int(row[1]), int(row[2]))
             conn.execute("DELETE FROM documents WHERE pk = ?", (row[0],))
-            self._count(conn, -1, -int(row[1]))
+            self._count(conn, -1, -int(row[2]))
         return True
 
     # reads
@@ -207,26 +250,19 @@ class SqliteStore:
     def get(self, document_id: str) -> StoredDocument | None:
         conn = self._conn
         row = conn.execute(
-            "SELECT pk, metadata, paragraphs FROM documents WHERE id = ?", (document_id,)
+            "SELECT metadata, first, paragraphs FROM documents WHERE id = ?", (document_id,)
         ).fetchone()
         if row is None:
             return None
-        first = int(row[0]) << INDEX_BITS
+        first = int(row[1])
         texts = conn.execute(
             "SELECT text FROM paragraphs WHERE ref >= ? AND ref < ? ORDER BY ref",
             (first, first + int(row[2])),
         ).fetchall()
-        return StoredDocument(document_id, json.loads(row[1]), [t[0] for t in texts])
+        return StoredDocument(document_id, json.loads(row[0]), [t[0] for t in texts])
 
     def lookup(self, keys: Keys) -> dict[int, list[int]]:
-        found: dict[int, list[int]] = {}
-        unique = np.unique(keys).tolist()
-        conn = self._conn
-        for chunk in _chunks(unique):
-            marks = ",".join("?" * len(chunk))
-            for key, ref in conn.execute(f"SELECT key, ref FROM bands WHERE key IN ({marks})", chunk):
-                found.setdefault(key, []).append(ref)
-        return found
+        return lookup_entries(self._conn, keys)
 
     def paragraphs(self, refs: Sequence[int]) -> dict[int, StoredParagraph]:
         out: dict[int, StoredParagraph] = {}
@@ -234,11 +270,11 @@ class SqliteStore:
         for chunk in _chunks(sorted(set(refs))):
             marks = ",".join("?" * len(chunk))
             query = (
-                "SELECT p.ref, p.text, d.id FROM paragraphs p "
-                f"JOIN documents d ON d.pk = (p.ref >> {INDEX_BITS}) WHERE p.ref IN ({marks})"
+                "SELECT p.ref, p.text, d.id, d.first FROM paragraphs p "
+                f"JOIN documents d ON d.pk = p.doc WHERE p.ref IN ({marks})"
             )
-            for ref, text, doc_id in conn.execute(query, chunk):
-                out[ref] = StoredParagraph(ref, doc_id, ref & (MAX_PARAGRAPHS - 1), text)
+            for ref, text, doc_id, first in conn.execute(query, chunk):
+                out[ref] = StoredParagraph(ref, doc_id, ref - first, text)
         return out
 
     def stats(self) -> StoreStats:
@@ -264,3 +300,6 @@ class SqliteStore:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+__all__ = ["FORMAT", "SqliteStore", "StoreFormatError"]
