@@ -81,6 +81,7 @@ def bench_ingest(server: RedisServer, docs: list[DocumentInput]) -> dict[str, An
         service.ingest(docs[i : i + BATCH])
     seconds = time.perf_counter() - start
     stats = service.stats()
+    bands = service.fingerprinter.bands
     service.close()
     text_bytes = sum(len(p.encode()) for d in docs for p in service_paragraphs(d))
     memory = used_memory(client) - before
@@ -93,6 +94,7 @@ def bench_ingest(server: RedisServer, docs: list[DocumentInput]) -> dict[str, An
         "text_bytes": text_bytes,
         "bytes_per_paragraph_beyond_text": round((memory - text_bytes) / stats.paragraphs, 1),
         "bytes_per_paragraph_total": round(memory / stats.paragraphs, 1),
+        "bands_x_rows": f"{bands.bands}x{bands.rows}",
         "store_url": url,
     }
 
