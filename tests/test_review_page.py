@@ -66,7 +66,8 @@ def test_review_page_highlights_and_links(browser, tmp_path: Path) -> None:  # t
         assert "similarity 100%" in (page.text_content("#p-3 .match") or "")
         # the archived match links to its document, whose metadata the page shows
         page.click("#p-5 .doc-link")
-        page.wait_for_function("document.querySelector('#p-5 .meta').textContent.includes('city')")
+        # locator waits, not wait_for_function: the page's CSP forbids eval
+        page.locator("#p-5 .meta", has_text="city").wait_for()
         assert "2026/harbour" in (page.text_content("#p-5 .meta") or "")
         # text is rendered as text: the injected tag is not an element
         assert page.locator("#results img").count() == 0
@@ -102,7 +103,7 @@ def test_review_page_shows_api_errors(browser, tmp_path: Path) -> None:  # type:
         page.goto(server.url + "/")
         page.fill("#article", SEED_SHAPED_FR)
         page.click("#check")
-        page.wait_for_function("document.getElementById('error').textContent.length > 0")
+        page.locator("#error", has_text="401").wait_for()
         assert (page.text_content("#error") or "").startswith("401")
         page.fill("#key", "desk")
         page.click("#check")
