@@ -83,3 +83,42 @@ def test_paragraph_in_many_archived_documents_is_boilerplate(tmp_path: Path) -> 
         # the other paragraph still reports its archive match
         assert four["paragraphs"][0]["status"] == "duplicate"
         assert four["duplicate"] is True
+
+
+def test_filters_restrict_archive_matches_by_metadata(client: TestClient) -> None:
+    docs = [
+        ("old-city", {"section": "city", "published": "2025-03-01"}),
+        ("new-city", {"section": "city", "published": "2026-10-15T08:30:00Z"}),
+        ("new-sport", {"section": "sport", "published": "2026-11-01"}),
+        ("undated", {"section": "city"}),
+    ]
+    for doc_id, metadata in docs:
+        client.post("/ingest", json={"id": doc_id, "text": ARCHIVED_EN, "metadata": metadata})
+    article = ARCHIVED_EN.split("\n\n")[0]
+
+    def sources(filters: dict[str, object] | None) -> set[str]:
+        body = client.post("/check", json={"text": article, "filters": filters}).json()
+        return {m["document_id"] for m in body["paragraphs"][0]["matches"]}
+
+    assert sources(None) == {"old-city", "new-city", "new-sport", "undated"}
+    assert sources({"since": "2026-01-01"}) == {"new-city", "new-sport"}
+    assert sources({"until": "2025-12-31"}) == {"old-city"}
+    assert sources({"metadata": {"section": "city"}}) == {"old-city", "new-city", "undated"}
+    assert sources({"since": "2026-01-01", "metadata": {"section": ["city", "culture"]}}) == {"new-city"}
+    assert sources({"metadata": {"section": "weather"}}) == set()
+    bad = client.post("/check", json={"text": article, "filters": {"since": "last tuesday"}})
+    assert bad.status_code == 422
+
+
+def test_archive_filter_rules() -> None:
+    from app.engine import ArchiveFilter
+    from app.engine.filters import as_datetime
+
+    assert as_datetime("2026-11-02") == as_datetime("2026-11-02T00:00:00+00:00")
+    assert as_datetime("not a date") is None
+    assert as_datetime(12) is None
+    since = ArchiveFilter(since=as_datetime("2026-11-02T12:00:00+02:00"))
+    assert since.accepts({"published": "2026-11-02T10:00:00Z"})
+    assert not since.accepts({"published": "2026-11-02T09:59:59Z"})
+    assert not since.accepts({})
+    assert ArchiveFilter(date_field="date", until=as_datetime("2026-01-01")).accepts({"date": "2025-06-01"})

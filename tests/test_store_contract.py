@@ -73,12 +73,13 @@ def test_create_get_and_stats(store: Store) -> None:
 
 
 def test_lookup_finds_indexed_paragraphs_only(store: Store) -> None:
-    store.put([document("doc-1", TEXTS)])
+    store.put([document("doc-1", TEXTS, {"section": "city", "n": [1, 2]})])
     refs = refs_for(store, TEXTS[0])
     assert len(refs) == 1
     found = store.paragraphs(sorted(refs))
     (paragraph,) = found.values()
     assert (paragraph.document_id, paragraph.index, paragraph.text) == ("doc-1", 0, TEXTS[0])
+    assert paragraph.metadata == {"section": "city", "n": [1, 2]}
     # too short to be banded: nothing to look up
     assert FP.band_keys([TEXTS[2]])[0].size == 0
     assert (

@@ -6,11 +6,13 @@ never renamed, removed or given another meaning.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.engine import IngestResult, ParagraphResult
+from app.engine import ArchiveFilter, IngestResult, ParagraphResult
+from app.engine.filters import as_datetime
 
 Format = Literal["text", "html"]
 # Declared in the schema so that clients (and fuzzers) know what is refused;
@@ -35,6 +37,23 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
+Scalar = str | int | float | bool
+
+
+class ArchiveFilterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime | date | None = Field(None, description="archived on or after (metadata date field)")
+    until: datetime | date | None = Field(None, description="archived on or before (metadata date field)")
+    date_field: str = Field("published", min_length=1, description="metadata field holding the date")
+    metadata: dict[str, Scalar | list[Scalar]] = Field(
+        default_factory=dict, description="metadata values the archived document must have (a list: any of)"
+    )
+
+    def to_filter(self) -> ArchiveFilter:
+        return ArchiveFilter(as_datetime(self.since), as_datetime(self.until), self.date_field, self.metadata)
+
+
 class CheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -45,6 +64,7 @@ class CheckRequest(BaseModel):
     )
     containment_threshold: float | None = Field(None, gt=0.0, le=1.0)
     exclude_ids: list[str] = Field(default_factory=list, description="archived documents to ignore")
+    filters: ArchiveFilterIn | None = Field(None, description="restrict archive matches by metadata")
     ingest_as: str | None = Field(
         None,
         min_length=1,

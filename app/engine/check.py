@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
 from app.hashing import Analysis, overlap
 from app.store import Store, StoredParagraph
@@ -79,6 +80,7 @@ class Checker:
         paragraphs: list[Paragraph],
         limits: Thresholds,
         exclude_ids: Collection[str] = (),
+        archive_filter: ArchiveFilter | None = None,
     ) -> list[ParagraphResult]:
         texts = [p.text for p in paragraphs]
         analysis = self.fp.analyse(texts)
@@ -86,7 +88,7 @@ class Checker:
         keys = self.fp.keys_for(texts, indexable)
         results = [ParagraphResult(p, not ok) for p, ok in zip(paragraphs, indexable, strict=True)]
         self._within_article(results, analysis, indexable, keys, limits)
-        self._against_archive(results, analysis, keys, limits, set(exclude_ids))
+        self._against_archive(results, analysis, keys, limits, set(exclude_ids), archive_filter)
         for result in results:
             result.matches.sort(key=lambda m: (-m.similarity, -m.containment, m.source != "article"))
         return results
@@ -132,6 +134,7 @@ class Checker:
         keys: list[Keys],
         limits: Thresholds,
         exclude: set[str],
+        archive_filter: ArchiveFilter | None,
     ) -> None:
         nonempty = [k for k in keys if k.size]
         if not nonempty:
@@ -158,14 +161,20 @@ class Checker:
                     continue
                 score = overlap(analysis.shingles[i], stored_sets[ref])
                 if _passes(*score, limits, containment_ok=True):
-                    found.append(_archive_match(stored[ref], *score))
-            documents = len({m.document_id for m in found})
+                    found.append((_archive_match(stored[ref], *score), ref))
+            documents = len({m.document_id for m, _ in found})
             if self.boilerplate_min_documents and documents >= self.boilerplate_min_documents:
                 # Taglines, agency credits, newsletter pitches: one line of
                 # context instead of dozens of matches nobody needs to read.
+                # Counted before any filter: boilerplate is a property of the
+                # whole archive.
                 results[i].boilerplate_documents = documents
+            elif archive_filter is None:
+                results[i].matches.extend(m for m, _ in found)
             else:
-                results[i].matches.extend(found)
+                results[i].matches.extend(
+                    m for m, ref in found if archive_filter.accepts(stored[ref].metadata)
+                )
 
 
 def _archive_match(p: StoredParagraph, similarity: float, containment: float) -> Match:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.engine.check import Checker, ParagraphResult, Thresholds
+from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
 from app.settings import Settings
 from app.store import NewDocument, NewParagraph, Store, StoredDocument, StoreStats, WriteStatus, open_store
@@ -83,6 +84,7 @@ class Paradup:
         threshold: float | None = None,
         containment_threshold: float | None = None,
         exclude_ids: Collection[str] = (),
+        archive_filter: ArchiveFilter | None = None,
     ) -> list[ParagraphResult]:
         limits = Thresholds(
             threshold if threshold is not None else self.settings.similarity_threshold,
@@ -90,7 +92,7 @@ class Paradup:
             if containment_threshold is not None
             else self.settings.containment_threshold,
         )
-        return self.checker.check(self._split(text, fmt, "the text"), limits, exclude_ids)
+        return self.checker.check(self._split(text, fmt, "the text"), limits, exclude_ids, archive_filter)
 
     def check_and_publish(
         self,
@@ -99,13 +101,16 @@ class Paradup:
         threshold: float | None = None,
         containment_threshold: float | None = None,
         exclude_ids: Collection[str] = (),
+        archive_filter: ArchiveFilter | None = None,
     ) -> tuple[list[ParagraphResult], IngestResult | None]:
         """Check an article and, when it is clean (or ``force``), ingest it.
 
         Its own published version is excluded from the check, so re-publishing
         an edited article is not flagged against itself.
         """
-        results = self.check(doc.text, doc.format, threshold, containment_threshold, {*exclude_ids, doc.id})
+        results = self.check(
+            doc.text, doc.format, threshold, containment_threshold, {*exclude_ids, doc.id}, archive_filter
+        )
         if any(r.duplicate for r in results) and not force:
             return results, None
         return results, self.ingest([doc])[0]

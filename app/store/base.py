@@ -53,6 +53,7 @@ class StoredParagraph:
     document_id: str
     index: int
     text: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # its document's
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ class Store(Protocol):
         ...
 
     def paragraphs(self, refs: Sequence[int]) -> dict[int, StoredParagraph]:
-        """The paragraphs behind ``refs`` (refs deleted meanwhile are absent)."""
+        """The paragraphs behind ``refs``, with their document's metadata
+        (refs deleted meanwhile are absent)."""
         ...
 
     def stats(self) -> StoreStats: ...

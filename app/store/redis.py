@@ -365,10 +365,14 @@ class RedisStore:
         query = b"".join(r.to_bytes(lua.REF, "big") for r in wanted)
         raw = self._run("paragraphs", [query])
         out: dict[int, StoredParagraph] = {}
+        metadata: dict[bytes, dict[str, Any]] = {}
         for n, ref in enumerate(wanted):
-            doc_id, text = raw[2 * n], raw[2 * n + 1]
+            doc_id, text, meta = raw[3 * n], raw[3 * n + 1], raw[3 * n + 2]
             if doc_id is not None and text is not None:
-                out[ref] = StoredParagraph(ref, doc_id.decode(), ref & (MAX_PARAGRAPHS - 1), text.decode())
+                if doc_id not in metadata:
+                    metadata[doc_id] = json.loads(meta) if meta else {}
+                index = ref & (MAX_PARAGRAPHS - 1)
+                out[ref] = StoredParagraph(ref, doc_id.decode(), index, text.decode(), metadata[doc_id])
         return out
 
     def stats(self) -> StoreStats:

@@ -56,8 +56,8 @@ end
 return out
 """
 
-# ARGV: prefix, then 5-byte refs. Returns id, text for each ref (false, false
-# when the document or the paragraph is gone).
+# ARGV: prefix, then 5-byte refs. Returns id, text, metadata for each ref
+# (false, false, false when the document or the paragraph is gone).
 PARAGRAPHS = """
 local prefix, q = ARGV[1], ARGV[2]
 local out, ids = {}, {}
@@ -69,10 +69,14 @@ for i = 1, #q, 5 do
     id = redis.call('LINDEX', key, 0)
     ids[key] = id
   end
-  local text = false
-  if id then text = redis.call('LINDEX', key, 3 + hi * 256 + lo) end
+  local text, meta = false, false
+  if id then
+    text = redis.call('LINDEX', key, 3 + hi * 256 + lo)
+    meta = redis.call('LINDEX', key, 2)
+  end
   out[#out + 1] = id
   out[#out + 1] = text
+  out[#out + 1] = meta
 end
 return out
 """

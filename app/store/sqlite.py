@@ -270,11 +270,14 @@ class SqliteStore:
         for chunk in _chunks(sorted(set(refs))):
             marks = ",".join("?" * len(chunk))
             query = (
-                "SELECT p.ref, p.text, d.id, d.first FROM paragraphs p "
+                "SELECT p.ref, p.text, d.id, d.first, d.metadata FROM paragraphs p "
                 f"JOIN documents d ON d.pk = p.doc WHERE p.ref IN ({marks})"
             )
-            for ref, text, doc_id, first in conn.execute(query, chunk):
-                out[ref] = StoredParagraph(ref, doc_id, ref - first, text)
+            metadata: dict[str, dict[str, object]] = {}
+            for ref, text, doc_id, first, meta in conn.execute(query, chunk):
+                if doc_id not in metadata:
+                    metadata[doc_id] = json.loads(meta)
+                out[ref] = StoredParagraph(ref, doc_id, ref - first, text, metadata[doc_id])
         return out
 
     def stats(self) -> StoreStats:

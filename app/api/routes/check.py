@@ -64,6 +64,7 @@ async def check(
         body = parse_json(CheckRequest, raw)
     if not body.text.strip():
         raise ApiError(422, "text is empty: nothing to check")
+    archive_filter = body.filters.to_filter() if body.filters else None
     if body.ingest_as is not None:
         await require_write_key(request, settings)
         doc = DocumentInput(body.ingest_as, body.text, body.format, body.metadata)
@@ -74,6 +75,7 @@ async def check(
             body.threshold,
             body.containment_threshold,
             body.exclude_ids,
+            archive_filter,
         )
     else:
         ingested = None
@@ -84,6 +86,7 @@ async def check(
             body.threshold,
             body.containment_threshold,
             body.exclude_ids,
+            archive_filter,
         )
     response = check_response(results, ingested)
     for p in response.paragraphs:
