@@ -15,6 +15,7 @@ PARAGRAPH_KEYS = {
     "short",
     "boilerplate",
     "boilerplate_documents",
+    "allowlisted",
     "matches",
 }
 MATCH_KEYS = {"source", "document_id", "paragraph_index", "similarity", "containment", "text"}

@@ -122,3 +122,52 @@ def test_archive_filter_rules() -> None:
     assert not since.accepts({"published": "2026-11-02T09:59:59Z"})
     assert not since.accepts({})
     assert ArchiveFilter(date_field="date", until=as_datetime("2026-01-01")).accepts({"date": "2025-06-01"})
+
+
+PITCH = (
+    "Our journalism is free to read because readers like you support it: become a member today "
+    "and help us keep reporting on the harbour, the council and the courts."
+)
+
+
+def test_allowlisted_phrase_reports_no_archive_match(client: TestClient) -> None:
+    client.post("/ingest", json={"id": "story", "text": f"{ARCHIVED_EN}\n\n{PITCH}"})
+    article = f"{UNRELATED_EN}\n\n{PITCH}"
+    before = client.post("/check", json={"text": article}).json()
+    assert before["paragraphs"][2]["status"] == "duplicate"
+
+    added = client.post("/allowlist", json={"text": PITCH.upper(), "note": "membership pitch"})
+    assert added.status_code == 201
+    entry = added.json()
+    assert entry["id"].startswith("__allowlist__/")
+    assert entry["status"] == "created"
+    again = client.post("/allowlist", json={"text": PITCH, "note": "membership pitch"}).json()
+    assert again["id"] == entry["id"]  # same phrase after normalisation
+
+    after = client.post("/check", json={"text": article}).json()
+    pitch = after["paragraphs"][2]
+    assert pitch["allowlisted"] is True
+    assert pitch["status"] == "unique"
+    assert pitch["matches"] == []
+    assert after["duplicate"] is False
+    # a paragraph repeated inside the article is still reported
+    twice = client.post("/check", json={"text": f"{PITCH}\n\n{PITCH}"}).json()
+    assert twice["paragraphs"][1]["status"] == "duplicate"
+    assert twice["paragraphs"][1]["matches"][0]["source"] == "article"
+
+    listed = client.get("/allowlist").json()["entries"]
+    assert [(e["id"], e["note"]) for e in listed] == [(entry["id"], "membership pitch")]
+    assert client.delete(f"/allowlist/{entry['id']}").status_code == 204
+    assert client.delete(f"/allowlist/{entry['id']}").status_code == 404
+    assert client.get("/allowlist").json()["entries"] == []
+    restored = client.post("/check", json={"text": article}).json()
+    assert restored["paragraphs"][2]["status"] == "duplicate"
+
+
+def test_allowlist_refusals(client: TestClient) -> None:
+    assert client.post("/allowlist", json={"text": "Read more"}).status_code == 422
+    assert client.post("/allowlist", json={"note": "no text"}).status_code == 422
+    reserved = client.post("/ingest", json={"id": "__allowlist__/mine", "text": ARCHIVED_EN})
+    assert reserved.status_code == 422
+    assert "reserved" in reserved.json()["detail"]
+    assert client.delete("/allowlist/story").status_code == 404

@@ -192,3 +192,12 @@ def test_unicode_ids_and_texts_round_trip(store: Store) -> None:
 
 def test_ping_succeeds_on_an_open_store(store: Store) -> None:
     store.ping()
+
+
+def test_list_ids_by_prefix(store: Store) -> None:
+    store.put([document(i, TEXTS[:1]) for i in ("desk/b", "desk/a", "desk%", "other/a", "desk/c")])
+    assert store.list_ids("desk/", 10) == ["desk/a", "desk/b", "desk/c"]
+    assert store.list_ids("desk/", 2) == ["desk/a", "desk/b"]
+    assert store.list_ids("none/", 10) == []
+    store.delete("desk/b")
+    assert store.list_ids("desk/", 10) == ["desk/a", "desk/c"]

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from app.api import errors
 from app.api.limits import BodyLimit
 from app.api.observability import Observe, configure_logging
-from app.api.routes import check, documents, health, review
+from app.api.routes import allowlist, check, documents, health, review
 from app.engine import Paradup
 from app.settings import Settings
 
@@ -40,6 +40,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     # Added last, so outermost: it times and logs even a 413 from BodyLimit.
     app.add_middleware(Observe, timeout=settings.request_timeout)
-    for module in (check, documents, health, review):
+    for module in (check, documents, allowlist, health, review):
         app.include_router(module.router)
     return app

@@ -101,6 +101,7 @@ class ParagraphOut(BaseModel):
         False, description="recurs across many archived documents; archive matches are left out"
     )
     boilerplate_documents: int = Field(0, description="archived documents holding it, when boilerplate")
+    allowlisted: bool = Field(False, description="matches a phrase of the allowlist: not reported")
     matches: list[MatchOut]
 
 
@@ -172,6 +173,7 @@ def check_response(results: list[ParagraphResult], ingested: IngestResult | None
             short=r.short,
             boilerplate=r.boilerplate,
             boilerplate_documents=r.boilerplate_documents,
+            allowlisted=r.allowlisted,
             matches=[MatchOut(**m.__dict__) for m in r.matches],
         )
         for r in results
@@ -181,3 +183,24 @@ def check_response(results: list[ParagraphResult], ingested: IngestResult | None
         paragraphs=paragraphs,
         ingested=IngestedOut(**ingested.__dict__) if ingested else None,
     )
+
+
+class AllowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = TEXT
+    note: str = Field("", max_length=1000, description="why the desk allows it")
+
+
+class AllowOut(BaseModel):
+    id: str
+    text: str
+    note: str
+
+
+class AllowCreated(AllowOut):
+    status: Literal["created", "updated", "unchanged"]
+
+
+class AllowList(BaseModel):
+    entries: list[AllowOut]

@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from app.engine.allowlist import is_entry
 from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
 from app.hashing import Analysis, overlap
@@ -48,6 +49,8 @@ class ParagraphResult:
     # Archived documents holding this paragraph when it is boilerplate (their
     # matches are then left out), else 0.
     boilerplate_documents: int = 0
+    # It matches a phrase of the desk's allowlist: no archive match reported.
+    allowlisted: bool = False
 
     @property
     def duplicate(self) -> bool:
@@ -162,6 +165,9 @@ class Checker:
                 score = overlap(analysis.shingles[i], stored_sets[ref])
                 if _passes(*score, limits, containment_ok=True):
                     found.append((_archive_match(stored[ref], *score), ref))
+            if any(is_entry(m.document_id) for m, _ in found):
+                results[i].allowlisted = True
+                continue
             documents = len({m.document_id for m, _ in found})
             if self.boilerplate_min_documents and documents >= self.boilerplate_min_documents:
                 # Taglines, agency credits, newsletter pitches: one line of

@@ -8,6 +8,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.engine import allowlist
+from app.engine.allowlist import AllowEntry
 from app.engine.check import Checker, ParagraphResult, Thresholds
 from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
@@ -131,6 +133,14 @@ class Paradup:
 
     def ingest(self, docs: Sequence[DocumentInput]) -> list[IngestResult]:
         """Ingest documents atomically: all of them or, on any error, none."""
+        reserved = next((d.id for d in docs if allowlist.is_entry(d.id)), None)
+        if reserved is not None:
+            raise InvalidDocument(
+                f"document id {reserved!r}: ids starting with {allowlist.PREFIX!r} are reserved"
+            )
+        return self._ingest(docs)
+
+    def _ingest(self, docs: Sequence[DocumentInput]) -> list[IngestResult]:
         ids = [d.id for d in docs]
         if len(set(ids)) != len(ids):
             dup = next(i for i in ids if ids.count(i) > 1)
@@ -138,6 +148,29 @@ class Paradup:
         prepared = [self.prepare(d) for d in docs]
         statuses = self.store.put(prepared)
         return [IngestResult(p.id, s, len(p.paragraphs)) for p, s in zip(prepared, statuses, strict=True)]
+
+    def allow(self, text: str, note: str = "") -> tuple[AllowEntry, WriteStatus]:
+        """Add a phrase to the allowlist (idempotent)."""
+        phrase = " ".join(text.split())
+        analysis = self.fingerprinter.analyse([phrase])
+        if not phrase or not self.fingerprinter.indexable(analysis)[0]:
+            raise InvalidDocument(
+                "phrase too short to allow: paragraphs this short are never matched against the archive"
+            )
+        entry = AllowEntry(allowlist.entry_id(analysis.normalised[0]), phrase, note)
+        (result,) = self._ingest([DocumentInput(entry.id, phrase, "text", {"allowlist": True, "note": note})])
+        return entry, result.status
+
+    def allowlist(self, limit: int = 10_000) -> list[AllowEntry]:
+        entries = []
+        for entry in self.store.list_ids(allowlist.PREFIX, limit):
+            doc = self.store.get(entry)
+            if doc is not None and doc.paragraphs:
+                entries.append(AllowEntry(entry, doc.paragraphs[0], str(doc.metadata.get("note", ""))))
+        return entries
+
+    def disallow(self, entry_id: str) -> bool:
+        return allowlist.is_entry(entry_id) and self.store.delete(entry_id)
 
     def get(self, document_id: str) -> StoredDocument | None:
         return self.store.get(document_id)

@@ -96,6 +96,10 @@ class Store(Protocol):
         (refs deleted meanwhile are absent)."""
         ...
 
+    def list_ids(self, prefix: str, limit: int) -> list[str]:
+        """Ids of stored documents starting with ``prefix``, sorted, at most ``limit``."""
+        ...
+
     def stats(self) -> StoreStats: ...
 
     def ping(self) -> None:

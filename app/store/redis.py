@@ -375,6 +375,17 @@ class RedisStore:
                 out[ref] = StoredParagraph(ref, doc_id.decode(), index, text.decode(), metadata[doc_id])
         return out
 
+    def list_ids(self, prefix: str, limit: int) -> list[str]:
+        # HSCAN walks the whole id hash: fine for the rare listing it serves.
+        wanted = prefix.encode()
+        with self._guard():
+            found = [
+                field.decode()
+                for field, _ in self.client.hscan_iter(self.layout.ids, count=1000)
+                if field.startswith(wanted)
+            ]
+        return sorted(found)[:limit]
+
     def stats(self) -> StoreStats:
         with self._guard():
             docs, paras = (

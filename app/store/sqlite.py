@@ -280,6 +280,14 @@ class SqliteStore:
                 out[ref] = StoredParagraph(ref, doc_id, ref - first, text, metadata[doc_id])
         return out
 
+    def list_ids(self, prefix: str, limit: int) -> list[str]:
+        # A range on the unique index, not LIKE, so '%' or '_' in ids are literal.
+        rows = self._conn.execute(
+            "SELECT id FROM documents WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit),
+        )
+        return [row[0] for row in rows]
+
     def stats(self) -> StoreStats:
         rows = dict(
             self._conn.execute("SELECT key, value FROM meta WHERE key IN ('documents', 'paragraphs')")
