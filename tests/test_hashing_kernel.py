@@ -35,6 +35,18 @@ UNICODE_TEXT = st.text(
 )
 
 
+# Where NFKC depends on context: marks to reorder or compose, Hangul jamo,
+# Arabic hamza and harakat, full-width forms, compatibility characters.
+COMPOSING_TEXT = st.text(
+    alphabet=st.sampled_from(
+        list("aeoAEn \u0301\u0323\u0308\u0327\u0302\u0303\u031b\u0345ώéẹ")
+        + list("\u1100\u1161\u11a8가각\u0627\u0654\u0655\u0653\u064b\u0651\u0623ب")
+        + list("\u00a0\u2009\u2026ﬁ²½Ａ，。\u3000\u3099\u309aか\U0001d400\ud800")
+    ),
+    max_size=40,
+)
+
+
 def datasketch_signature(text: str) -> np.ndarray:
     """The documented equivalent of paradup's signature of ``text``."""
     tokens = normalize(text).split(" ")
@@ -104,13 +116,13 @@ def test_same_signatures_in_another_process() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(UNICODE_TEXT)
+@given(st.one_of(UNICODE_TEXT, COMPOSING_TEXT))
 def test_fast_nfkc_equals_unicodedata(text: str) -> None:
     assert _nfkc(text) == unicodedata.normalize("NFKC", text)
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.lists(UNICODE_TEXT, max_size=6))
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(UNICODE_TEXT, COMPOSING_TEXT), max_size=6))
 def test_pack_lays_texts_end_to_end(texts: list[str]) -> None:
     data, bounds = pack(texts)
     assert bounds[0] == 0 and bounds[-1] == data.size

@@ -30,6 +30,7 @@ from app.hashing.xxh32 import OVERREAD, xxh32_at
 SPACE = np.uint8(0x20)
 EMPTY = np.uint32(0xFFFFFFFF)
 NOT_SIMPLE = np.uint8(0xFF)
+UNSTABLE = 0xFFFF
 _ASTRAL_LO = ASTRAL_ALONE[0]
 _ASTRAL_HI = ASTRAL_ALONE[1]
 # Worst case output bytes per input byte: a 2-byte character whose case
@@ -97,6 +98,68 @@ def _decode(data: np.ndarray, i: int) -> tuple[int, int]:
         return ((c & 0x0F) << 12) | ((int(data[i + 1]) & 0x3F) << 6) | (int(data[i + 2]) & 0x3F), i + 3
     cp = ((c & 0x07) << 18) | ((int(data[i + 1]) & 0x3F) << 12)
     return cp | ((int(data[i + 2]) & 0x3F) << 6) | (int(data[i + 3]) & 0x3F), i + 4
+
+
+@njit(cache=True, inline="always")
+def _changing_segment(data: np.ndarray, i: int, end: int, stable: np.ndarray) -> tuple[int, int]:
+    """The first segment of ``data[i:end]`` that NFKC may change, or (end, end)."""
+    segment = i
+    trailing = 0
+    changing = False
+    while i < end:
+        at = i
+        if data[np.uint64(i)] < 0x80:
+            flags = 0
+            i += 1
+        else:
+            cp, i = _decode(data, i)
+            flags = int(stable[cp]) if cp < PLANE else UNSTABLE
+        leading = flags & 0xFF
+        if flags != UNSTABLE and leading == 0:  # a segment boundary
+            if changing:
+                return segment, at
+            segment = at
+        elif flags == UNSTABLE or leading < trailing:
+            changing = True
+        trailing = flags >> 8
+    if changing:
+        return segment, end
+    return end, end
+
+
+@njit(cache=True)
+def nfkc_spans(
+    data: np.ndarray, bounds: np.ndarray, which: np.ndarray, stable: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Byte ranges of texts ``which`` (sorted) that may differ from their NFKC
+    form, as sorted (starts, ends); every other byte is already NFKC.
+
+    With ``stable`` from ``minhash._nfkc_stable``: NFKC acts on segments that
+    begin at a character with no combining class that NFKC keeps and never
+    composes backwards, and one such segment changes only if it holds an
+    UNSTABLE code point (or one outside the BMP) or marks out of canonical
+    order. The ranges are those segments; a text's end closes its last one.
+    Two passes, count then fill: growing an array inside the loop would add
+    reference counting to every iteration.
+    """
+    count = 0
+    for p in which:
+        i, end = bounds[p], bounds[p + 1] - 1
+        while i < end:
+            lo, i = _changing_segment(data, i, end, stable)
+            count += int(lo < end)
+    starts = np.empty(count, dtype=np.int64)
+    ends = np.empty(count, dtype=np.int64)
+    count = 0
+    for p in which:
+        i, end = bounds[p], bounds[p + 1] - 1
+        while i < end:
+            lo, i = _changing_segment(data, i, end, stable)
+            if lo < end:
+                starts[count] = lo
+                ends[count] = i
+                count += 1
+    return starts, ends
 
 
 @njit(cache=True, inline="always")

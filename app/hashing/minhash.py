@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.hashing import kernel
-from app.hashing.charmap import char_tables
+from app.hashing.charmap import PLANE, char_tables
 
 DEFAULT_NUM_PERM = 128
 DEFAULT_SHINGLE_SIZE = 3
@@ -35,21 +36,54 @@ def permutations(num_perm: int, seed: int) -> tuple[npt.NDArray[np.uint32], npt.
     return a, b
 
 
+# Full-width comma, ideographic full stop: Chinese or Japanese text.
+_CJK_MARKS = re.compile("[\uff0c\u3002]")
+
+
+@lru_cache(maxsize=1)
+def _composing() -> tuple[frozenset[str], frozenset[str]]:
+    """Characters that start, and that end, a canonical composition pair."""
+    first: set[str] = set()
+    second = {chr(cp) for cp in (*range(0x1161, 0x1176), *range(0x11A8, 0x11C3))}  # Hangul V, T
+    for cp in range(0x10000):
+        parts = unicodedata.decomposition(chr(cp)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            first.add(chr(int(parts[0], 16)))
+            second.add(chr(int(parts[1], 16)))
+    return frozenset(first), frozenset(second)
+
+
+@lru_cache(maxsize=1)
+def _nfkc_stable() -> npt.NDArray[np.uint16]:
+    """Per BMP code point, for a compiled check that a text is its own NFKC
+    form: UNSTABLE where NFKC changes the character alone or it composes
+    with the character before it; else the combining classes of the first
+    and (times 256) of the last character of its canonical decomposition.
+    Such characters leave a text unchanged unless NFKC has marks to reorder:
+    a leading class above zero but below the previous trailing class."""
+    second = _composing()[1]
+    table = np.full(PLANE, kernel.UNSTABLE, dtype=np.uint16)
+    for cp in range(PLANE):
+        char = chr(cp)
+        if 0xD800 <= cp <= 0xDFFF or char in second or unicodedata.normalize("NFKC", char) != char:
+            continue
+        nfd = unicodedata.normalize("NFD", char)
+        table[cp] = unicodedata.combining(nfd[0]) | unicodedata.combining(nfd[-1]) << 8
+    table.setflags(write=False)
+    return table
+
+
 @lru_cache(maxsize=1)
 def _wide_forms() -> tuple[tuple[str, str], ...]:
     """Full-width punctuation and letters with their NFKC forms, where
     replacing the character in any context gives the same NFKC result: its
     form has no combining mark and no character that composes with a
     neighbour (so not "e", which composes with a following accent)."""
-    composing: set[str] = set()
-    for cp in range(0x10000):
-        parts = unicodedata.decomposition(chr(cp)).split()
-        if len(parts) == 2 and not parts[0].startswith("<"):
-            composing.update(chr(int(x, 16)) for x in parts)
+    first, second = _composing()
     forms = []
     for cp in (0x2026, 0x3000, *range(0xFF01, 0xFF5F)):
         form = unicodedata.normalize("NFKC", chr(cp))
-        if all(c not in composing and not unicodedata.combining(c) for c in form):
+        if all(c not in first and c not in second and not unicodedata.combining(c) for c in form):
             forms.append((chr(cp), form))
     return tuple(forms)
 
@@ -61,7 +95,7 @@ def _nfkc(text: str) -> str:
     # CPython's NFKC costs ~200 ns per CJK character once a text needs any
     # change, and Chinese or Japanese text nearly always does, for its
     # full-width punctuation alone: replace that first.
-    if "\uff0c" in text or "\u3002" in text:
+    if _CJK_MARKS.search(text):
         if unicodedata.is_normalized("NFKC", text):
             return text
         for wide, form in _wide_forms():
@@ -72,21 +106,50 @@ def _nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+def _end_to_end(encoded: list[bytes]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    data = np.frombuffer(b"\0".join([*encoded, b""]), dtype=np.uint8)
+    bounds = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(lengths + 1, out=bounds[1:])
+    return data, bounds
+
+
 def pack(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
     """UTF-8 of the texts' NFKC forms end to end, each followed by a NUL,
     and where each one starts (plus the total length)."""
-    # Encoding paragraph by paragraph keeps ASCII ones on CPython's
-    # copy-only path. surrogatepass: a lone surrogate is a separator, not an
-    # encoding error. A NUL inside a text needs no care: the kernel reads
-    # each text's extent from `bounds`, and NUL only separates tokens, like
-    # the space it used to be replaced with.
-    encoded = [_nfkc(t).encode("utf-8", "surrogatepass") for t in texts]
-    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-    encoded.append(b"")
-    data = np.frombuffer(b"\0".join(encoded), dtype=np.uint8)
-    bounds = np.zeros(len(encoded), dtype=np.int64)
-    np.cumsum(lengths + 1, out=bounds[1:])
-    return data, bounds
+    # surrogatepass: a lone surrogate is a separator, not an encoding error.
+    # A NUL inside a text needs no care: the kernel reads each text's extent
+    # from `bounds`, and NUL only separates tokens.
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    data, bounds = _end_to_end(encoded)
+    # CPython's NFKC costs up to 200 ns a character (Arabic, CJK) for a text
+    # that needs any change, however small: a compiled scan finds the short
+    # stretches that NFKC may change, and only those go through unicodedata.
+    # Chinese or Japanese text has so many (full-width punctuation) that
+    # _nfkc's wholesale replacement is cheaper.
+    which = [i for i, t in enumerate(texts) if not t.isascii() and not unicodedata.is_normalized("NFKC", t)]
+    if not which:
+        return data, bounds
+    cjk = [i for i in which if _CJK_MARKS.search(texts[i])]
+    for i in cjk:
+        encoded[i] = _nfkc(texts[i]).encode("utf-8", "surrogatepass")
+    which = sorted(set(which) - set(cjk))
+    starts, ends = kernel.nfkc_spans(data, bounds, np.array(which, dtype=np.int64), _nfkc_stable())
+    spans = zip(starts.tolist(), ends.tolist(), strict=True)
+    lo, hi = next(spans, (-1, -1))
+    for p in which:
+        first, last = int(bounds[p]), int(bounds[p + 1])
+        raw = encoded[p]
+        pieces = []
+        done = 0
+        while first <= lo < last:
+            stretch = raw[lo - first : hi - first].decode("utf-8", "surrogatepass")
+            pieces += [raw[done : lo - first], _nfkc(stretch).encode("utf-8", "surrogatepass")]
+            done = hi - first
+            lo, hi = next(spans, (-1, -1))
+        pieces.append(raw[done:])
+        encoded[p] = b"".join(pieces)
+    return _end_to_end(encoded)
 
 
 class Analysis(NamedTuple):
