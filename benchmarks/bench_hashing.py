@@ -275,7 +275,8 @@ def print_accuracy(results: dict[str, dict[str, Any]]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
-    parser.add_argument("--sample", type=int, default=5000, help="paragraphs per language")
+    parser.add_argument("--sample", type=int, default=5000, help="paragraphs per language, at most")
+    parser.add_argument("--max-mb", type=float, default=1.0, help="UTF-8 megabytes per language, at most")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--min-seconds", type=float, default=0.3, help="least duration of one timing")
     parser.add_argument("--only", nargs="*", choices=sorted(LANGUAGE_FILES), help="corpora to run")
@@ -292,10 +293,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"no corpora in {args.corpora}: pass --corpora DIR (or set PARADUP_CORPORA)", file=sys.stderr)
         return 0
     MinHasher().warm_up()
-    samples = {k: sample_paragraphs(path, args.sample, args.seed) for k, path in present.items()}
+    samples = {k: sample_paragraphs(path, args.sample, args.seed, args.max_mb) for k, path in present.items()}
     report: dict[str, Any] = {
         "machine": machine_info(["numpy", "numba", "rensa", "datasketch", "xxhash"]),
-        "config": {"num_perm": NUM_PERM, "shingle": SHINGLE, "sample": args.sample, "rounds": args.rounds},
+        "config": {k: str(v) for k, v in vars(args).items()} | {"num_perm": NUM_PERM, "shingle": SHINGLE},
         "throughput": {},
     }
     for corpus, texts in samples.items():

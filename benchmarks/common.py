@@ -43,15 +43,22 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def sample_paragraphs(path: Path, size: int, seed: int = 0) -> list[str]:
-    """Up to ``size`` non-blank paragraphs drawn without replacement, in corpus order."""
+def sample_paragraphs(path: Path, size: int, seed: int = 0, max_mb: float | None = None) -> list[str]:
+    """Up to ``size`` non-blank paragraphs drawn at random without replacement,
+    fewer if they would exceed ``max_mb`` of UTF-8 (corpora whose paragraph
+    breaks were lost have paragraphs of thousands of characters)."""
     paragraphs = [
         p.strip() for doc in read_jsonl(path) for p in str(doc.get("text", "")).split("\n\n") if p.strip()
     ]
-    if len(paragraphs) <= size:
-        return paragraphs
-    keep = sorted(random.Random(seed).sample(range(len(paragraphs)), size))
-    return [paragraphs[i] for i in keep]
+    order = random.Random(seed).sample(range(len(paragraphs)), min(size, len(paragraphs)))
+    if max_mb is not None:
+        budget = max_mb * 1e6
+        for taken, i in enumerate(order):
+            budget -= len(paragraphs[i].encode("utf-8", "surrogatepass"))
+            if budget < 0:
+                order = order[: max(1, taken)]
+                break
+    return [paragraphs[i] for i in sorted(order)]
 
 
 def utf8_megabytes(texts: Sequence[str]) -> float:
