@@ -25,11 +25,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from benchmarks.live_server import ROOT, Service
 from benchmarks.quality_corpus import CORPORA, DEFAULT_CORPORA, read_jsonl
 from benchmarks.quality_dataset import Article, CorpusSet, build
 from benchmarks.quality_edits import KINDS, to_html
 from benchmarks.quality_report import Score, table
-from benchmarks.quality_server import ROOT, Service
 
 SEED_ARTICLE = ROOT.parent / "shared" / "seed" / "kremlin_fr.txt"
 CLOUGH_DOCS = "en_clough_stevenson_docs.jsonl"

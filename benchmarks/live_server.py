@@ -1,4 +1,7 @@
-"""Start a service under test as a real process on a loopback port, and talk to it."""
+"""Start a service under test as a real process on a loopback port, and talk to it.
+
+Shared by the benchmarks and the test suite (tests/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -24,8 +27,9 @@ def free_port() -> int:
 class Service:
     """A server process that answers ``GET /ready`` once it can serve."""
 
-    def __init__(self, module_args: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, module_args: list[str], env: dict[str, str] | None = None, quiet: bool = True) -> None:
         self.port = free_port()
+        self.quiet = quiet
         self.url = f"http://127.0.0.1:{self.port}"
         self.cmd = [sys.executable, "-m", *module_args, "--port", str(self.port)]
         self.env = {**os.environ, **(env or {})}
@@ -43,8 +47,8 @@ class Service:
 
     def start(self) -> Service:
         # The servers log every request; the evaluation reports its own figures.
-        quiet = subprocess.DEVNULL
-        self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=ROOT, stdout=quiet, stderr=quiet)
+        out = subprocess.DEVNULL if self.quiet else None
+        self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=ROOT, stdout=out, stderr=out)
         # Readiness is polled; the deadline only bounds a hung start.
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:

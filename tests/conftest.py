@@ -1,20 +1,15 @@
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
 from app.engine import Paradup
 from app.settings import Settings
+from benchmarks.live_server import Service
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -38,55 +33,14 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield c
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """A real `paradup serve` process on a loopback port."""
+class Server(Service):
+    """A real `paradup serve` process on a loopback port; its warnings and
+    errors reach the test output."""
 
     def __init__(self, store: str, workers: int = 1, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.store = store
-        self.workers = workers
+        args = ["app.cli", "serve", "--workers", str(workers), "--log-level", "warning"]
         quiet = {"PARADUP_LOG_LEVEL": "warning"}  # access logs would drown test output
-        self.env = {**os.environ, **quiet, "PARADUP_STORE": store, **(env or {})}
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Server:
-        cmd = [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)]
-        cmd += ["--workers", str(self.workers), "--log-level", "warning"]
-        self.proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT)
-        # Readiness is polled, not timed: the deadline only bounds a hung start.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}")
-            try:
-                if httpx.get(self.url + "/ready", timeout=5).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("server did not become ready")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def __enter__(self) -> Server:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(args, {**quiet, "PARADUP_STORE": store, **(env or {})}, quiet=False)
 
 
 # Backends of the store contract suite. The Redis backends add their params

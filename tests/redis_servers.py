@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from benchmarks.live_server import free_port
+
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 DEADLINE = 30.0  # bounds a hung start; readiness itself is polled
@@ -28,12 +29,6 @@ MISSING = "redis-server is not installed (make system-deps installs it with apt)
 
 def have_redis() -> bool:
     return Path(REDIS_SERVER).is_file() and Path(REDIS_CLI).is_file()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def poll(what: str, ready: Callable[[], bool], deadline: float = DEADLINE) -> None:

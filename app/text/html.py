@@ -14,100 +14,20 @@ from html.parser import HTMLParser
 
 from app.text.paragraphs import Paragraph
 
-# Elements whose direct text is a paragraph. Containers (section, article,
-# ul, table, body, ...) are included so that text sitting directly in them
-# is not glued onto a neighbouring block.
-BLOCKS = frozenset(
-    [
-        "p",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "li",
-        "blockquote",
-        "pre",
-        "figcaption",
-        "td",
-        "th",
-        "div",
-        "dt",
-        "dd",
-        "caption",
-        "summary",
-        "address",
-        "section",
-        "article",
-        "main",
-        "header",
-        "footer",
-        "aside",
-        "nav",
-        "figure",
-        "ul",
-        "ol",
-        "dl",
-        "table",
-        "tr",
-        "thead",
-        "tbody",
-        "tfoot",
-        "form",
-        "fieldset",
-        "legend",
-        "details",
-        "body",
-        "html",
-    ]
-)
-IGNORED = frozenset(
-    ["script", "style", "noscript", "template", "head", "title", "svg", "math", "iframe", "object"]
-)
-VOID = frozenset(
-    [
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "link",
-        "meta",
-        "param",
-        "source",
-        "track",
-        "wbr",
-    ]
-)
 # Elements that are paragraphs themselves: their span is the whole element.
-# Other blocks are containers whose span is that of their direct text.
 PARAGRAPH_ELEMENTS = frozenset(
-    [
-        "p",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "li",
-        "blockquote",
-        "pre",
-        "figcaption",
-        "td",
-        "th",
-        "dt",
-        "dd",
-        "caption",
-        "summary",
-        "address",
-        "legend",
-    ]
+    "p h1 h2 h3 h4 h5 h6 li blockquote pre figcaption td th dt dd caption summary address legend".split()
 )
+# Containers: text directly inside one is a paragraph whose span is that of
+# the text (a div holding text, stray text in body), so it is not glued onto
+# a neighbouring block.
+CONTAINERS = frozenset(
+    "div section article main header footer aside nav figure ul ol dl table tr thead tbody tfoot "
+    "form fieldset details body html".split()
+)
+BLOCKS = PARAGRAPH_ELEMENTS | CONTAINERS
+IGNORED = frozenset("script style noscript template head title svg math iframe object".split())
+VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 # Opening one of these closes an open element of the same group (HTML's
 # implied end tags), e.g. "<li>a<li>b" is two items.
 _SIBLING_GROUPS = ({"li"}, {"dt", "dd"}, {"td", "th"}, {"tr"}, {"p"})
