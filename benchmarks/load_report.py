@@ -1,0 +1,103 @@
+"""The "Scale" section of benchmarks/RESULTS.md, rendered from bench_load's JSON.
+
+Only the text between the section's markers is replaced: other sections of
+the file belong to other benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+BEGIN = "<!-- scale:begin (benchmarks/bench_load.py) -->"
+END = "<!-- scale:end -->"
+NOTES = Path(__file__).with_name("load_notes.md")
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.0f} MB"
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.1f}x" if a and b else "-"
+
+
+def render(report: dict[str, Any]) -> str:
+    m, s, w = report["machine"], report["settings"], report["wrk"]
+    lines = [
+        "## Scale",
+        "",
+        f"Machine: {m['nproc']} cores ({m['cpu']}), Python {m['python']}, {m['date']}. "
+        f"Fingerprints: {s['num_perm']} permutations, LSH threshold {s['lsh_threshold']} "
+        f"({s['bands']} bands x rows), {s['shingle_size']}-word shingles.",
+        "",
+        f"Command: `{m['command']}`. wrk: {w['threads']} thread, {w['connections']} connections, "
+        f"{w['seconds']} s per run, loopback, on the same 2 cores as the servers.",
+        "",
+        "| paragraphs | CLI ingest /s | HTTP ingest /s | disk B/para beyond text | start-up s "
+        "| server p50 / p99 ms | client p50 / p99 ms | checks/s | errors | worker VmRSS (RssAnon) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for size in report["sizes"]:
+        p = size["paradup"]
+        server = p.get("server", {})
+        rss = ", ".join(f"{_mb(r['VmRSS'])} ({_mb(r['RssAnon'])} private)" for r in p["rss"])
+        lines.append(
+            f"| {size['paragraphs']:,} | {size['cli_ingest']['paragraphs_per_s']:,} "
+            f"| {size['http_ingest']['paragraphs_per_s']:,} "
+            f"| {size['disk']['beyond_text_per_paragraph']:.0f} | {p['startup_s']:.2f} "
+            f"| {server.get('p50_ms', float('nan')):.2f} / {server.get('p99_ms', float('nan')):.2f} "
+            f"| {p['p50_ms']:.2f} / {p['p99_ms']:.2f} | {p['rps']:,.0f} | {p['errors']} | {rss} |"
+        )
+    lines += [
+        "",
+        "Side by side with the plain datasketch service (benchmarks/baseline_datasketch.py: one process, "
+        "in-memory MinHashLSH, no verification), same articles, same wrk load:",
+        "",
+        "| paragraphs | service | client p50 / p99 ms | checks/s | errors | RSS | memory B/para "
+        "| ingest /s (HTTP) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for size in report["sizes"]:
+        p, d = size["paradup"], size.get("datasketch")
+        total_rss = sum(r["VmRSS"] for r in p["rss"])
+        lines.append(
+            f"| {size['paragraphs']:,} | paradup (2 workers) | {p['p50_ms']:.2f} / {p['p99_ms']:.2f} "
+            f"| {p['rps']:,.0f} | {p['errors']} | {_mb(total_rss)} (2 workers) "
+            f"| {size['disk']['bytes_per_paragraph']:.0f} on disk "
+            f"| {size['http_ingest']['paragraphs_per_s']:,} |"
+        )
+        if d is None:
+            lines.append(f"| {size['paragraphs']:,} | datasketch | not run (above --baseline-max) |||||| ")
+            continue
+        lines.append(
+            f"| {size['paragraphs']:,} | datasketch (1 process) | {d['p50_ms']:.2f} / {d['p99_ms']:.2f} "
+            f"| {d['rps']:,.0f} | {d['errors']} | {_mb(d['rss'][0]['VmRSS'])} "
+            f"| {d['rss_growth_per_paragraph']:,} in RAM | {d['ingest']['paragraphs_per_s']:,} |"
+        )
+        lines.append(
+            f"| | ratio datasketch / paradup | {_ratio(d['p50_ms'], p['p50_ms'])} / "
+            f"{_ratio(d['p99_ms'], p['p99_ms'])} | {_ratio(p['rps'], d['rps'])} fewer | | | "
+            f"{_ratio(d['rss_growth_per_paragraph'], size['disk']['bytes_per_paragraph'])} | |"
+        )
+    lines.append("")
+    if NOTES.exists():
+        lines.append(NOTES.read_text(encoding="utf-8").strip())
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def update_results(path: Path, report: dict[str, Any]) -> None:
+    section = f"{BEGIN}\n{render(report)}{END}\n"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    update_results(Path(sys.argv[2]), json.loads(Path(sys.argv[1]).read_text()))

@@ -1,0 +1,202 @@
+"""Processes for the load benchmark: servers on loopback ports, wrk runs,
+resident memory, the access log's server-side timings."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+WRK_SCRIPT = """
+local bodies = {}
+local i = 0
+function init(args)
+  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
+  i = math.random(#bodies)
+end
+function request()
+  i = i % #bodies + 1
+  return wrk.format("POST", "/check", {["Content-Type"] = "application/json"}, bodies[i])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests": %d, "duration_us": %d, "connect": %d, "read": %d, "write": %d, ' ..
+    '"status": %d, "timeout": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d}\\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+@dataclass
+class Server:
+    """A server process group on a loopback port, its stderr in a file."""
+
+    command: list[str]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        self.started = time.perf_counter()
+        with self.log.open("wb") as err:
+            self.proc = subprocess.Popen(
+                [*self.command, "--port", str(self.port)],
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,
+            )
+        return self
+
+    def wait_first(self, path: str, body: bytes, deadline: float = 600.0) -> float:
+        """Seconds from start to the first 200 answer to POST ``path``."""
+        assert self.proc is not None
+        with httpx.Client(timeout=30) as client:
+            while time.perf_counter() - self.started < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.command} exited: see {self.log}")
+                try:
+                    r = client.post(
+                        self.url + path, content=body, headers={"content-type": "application/json"}
+                    )
+                    if r.status_code == 200:
+                        return time.perf_counter() - self.started
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.005)
+        raise RuntimeError(f"{self.command} never answered")
+
+    def pids(self) -> list[int]:
+        """The master and its worker processes (uvicorn forks workers)."""
+        assert self.proc is not None
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        kids = [int(p) for p in children.read_text().split()] if children.exists() else []
+        # Skip multiprocessing's helpers (the resource tracker): workers run spawn_main.
+        workers = [k for k in kids if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()]
+        return [self.proc.pid, *workers]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def paradup_server(store: Path, workers: int, log: Path) -> Server:
+    cmd = [sys.executable, "-m", "app.cli", "serve", "--store", str(store), "--workers", str(workers)]
+    # The access log (info, JSON) is the server-side timing source.
+    env = {"PARADUP_LOG_LEVEL": "info", "PARADUP_LOG_FORMAT": "json"}
+    return Server([*cmd, "--log-level", "warning"], log, env)
+
+
+def baseline_server(log: Path) -> Server:
+    return Server([sys.executable, "-m", "benchmarks.baseline_datasketch"], log)
+
+
+def memory(pid: int) -> dict[str, int]:
+    """VmRSS and its anonymous and file-backed parts, in bytes."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "RssAnon", "RssFile"):
+            out[name] = int(value.split()[0]) * 1024
+    return out
+
+
+def server_timings(log: Path, route: str, since_line: int) -> list[float]:
+    """duration_ms of the access-log lines for ``route`` after ``since_line``."""
+    out = []
+    with log.open(encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines):
+            if number < since_line or not line.startswith("{"):
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if entry.get("route") == route and entry.get("status") == 200:
+                out.append(float(entry["duration_ms"]))
+    return out
+
+
+def line_count(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for _ in f)
+
+
+def wrk(url: str, bodies: Path, seconds: int, connections: int, threads: int, work: Path) -> dict[str, Any]:
+    script = work / "check.lua"
+    script.write_text(WRK_SCRIPT)
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+    cmd += ["-s", str(script), f"{url}/check", "--", str(bodies)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120, check=True)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("WRKJSON "))
+    result: dict[str, Any] = json.loads(line.removeprefix("WRKJSON "))
+    non2xx = 0
+    for x in done.stdout.splitlines():
+        if "Non-2xx" in x:
+            non2xx = int(x.split(":")[1])
+    seconds_run = result["duration_us"] / 1e6
+    errors = sum(result[k] for k in ("connect", "read", "write", "timeout")) + non2xx
+    return {
+        "requests": result["requests"],
+        "seconds": round(seconds_run, 2),
+        "rps": round(result["requests"] / seconds_run, 1),
+        "p50_ms": result["p50_us"] / 1000,
+        "p90_ms": result["p90_us"] / 1000,
+        "p99_ms": result["p99_us"] / 1000,
+        "max_ms": result["max_us"] / 1000,
+        "errors": errors,
+        "command": " ".join(cmd),
+    }
+
+
+def summary_ms(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "count": len(values),
+        "p50_ms": round(percentile(values, 50), 3),
+        "p99_ms": round(percentile(values, 99), 3),
+        "mean_ms": round(statistics.fmean(values), 3) if values else float("nan"),
+    }
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
