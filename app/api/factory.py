@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import errors
+from app.api import errors, openapi
 from app.api.limits import BodyLimit
 from app.api.observability import Observe, configure_logging
 from app.api.routes import allowlist, check, documents, health, review
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     # Added last, so outermost: it times and logs even a 413 from BodyLimit.
     app.add_middleware(Observe, timeout=settings.request_timeout)
