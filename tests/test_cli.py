@@ -83,3 +83,10 @@ def test_console_script_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "2 of 5 paragraphs are duplicates" in result.stdout
+
+
+def test_ingest_refuses_reserved_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    jsonl = tmp_path / "reserved.jsonl"
+    jsonl.write_text(json.dumps({"id": "__allowlist__/x", "text": ARCHIVED_EN}) + "\n", encoding="utf-8")
+    assert main(["ingest", "--store", f"sqlite:///{tmp_path}/r.db", "--quiet", str(jsonl)]) == 2
+    assert "reserved" in capsys.readouterr().err

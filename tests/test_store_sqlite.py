@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.bulk import ingest_stream, prepare_batch
+from app.bulk import ingest_stream
 from app.engine import DocumentInput, Paradup
 from app.settings import Settings
 from app.store.sqlite import SqliteStore, StoreFormatError
@@ -83,15 +83,15 @@ def test_a_key_is_found_by_its_bucket_and_tag_only(tmp_path: Path) -> None:
     store.close()
 
 
-def test_prepare_batch_equals_prepare(tmp_path: Path) -> None:
+def test_prepare_many_equals_one_by_one(tmp_path: Path) -> None:
     service = Paradup.open(Settings(store=f"sqlite:///{tmp_path}/p.db"))
     docs = [
         DocumentInput("a", "\n\n".join(texts(4)), metadata={"k": [1, "é"]}),
         DocumentInput("b", "<p>" + "</p><p>".join(texts(3, "h")) + "</p><p>Short.</p>", "html"),
         DocumentInput("c", "Just one short line."),
     ]
-    one_by_one = [service.prepare(d) for d in docs]
-    batched = prepare_batch(service, docs)
+    one_by_one = [service.prepare_many([d])[0] for d in docs]
+    batched = service.prepare_many(docs)
     for x, y in zip(one_by_one, batched, strict=True):
         assert (x.id, x.metadata, x.digest) == (y.id, y.metadata, y.digest)
         assert [p.text for p in x.paragraphs] == [p.text for p in y.paragraphs]
