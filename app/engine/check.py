@@ -7,7 +7,7 @@ exact shingle sets, so a match above the threshold is never an estimate.
 
 from __future__ import annotations
 
-from collections import Counter
+import heapq
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
@@ -145,12 +145,16 @@ class Checker:
         hits = self.store.lookup(np.concatenate(nonempty))
         wanted: dict[int, list[int]] = {}
         for i, paragraph_keys in enumerate(keys):
-            votes: Counter[int] = Counter()
+            votes: dict[int, int] = {}
             for key in paragraph_keys.tolist():
-                votes.update(hits.get(key, ()))
+                for ref in hits.get(key, ()):
+                    votes[ref] = votes.get(ref, 0) + 1
             # Most shared bands first: under a flood of candidates (boilerplate)
             # the closest ones are still verified.
-            wanted[i] = [ref for ref, _ in votes.most_common(self.max_candidates)]
+            if len(votes) > self.max_candidates:
+                wanted[i] = heapq.nlargest(self.max_candidates, votes, key=votes.__getitem__)
+            else:
+                wanted[i] = list(votes)
         stored = self.store.paragraphs(sorted({r for refs in wanted.values() for r in refs}))
         stored = {r: p for r, p in stored.items() if p.document_id not in exclude}
         if not stored:
