@@ -5,11 +5,17 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 
 from app.api.factory import create_app
 from app.engine import Paradup
 from app.settings import Settings
 from benchmarks.live_server import Service
+
+# No test may depend on timing: hypothesis' per-example deadline would fail
+# a property on a slow first call (numba loading its cache) or a busy machine.
+hypothesis_settings.register_profile("paradup", deadline=None)
+hypothesis_settings.load_profile("paradup")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
