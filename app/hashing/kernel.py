@@ -272,8 +272,16 @@ def _sign_range(data, bounds, first, last, k, a, b, kind, mapped, extra, out):  
             data, bounds[p], bounds[p + 1] - 1, ascii_map, kind, mapped, extra, text, starts
         )
         acc[:] = EMPTY
-        for s in range(_shingle_count(ntok, k)):
-            h = _shingle_hash(base, starts, s, min(s + k, ntok))
+        count = _shingle_count(ntok, k)
+        # Two shingles per pass over the permutations: half the loads and
+        # stores of the running minima.
+        for s in range(0, count - 1, 2):
+            h1 = _shingle_hash(base, starts, s, min(s + k, ntok))
+            h2 = _shingle_hash(base, starts, s + 1, min(s + 1 + k, ntok))
+            for j in range(num_perm):
+                acc[j] = min(acc[j], min(np.uint32(a[j] * h1 + b[j]), np.uint32(a[j] * h2 + b[j])))
+        if count % 2 == 1:
+            h = _shingle_hash(base, starts, count - 1, min(count - 1 + k, ntok))
             for j in range(num_perm):
                 acc[j] = min(acc[j], np.uint32(a[j] * h + b[j]))
         out[p, :] = acc
