@@ -8,7 +8,8 @@ to recompute that version's keys from the stored text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -45,6 +46,39 @@ class NewDocument:
     metadata: Mapping[str, Any]
     digest: str  # identifies text and metadata: an equal digest means "unchanged"
     paragraphs: Sequence[NewParagraph]
+
+
+class LazyJson(Mapping[str, Any]):
+    """A JSON object parsed on first access: candidates' metadata is read
+    only when a filter asks for it, and most checks have none."""
+
+    __slots__ = ("_raw", "_value")
+
+    def __init__(self, raw: str | bytes) -> None:
+        self._raw = raw
+        self._value: dict[str, Any] | None = None
+
+    def _parsed(self) -> dict[str, Any]:
+        if self._value is None:
+            self._value = json.loads(self._raw) if self._raw else {}
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._parsed()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parsed())
+
+    def __len__(self) -> int:
+        return len(self._parsed())
+
+    def __eq__(self, other: object) -> bool:
+        return self._parsed() == (dict(other) if isinstance(other, Mapping) else other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._parsed())
 
 
 @dataclass(frozen=True)

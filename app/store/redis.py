@@ -33,6 +33,7 @@ from app.store import redis_lua as lua
 from app.store.base import (
     BandKeys,
     Keys,
+    LazyJson,
     NewDocument,
     SchemeMismatch,
     StoredDocument,
@@ -365,12 +366,12 @@ class RedisStore:
         query = b"".join(r.to_bytes(lua.REF, "big") for r in wanted)
         raw = self._run("paragraphs", [query])
         out: dict[int, StoredParagraph] = {}
-        metadata: dict[bytes, dict[str, Any]] = {}
+        metadata: dict[bytes, LazyJson] = {}
         for n, ref in enumerate(wanted):
             doc_id, text, meta = raw[3 * n], raw[3 * n + 1], raw[3 * n + 2]
             if doc_id is not None and text is not None:
                 if doc_id not in metadata:
-                    metadata[doc_id] = json.loads(meta) if meta else {}
+                    metadata[doc_id] = LazyJson(meta or b"")
                 index = ref & (MAX_PARAGRAPHS - 1)
                 out[ref] = StoredParagraph(ref, doc_id.decode(), index, text.decode(), metadata[doc_id])
         return out

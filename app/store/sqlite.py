@@ -32,6 +32,7 @@ import numpy as np
 from app.store.base import (
     BandKeys,
     Keys,
+    LazyJson,
     NewDocument,
     SchemeMismatch,
     StoredDocument,
@@ -273,10 +274,10 @@ class SqliteStore:
                 "SELECT p.ref, p.text, d.id, d.first, d.metadata FROM paragraphs p "
                 f"JOIN documents d ON d.pk = p.doc WHERE p.ref IN ({marks})"
             )
-            metadata: dict[str, dict[str, object]] = {}
-            for ref, text, doc_id, first, meta in conn.execute(query, chunk):
+            metadata: dict[str, LazyJson] = {}
+            for ref, text, doc_id, first, meta in conn.execute(query, chunk).fetchall():
                 if doc_id not in metadata:
-                    metadata[doc_id] = json.loads(meta)
+                    metadata[doc_id] = LazyJson(meta)
                 out[ref] = StoredParagraph(ref, doc_id, ref - first, text, metadata[doc_id])
         return out
 

@@ -12,7 +12,6 @@ once, in rowid order; an addition is an append done by SQLite itself
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
@@ -52,11 +51,14 @@ def _runs(sorted_buckets: UInts) -> tuple[list[int], list[int], list[int]]:
     return sorted_buckets[starts].tolist(), starts.tolist(), ends.tolist()
 
 
-def _in_chunks(conn: sqlite3.Connection, buckets: list[int]) -> Iterator[tuple[int, bytes]]:
+def _in_chunks(conn: sqlite3.Connection, buckets: list[int]) -> list[tuple[int, bytes]]:
+    rows: list[tuple[int, bytes]] = []
     for i in range(0, len(buckets), _CHUNK):
         chunk = buckets[i : i + _CHUNK]
         marks = ",".join("?" * len(chunk))
-        yield from conn.execute(f"SELECT bucket, entries FROM bands WHERE bucket IN ({marks})", chunk)
+        # fetchall: one C call instead of a Python step per row
+        rows += conn.execute(f"SELECT bucket, entries FROM bands WHERE bucket IN ({marks})", chunk).fetchall()
+    return rows
 
 
 class Additions:
@@ -113,7 +115,7 @@ def remove_entries(
     gone = set(zip(buckets.tolist(), tags.tolist(), refs.tolist(), strict=True))
     rewrite: list[tuple[bytes, int]] = []
     empty: list[tuple[int]] = []
-    for bucket, blob in list(_in_chunks(conn, sorted(set(buckets.tolist())))):
+    for bucket, blob in _in_chunks(conn, sorted(set(buckets.tolist()))):
         entries = np.frombuffer(blob, dtype=ENTRY)
         keep = np.fromiter(
             (
@@ -139,7 +141,7 @@ def lookup_entries(conn: sqlite3.Connection, keys: npt.NDArray[np.int64]) -> dic
     if not unique.size:
         return {}
     buckets, tags = split_keys(unique)
-    rows = list(_in_chunks(conn, np.unique(buckets).tolist()))
+    rows = _in_chunks(conn, np.unique(buckets).tolist())
     if not rows:
         return {}
     blobs = [r[1] for r in rows]
