@@ -295,7 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     MinHasher().warm_up()
     samples = {k: sample_paragraphs(path, args.sample, args.seed, args.max_mb) for k, path in present.items()}
     report: dict[str, Any] = {
-        "machine": machine_info(["numpy", "numba", "rensa", "datasketch", "xxhash"]),
+        "machine": machine_info(["numpy", "numba", "rensa", "datasketch", "xxhash"])
+        | {"command": " ".join([".venv/bin/python -m benchmarks.bench_hashing", *(argv or sys.argv[1:])])},
         "config": {k: str(v) for k, v in vars(args).items()} | {"num_perm": NUM_PERM, "shingle": SHINGLE},
         "throughput": {},
     }
