@@ -215,9 +215,13 @@ class MinHasher:
         )
 
     def warm_up(self) -> None:
-        """Load (or compile) every kernel now rather than on a first request."""
-        self.signatures(["warm up"])
-        self.analyse(["warm up"])
+        """Load (or compile) every kernel, and build the lazily made tables,
+        now rather than on a first request: ASCII, text NFKC must change
+        (a ligature, a non-breaking space) and CJK with full-width marks each
+        take another path through ``pack``."""
+        samples = ["warm up", "ﬁnal cafe\u0301\u00a0déjà vu", "北京，上海。"]
+        self.signatures(samples)
+        self.analyse(samples)
 
 
 def signatures(texts: Sequence[str]) -> Signatures:
