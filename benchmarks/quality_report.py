@@ -13,6 +13,10 @@ Tally = dict[str, int]
 
 def _hit(item: Item, answer: dict[str, Any], corpus: CorpusSet) -> bool:
     matches = answer["matches"]
+    if answer.get("boilerplate") and item.kind != "repeat":
+        # Reported as boilerplate: found in many archived documents, listed as
+        # a count instead of matches. That is a detection of archived text.
+        return True
     if item.kind == "repeat":
         return any(m["source"] == "article" and m["paragraph_index"] == item.repeat_of for m in matches)
     archive = {(m["document_id"], m["paragraph_index"]) for m in matches if m["source"] == "archive"}
