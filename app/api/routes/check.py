@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.api.auth import ReadAccess, require_write_key
@@ -56,7 +56,7 @@ async def check(
         float | None, Query(gt=0.0, le=1.0, description="for raw text/plain or text/html bodies")
     ] = None,
     exclude_ids: Annotated[list[str] | None, Query(description="for raw bodies")] = None,
-) -> CheckResponse:
+) -> Response:
     require_json(request, allowed_raw=True)
     kind, charset = media_type(request)
     raw = await request.body()
@@ -94,4 +94,6 @@ async def check(
     response = check_response(results, ingested)
     for p in response.paragraphs:
         CHECKED.labels(p.status).inc()
-    return response
+    # Already a validated CheckResponse: serialised directly, FastAPI's
+    # generic re-validation and jsonable_encoder pass would only repeat it.
+    return Response(response.model_dump_json(), media_type="application/json")
