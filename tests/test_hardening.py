@@ -211,3 +211,24 @@ def test_wrong_types_everywhere_are_422(client: TestClient) -> None:
         r = client.post("/check", json=body)
         assert r.status_code == 422, body
         assert r.json()["detail"]
+
+
+@pytest.mark.parametrize("charset", ["rot13", "base64", "zlib", "hex", "unicode_escape"])
+def test_non_text_charsets_are_415(client: TestClient, charset: str) -> None:
+    r = client.post("/check", content=b"aGVsbG8=", headers={"content-type": f"text/plain; charset={charset}"})
+    assert r.status_code == 415
+    assert charset in r.json()["detail"]
+
+
+def test_surrogates_after_decoding_are_400(client: TestClient) -> None:
+    body = "caf\udce9".encode("utf-16-le", "surrogatepass")
+    r = client.post("/check", content=body, headers={"content-type": "text/plain; charset=utf-16-le"})
+    assert r.status_code == 400
+    assert r.json()["detail"]
+
+
+def test_single_document_mentioning_documents_is_not_a_batch(client: TestClient) -> None:
+    doc = {"id": "meta", "text": ARCHIVED_EN, "metadata": {"documents": ["a"], "kind": "documents"}}
+    r = client.post("/ingest", json=doc)
+    assert r.status_code == 200
+    assert r.json()["documents"][0]["id"] == "meta"

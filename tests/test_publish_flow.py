@@ -103,6 +103,9 @@ def test_filters_restrict_archive_matches_by_metadata(client: TestClient) -> Non
     assert sources(None) == {"old-city", "new-city", "new-sport", "undated"}
     assert sources({"since": "2026-01-01"}) == {"new-city", "new-sport"}
     assert sources({"until": "2025-12-31"}) == {"old-city"}
+    # a date alone includes the whole day
+    assert sources({"until": "2026-10-15"}) == {"old-city", "new-city"}
+    assert sources({"until": "2026-10-15T08:00:00Z"}) == {"old-city"}
     assert sources({"metadata": {"section": "city"}}) == {"old-city", "new-city", "undated"}
     assert sources({"since": "2026-01-01", "metadata": {"section": ["city", "culture"]}}) == {"new-city"}
     assert sources({"metadata": {"section": "weather"}}) == set()

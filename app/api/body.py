@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import json
 from typing import TypeVar
 
 from fastapi import Request
@@ -10,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from app.api.errors import ApiError
-from app.api.schemas import DocumentIn
+from app.api.schemas import DocumentIn, IngestBatch
 
 Model = TypeVar("Model", bound=BaseModel)
 RAW_FORMATS = {"text/plain": "text", "text/html": "html"}
@@ -30,15 +31,20 @@ def media_type(request: Request) -> tuple[str, str]:
 
 def decode(raw: bytes, charset: str) -> str:
     try:
-        codecs.lookup(charset)
+        codec = codecs.lookup(charset)
     except LookupError:
         raise ApiError(415, f"unsupported charset {charset!r}") from None
+    # Python also names bytes-to-bytes transforms (base64, zlib, rot13) and
+    # escape codecs as "codecs": only real text encodings are charsets.
+    if not codec._is_text_encoding or codec.name.endswith("unicode-escape"):
+        raise ApiError(415, f"unsupported charset {charset!r}")
     try:
-        return raw.decode(charset)
-    except UnicodeDecodeError as exc:
-        raise ApiError(
-            400, f"request body is not valid {charset}: byte {exc.start} cannot be decoded"
-        ) from None
+        text = raw.decode(codec.name)
+        text.encode("utf-8")  # a lone surrogate cannot be text
+    except UnicodeError as exc:
+        where = f": byte {exc.start} cannot be decoded" if isinstance(exc, UnicodeDecodeError) else ""
+        raise ApiError(400, f"request body is not valid {charset}{where}") from None
+    return text
 
 
 def parse_json(model: type[Model], raw: bytes) -> Model:
@@ -87,3 +93,15 @@ def parse_ndjson(raw: bytes) -> list[DocumentIn]:
     if not docs:
         raise ApiError(422, "request body holds no document")
     return docs
+
+
+def parse_documents(raw: bytes) -> list[DocumentIn]:
+    """One document, or ``{"documents": [...]}``: told apart by the top-level
+    key, so a document whose metadata mentions "documents" stays one."""
+    try:
+        top = json.loads(raw) if raw.strip() else None
+    except (ValueError, RecursionError):
+        top = None  # the model's parser reports the exact JSON error below
+    if isinstance(top, dict) and "documents" in top:
+        return parse_json(IngestBatch, raw).documents
+    return [parse_json(DocumentIn, raw)]

@@ -6,7 +6,7 @@ never renamed, removed or given another meaning.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -51,7 +51,11 @@ class ArchiveFilterIn(BaseModel):
     )
 
     def to_filter(self) -> ArchiveFilter:
-        return ArchiveFilter(as_datetime(self.since), as_datetime(self.until), self.date_field, self.metadata)
+        until = as_datetime(self.until)
+        if until is not None and not isinstance(self.until, datetime):
+            # a date alone means the whole of that day
+            until += timedelta(days=1) - timedelta(microseconds=1)
+        return ArchiveFilter(as_datetime(self.since), until, self.date_field, self.metadata)
 
 
 class CheckRequest(BaseModel):
@@ -60,7 +64,12 @@ class CheckRequest(BaseModel):
     text: str = TEXT
     format: Format = "text"
     threshold: float | None = Field(
-        None, gt=0.0, le=1.0, description="similarity (Jaccard) threshold; default from settings"
+        None,
+        gt=0.0,
+        le=1.0,
+        description="similarity (Jaccard) threshold; default from settings. Below the index's "
+        "LSH threshold (PARADUP_LSH_THRESHOLD, 0.3) recall is no longer guaranteed: the bands only "
+        "propose pairs reliably from there up",
     )
     containment_threshold: float | None = Field(None, gt=0.0, le=1.0)
     exclude_ids: list[str] = Field(default_factory=list, description="archived documents to ignore")

@@ -6,14 +6,12 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.api.auth import ReadAccess, WriteAccess
-from app.api.body import NDJSON_TYPES, media_type, parse_json, parse_ndjson, require_json
+from app.api.body import NDJSON_TYPES, media_type, parse_documents, parse_ndjson, require_json
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.errors import ApiError
 from app.api.observability import INGESTED
 from app.api.schemas import (
-    DocumentIn,
     DocumentOut,
-    IngestBatch,
     IngestedOut,
     IngestResponse,
     StoredParagraphOut,
@@ -63,8 +61,7 @@ async def ingest(
         docs = parse_ndjson(raw)
     else:
         require_json(request, allowed_raw=False)
-        is_batch = b'"documents"' in raw
-        docs = parse_json(IngestBatch, raw).documents if is_batch else [parse_json(DocumentIn, raw)]
+        docs = parse_documents(raw)
     if len(docs) > settings.max_batch_documents:
         raise ApiError(
             422, f"{len(docs)} documents in one request; the limit is {settings.max_batch_documents}"
