@@ -48,12 +48,22 @@ def ingest_stream(
         ready.clear()
         progress(0, "hashing")
 
+    pending: set[str] = set()
     for doc in docs:
+        if doc.id in pending:
+            # A later version of a document in this transaction: write what
+            # came before, so every backend sees one version per batch.
+            if waiting:
+                prepare()
+            write()
+            pending.clear()
+        pending.add(doc.id)
         waiting.append(doc)
         if len(waiting) >= PREPARE_DOCUMENTS:
             prepare()
             if sum(len(d.paragraphs) for d in ready) >= WRITE_PARAGRAPHS:
                 write()
+                pending.clear()
     if waiting:
         prepare()
     if ready:

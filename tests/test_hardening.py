@@ -232,3 +232,20 @@ def test_single_document_mentioning_documents_is_not_a_batch(client: TestClient)
     r = client.post("/ingest", json=doc)
     assert r.status_code == 200
     assert r.json()["documents"][0]["id"] == "meta"
+
+
+def test_sqlite_failure_is_503_not_500(tmp_path: Path) -> None:
+    import sqlite3
+
+    with make_client(tmp_path) as c:
+        assert c.post("/ingest", json={"id": "a", "text": ARCHIVED_EN}).status_code == 200
+        # break the store under the running service: a real SQLite error
+        outside = sqlite3.connect(tmp_path / "hard.db")
+        outside.execute("DROP TABLE bands")
+        outside.commit()
+        outside.close()
+        r = c.post("/check", json={"text": ARCHIVED_EN})
+        assert r.status_code == 503
+        assert "store" in r.json()["detail"]
+        r = c.post("/ingest", json={"id": "b", "text": ARCHIVED_EN})
+        assert r.status_code == 503

@@ -99,12 +99,16 @@ def test_prepare_many_equals_one_by_one(tmp_path: Path) -> None:
     service.close()
 
 
-def test_ingest_stream_counts_and_repeated_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("batch", [(3, 10), (1000, 10**6)])
+def test_ingest_stream_counts_and_repeated_ids(
+    store_url: str, monkeypatch: pytest.MonkeyPatch, batch: tuple[int, int]
+) -> None:
     import app.bulk
 
-    monkeypatch.setattr(app.bulk, "PREPARE_DOCUMENTS", 3)
-    monkeypatch.setattr(app.bulk, "WRITE_PARAGRAPHS", 10)
-    service = Paradup.open(Settings(store=f"sqlite:///{tmp_path}/i.db"))
+    # small batches, then one batch holding both versions of a document
+    monkeypatch.setattr(app.bulk, "PREPARE_DOCUMENTS", batch[0])
+    monkeypatch.setattr(app.bulk, "WRITE_PARAGRAPHS", batch[1])
+    service = Paradup.open(Settings(store=store_url))
     docs = [DocumentInput(f"d{i}", "\n\n".join(texts(4, f"d{i}"))) for i in range(10)]
     docs.insert(5, DocumentInput("d1", "\n\n".join(texts(2, "new"))))  # same batch as nothing: an update
     docs.append(DocumentInput("d9", "\n\n".join(texts(4, "d9"))))  # same text: unchanged

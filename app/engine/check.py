@@ -176,8 +176,8 @@ class Checker:
             if self.boilerplate_min_documents and documents >= self.boilerplate_min_documents:
                 # Taglines, agency credits, newsletter pitches: one line of
                 # context instead of dozens of matches nobody needs to read.
-                # Counted before any filter: boilerplate is a property of the
-                # whole archive.
+                # Counted before the metadata filters (boilerplate is a
+                # property of the archive), after exclude_ids.
                 results[i].boilerplate_documents = documents
             elif archive_filter is None:
                 results[i].matches.extend(m for m, _ in found)

@@ -56,6 +56,11 @@ class Paradup:
         fp.warm_up()
         return cls(settings, open_store(settings.store, fp.band_keys, fp.scheme), fp)
 
+    @property
+    def store_is_local(self) -> bool:
+        """The store is an embedded file: its calls never wait on a network."""
+        return not self.settings.store.startswith(("redis://", "rediss://", "redis+cluster://"))
+
     def close(self) -> None:
         self.store.close()
 

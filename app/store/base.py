@@ -83,7 +83,7 @@ class LazyJson(Mapping[str, Any]):
 
 @dataclass(frozen=True)
 class StoredParagraph:
-    ref: int  # backend-specific paragraph handle, stable while the document is
+    ref: int  # backend-specific paragraph handle, stable while the document is unchanged
     document_id: str
     index: int
     text: str

@@ -20,12 +20,14 @@ caller verifies every candidate anyway.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 
@@ -77,6 +79,26 @@ class StoreFormatError(StoreError):
     """The file was written by another version of the SQLite store."""
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _translated(method: Callable[P, R]) -> Callable[P, R]:
+    """SQLite's failures as the store contract's: a locked, full or failing
+    database is unavailable for now (503), anything else a store error."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"SQLite store: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store: {exc}") from exc
+
+    return wrapper
+
+
 def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
     for i in range(0, len(values), CHUNK):
         yield values[i : i + CHUNK]
@@ -126,10 +148,13 @@ class SqliteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # also after a failed COMMIT, so the connection is not left
+            # inside a transaction for the thread's next request
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def _check_scheme(self, scheme: str) -> None:
         with self._write() as conn:
@@ -168,6 +193,7 @@ class SqliteStore:
             remove_entries(conn, np.concatenate(keys), refs)
         conn.execute("DELETE FROM paragraphs WHERE ref >= ? AND ref < ?", (first, first + count))
 
+    @_translated
     def put(self, documents: Sequence[NewDocument]) -> list[WriteStatus]:
         statuses: list[WriteStatus] = []
         with self._write() as conn:
@@ -234,6 +260,7 @@ class SqliteStore:
             [("documents", str(documents)), ("paragraphs", str(paragraphs))],
         )
 
+    @_translated
     def delete(self, document_id: str) -> bool:
         with self._write() as conn:
             row = conn.execute(
@@ -248,6 +275,7 @@ class SqliteStore:
 
     # reads
 
+    @_translated
     def get(self, document_id: str) -> StoredDocument | None:
         conn = self._conn
         row = conn.execute(
@@ -262,9 +290,11 @@ class SqliteStore:
         ).fetchall()
         return StoredDocument(document_id, json.loads(row[0]), [t[0] for t in texts])
 
+    @_translated
     def lookup(self, keys: Keys) -> dict[int, list[int]]:
         return lookup_entries(self._conn, keys)
 
+    @_translated
     def paragraphs(self, refs: Sequence[int]) -> dict[int, StoredParagraph]:
         out: dict[int, StoredParagraph] = {}
         conn = self._conn
@@ -281,6 +311,7 @@ class SqliteStore:
                 out[ref] = StoredParagraph(ref, doc_id, ref - first, text, metadata[doc_id])
         return out
 
+    @_translated
     def list_ids(self, prefix: str, limit: int) -> list[str]:
         # A range on the unique index, not LIKE, so '%' or '_' in ids are literal.
         rows = self._conn.execute(
@@ -289,6 +320,7 @@ class SqliteStore:
         )
         return [row[0] for row in rows]
 
+    @_translated
     def stats(self) -> StoreStats:
         rows = dict(
             self._conn.execute("SELECT key, value FROM meta WHERE key IN ('documents', 'paragraphs')")

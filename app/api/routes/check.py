@@ -18,8 +18,9 @@ router = APIRouter(tags=["check"])
 # An ordinary article is checked on the event loop itself: handing it to a
 # thread and back cost about 2 ms per request (measured with wrk -c1: 8.2 ->
 # 5.8 ms for a 10-paragraph article, 3.6 -> 1.7 ms for a one-liner), more than
-# the check, and under the GIL a thread adds no parallelism. Long texts still
-# go to a thread so that the loop keeps answering meanwhile.
+# the check, and under the GIL a thread adds no parallelism. Long texts, and
+# stores behind a network (a slow or unreachable Redis would freeze the loop,
+# /health included), still go to a thread.
 INLINE_MAX_CHARS = 50_000
 
 _BODY: dict[str, Any] = {
@@ -87,7 +88,7 @@ async def check(
     else:
         ingested = None
         args = (body.text, body.format, body.threshold, body.containment_threshold, body.exclude_ids)
-        if len(body.text) <= INLINE_MAX_CHARS:
+        if service.store_is_local and len(body.text) <= INLINE_MAX_CHARS:
             results = service.check(*args, archive_filter)
         else:
             results = await run_in_threadpool(service.check, *args, archive_filter)
