@@ -88,7 +88,7 @@ class Checker:
         texts = [p.text for p in paragraphs]
         analysis = self.fp.analyse(texts)
         indexable = self.fp.indexable(analysis)
-        keys = self.fp.keys_for(texts, indexable)
+        keys = self.fp.keys_for(analysis)
         results = [ParagraphResult(p, not ok) for p, ok in zip(paragraphs, indexable, strict=True)]
         self._within_article(results, analysis, indexable, keys, limits)
         self._against_archive(results, analysis, keys, limits, set(exclude_ids), archive_filter)

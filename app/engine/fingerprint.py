@@ -44,16 +44,19 @@ class Fingerprinter:
         """Long enough to fingerprint: short paragraphs are never banded."""
         return [s.size >= self.min_shingles for s in analysis.shingles]
 
-    def keys_for(self, texts: Sequence[str], indexable: Sequence[bool]) -> list[Keys]:
-        """Band keys of each text; empty for texts that are not indexable."""
+    def keys_for(self, analysis: Analysis) -> list[Keys]:
+        """Band keys of each analysed text; empty for texts too short to index.
+        Signed from the exact shingle sets the analysis already holds."""
         empty = np.empty(0, dtype=np.int64)
-        chosen = [t for t, ok in zip(texts, indexable, strict=True) if ok]
-        keys = iter(band_keys(self.hasher.signatures(chosen), self.bands)) if chosen else iter(())
+        indexable = self.indexable(analysis)
+        chosen = [s for s, ok in zip(analysis.shingles, indexable, strict=True) if ok]
+        signed = self.hasher.signatures_of_sets(chosen)
+        keys = iter(band_keys(signed, self.bands)) if chosen else iter(())
         return [next(keys) if ok else empty for ok in indexable]
 
     def band_keys(self, texts: Sequence[str]) -> list[Keys]:
         """The store's callback: keys of stored paragraph texts."""
-        return self.keys_for(texts, self.indexable(self.analyse(texts)))
+        return self.keys_for(self.analyse(texts))
 
     def warm_up(self) -> None:
         self.hasher.warm_up()

@@ -137,7 +137,7 @@ class Paradup:
         texts = [[p.text for p in self._split(d.text, d.format, f"document {d.id!r}")] for d in docs]
         flat = [t for paragraphs in texts for t in paragraphs]
         fp = self.fingerprinter
-        keys = iter(fp.keys_for(flat, fp.indexable(fp.analyse(flat))) if flat else [])
+        keys = iter(fp.keys_for(fp.analyse(flat)) if flat else [])
         prepared = []
         for doc, paragraphs in zip(docs, texts, strict=True):
             digest = hashlib.sha256(

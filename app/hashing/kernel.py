@@ -304,6 +304,21 @@ def sign_parallel(data, bounds, k, a, b, kind, mapped, extra, out, chunks):  # t
 
 
 @njit(cache=True)
+def sign_hashes(values, offsets, a, b, out):  # type: ignore[no-untyped-def]
+    """Signatures from shingle hashes already computed by ``shingle_hashes``:
+    the same minima, without normalising and hashing the text a second time."""
+    num_perm = a.shape[0]
+    acc = np.empty(num_perm, dtype=np.uint32)
+    for p in range(out.shape[0]):
+        acc[:] = EMPTY
+        for i in range(offsets[p], offsets[p + 1]):
+            h = values[i]
+            for j in range(num_perm):
+                acc[j] = min(acc[j], np.uint32(a[j] * h + b[j]))
+        out[p, :] = acc
+
+
+@njit(cache=True)
 def shingle_hashes(data, bounds, k, kind, mapped, extra):  # type: ignore[no-untyped-def]
     """Normalised text and sorted distinct shingle hashes of every paragraph.
 
