@@ -3,7 +3,7 @@ WORKDIR /srv/paradup
 COPY pyproject.toml README.md ./
 COPY app ./app
 # Compile the numba kernels into the image so no request ever waits for them.
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir ".[redis]" \
  && python -c "from app.hashing import MinHasher; MinHasher().warm_up()"
 ENV PARADUP_STORE=sqlite:////data/paradup.db \
     PARADUP_HOST=0.0.0.0 \
