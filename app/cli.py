@@ -15,7 +15,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -51,18 +50,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _documents(path: Path) -> Iterator[tuple[int, Any]]:
-    from app.api.schemas import DocumentIn
+    from app.api.schemas import BadLine, documents_from_lines
 
     with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                yield number, DocumentIn.model_validate_json(line)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                raise CliError(f"{path}:{number}: {where + ': ' if where else ''}{first['msg']}") from None
+        try:
+            yield from documents_from_lines(lines)
+        except BadLine as exc:
+            raise CliError(f"{path}:{exc.number}: {exc.problem}") from None
 
 
 def _ingest(args: argparse.Namespace, console: Console) -> int:
@@ -109,8 +103,6 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         text = path.read_text(encoding="utf-8")
     is_html = args.format == "html" or (args.format is None and args.file.lower().endswith((".html", ".htm")))
     fmt: Format = "html" if is_html else "text"
-    if not text.strip():
-        raise CliError("the text is empty: nothing to check")
     service = Paradup.open(_settings(args))
     try:
         results = service.check(text, fmt, args.threshold, None, args.exclude_id or [])

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from app.api.errors import ApiError
-from app.api.schemas import DocumentIn, IngestBatch
+from app.api.schemas import BadLine, DocumentIn, IngestBatch, documents_from_lines
 
 Model = TypeVar("Model", bound=BaseModel)
 RAW_FORMATS = {"text/plain": "text", "text/html": "html"}
@@ -78,18 +78,10 @@ NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl
 def parse_ndjson(raw: bytes) -> list[DocumentIn]:
     """One document per line; any bad line rejects the whole request (the
     batch is atomic like a JSON batch), naming the line."""
-    docs: list[DocumentIn] = []
-    for number, line in enumerate(raw.split(b"\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            docs.append(DocumentIn.model_validate_json(line))
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ApiError(
-                422, f"line {number}: {where + ': ' if where else ''}{first['msg']}; nothing was ingested"
-            ) from None
+    try:
+        docs = [doc for _, doc in documents_from_lines(raw.split(b"\n"))]
+    except BadLine as exc:
+        raise ApiError(422, f"{exc}; nothing was ingested") from None
     if not docs:
         raise ApiError(422, "request body holds no document")
     return docs

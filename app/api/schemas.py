@@ -6,10 +6,11 @@ never renamed, removed or given another meaning.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.engine import ArchiveFilter, IngestResult, ParagraphResult
 from app.engine.filters import as_datetime
@@ -213,3 +214,26 @@ class AllowCreated(AllowOut):
 
 class AllowList(BaseModel):
     entries: list[AllowOut]
+
+
+class BadLine(ValueError):
+    """A line of a JSON-lines batch that is not a valid document."""
+
+    def __init__(self, number: int, problem: str) -> None:
+        super().__init__(f"line {number}: {problem}")
+        self.number = number
+        self.problem = problem
+
+
+def documents_from_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, DocumentIn]]:
+    """(line number, document) for each non-blank line of a JSON-lines batch;
+    the first invalid line raises ``BadLine`` naming the field and the fault."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            yield number, DocumentIn.model_validate_json(line)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise BadLine(number, f"{where + ': ' if where else ''}{first['msg']}") from None

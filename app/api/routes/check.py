@@ -8,7 +8,6 @@ from starlette.concurrency import run_in_threadpool
 from app.api.auth import ReadAccess, require_write_key
 from app.api.body import RAW_FORMATS, decode, media_type, parse_json, require_json
 from app.api.deps import ServiceDep, SettingsDep
-from app.api.errors import ApiError
 from app.api.observability import CHECKED
 from app.api.schemas import TEXT_PATTERN, CheckRequest, CheckResponse, check_response
 from app.engine import DocumentInput
@@ -70,8 +69,6 @@ async def check(
         )
     else:
         body = parse_json(CheckRequest, raw)
-    if not body.text.strip():
-        raise ApiError(422, "text is empty: nothing to check")
     archive_filter = body.filters.to_filter() if body.filters else None
     if body.ingest_as is not None:
         await require_write_key(request, settings)
