@@ -88,7 +88,9 @@ def test_review_page_uploads_html(browser, tmp_path: Path) -> None:  # type: ign
         page = browser.new_page()
         page.goto(server.url + "/")
         page.set_input_files("#file", str(upload))
-        assert page.input_value("#format") == "html"
+        # the page reads the file asynchronously: wait for it, never for a time
+        playwright.expect(page.locator("#format")).to_have_value("html")
+        playwright.expect(page.locator("#article")).to_have_value(upload.read_text(encoding="utf-8"))
         page.click("#check")
         page.wait_for_selector("#results .para")
         statuses = page.eval_on_selector_all("#results .para", "els => els.map(e => e.dataset.status)")
