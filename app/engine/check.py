@@ -84,11 +84,16 @@ class Checker:
         limits: Thresholds,
         exclude_ids: Collection[str] = (),
         archive_filter: ArchiveFilter | None = None,
+        fingerprints: tuple[Analysis, list[Keys]] | None = None,
     ) -> list[ParagraphResult]:
-        texts = [p.text for p in paragraphs]
-        analysis = self.fp.analyse(texts)
+        """``fingerprints`` (the paragraphs' analysis and band keys) when the
+        caller already has them, so that they are not computed twice."""
+        if fingerprints is None:
+            analysis = self.fp.analyse([p.text for p in paragraphs])
+            keys = self.fp.keys_for(analysis)
+        else:
+            analysis, keys = fingerprints
         indexable = self.fp.indexable(analysis)
-        keys = self.fp.keys_for(analysis)
         results = [ParagraphResult(p, not ok) for p, ok in zip(paragraphs, indexable, strict=True)]
         self._within_article(results, analysis, indexable, keys, limits)
         self._against_archive(results, analysis, keys, limits, set(exclude_ids), archive_filter)

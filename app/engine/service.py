@@ -16,6 +16,7 @@ from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
 from app.settings import Settings
 from app.store import NewDocument, NewParagraph, Store, StoredDocument, StoreStats, WriteStatus, open_store
+from app.store.base import Keys
 from app.text import Format, Paragraph, split
 from app.text.sanitize import UnacceptableText, sanitize
 
@@ -94,13 +95,14 @@ class Paradup:
         exclude_ids: Collection[str] = (),
         archive_filter: ArchiveFilter | None = None,
     ) -> list[ParagraphResult]:
-        limits = Thresholds(
-            threshold if threshold is not None else self.settings.similarity_threshold,
-            containment_threshold
-            if containment_threshold is not None
-            else self.settings.containment_threshold,
-        )
+        limits = self._thresholds(threshold, containment_threshold)
         return self.checker.check(self._split(text, fmt, "the text"), limits, exclude_ids, archive_filter)
+
+    def _thresholds(self, similarity: float | None, containment: float | None) -> Thresholds:
+        return Thresholds(
+            similarity if similarity is not None else self.settings.similarity_threshold,
+            containment if containment is not None else self.settings.containment_threshold,
+        )
 
     def check_and_publish(
         self,
@@ -116,36 +118,43 @@ class Paradup:
         Its own published version is excluded from the check, so re-publishing
         an edited article is not flagged against itself.
         """
-        results = self.check(
-            doc.text, doc.format, threshold, containment_threshold, {*exclude_ids, doc.id}, archive_filter
-        )
+        self._refuse_reserved([doc])
+        paragraphs = self._split(doc.text, doc.format, f"document {doc.id!r}")
+        texts = [p.text for p in paragraphs]
+        analysis = self.fingerprinter.analyse(texts)
+        keys = self.fingerprinter.keys_for(analysis)
+        limits = self._thresholds(threshold, containment_threshold)
+        exclude = {*exclude_ids, doc.id}
+        results = self.checker.check(paragraphs, limits, exclude, archive_filter, (analysis, keys))
         if any(r.duplicate for r in results) and not force:
             return results, None
-        return results, self.ingest([doc])[0]
+        # The paragraphs and keys just checked are the ones stored: no second
+        # split or fingerprinting.
+        return results, self._write([_document(doc, texts, keys)])[0]
 
     def prepare_many(self, docs: Sequence[DocumentInput]) -> list[NewDocument]:
         """Split and fingerprint documents, all their paragraphs in one hashing
         call (its fixed cost dominates at a few paragraphs per document)."""
+        self._refuse_reserved(docs)
+        return self._prepare(docs)
+
+    @staticmethod
+    def _refuse_reserved(docs: Sequence[DocumentInput]) -> None:
         reserved = next((d.id for d in docs if allowlist.is_entry(d.id)), None)
         if reserved is not None:
             raise InvalidDocument(
                 f"document id {reserved!r}: ids starting with {allowlist.PREFIX!r} are reserved"
             )
-        return self._prepare(docs)
 
     def _prepare(self, docs: Sequence[DocumentInput]) -> list[NewDocument]:
         texts = [[p.text for p in self._split(d.text, d.format, f"document {d.id!r}")] for d in docs]
         flat = [t for paragraphs in texts for t in paragraphs]
         fp = self.fingerprinter
         keys = iter(fp.keys_for(fp.analyse(flat)) if flat else [])
-        prepared = []
-        for doc, paragraphs in zip(docs, texts, strict=True):
-            digest = hashlib.sha256(
-                json.dumps([paragraphs, doc.metadata], ensure_ascii=False, sort_keys=True).encode()
-            ).hexdigest()
-            new = [NewParagraph(t, next(keys)) for t in paragraphs]
-            prepared.append(NewDocument(doc.id, dict(doc.metadata), digest, new))
-        return prepared
+        return [
+            _document(doc, paragraphs, [next(keys) for _ in paragraphs])
+            for doc, paragraphs in zip(docs, texts, strict=True)
+        ]
 
     def ingest(self, docs: Sequence[DocumentInput]) -> list[IngestResult]:
         """Ingest documents atomically: all of them or, on any error, none."""
@@ -190,3 +199,13 @@ class Paradup:
 
     def stats(self) -> StoreStats:
         return self.store.stats()
+
+
+def _document(doc: DocumentInput, texts: Sequence[str], keys: Sequence[Keys]) -> NewDocument:
+    """The stored form of a split and fingerprinted document; its digest
+    covers text and metadata, so an equal digest means "unchanged"."""
+    digest = hashlib.sha256(
+        json.dumps([list(texts), doc.metadata], ensure_ascii=False, sort_keys=True).encode()
+    )
+    paragraphs = [NewParagraph(t, k) for t, k in zip(texts, keys, strict=True)]
+    return NewDocument(doc.id, dict(doc.metadata), digest.hexdigest(), paragraphs)
