@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.hashing import MinHasher, band_params, estimate_jaccard, overlap
-from app.hashing.charmap import TABLES_FILE, build_char_tables
+from app.hashing import MinHasher, band_params, estimate_jaccard, nfkc, overlap
+from app.hashing.charmap import PLANE, TABLES_FILE, build_char_tables, char_tables
 
 NUM_PERM = 128
 # The Unicode version of the interpreter that generated chartables.npz.
@@ -105,3 +105,32 @@ def test_shipped_tables_match_the_generator() -> None:
     with np.load(TABLES_FILE) as shipped:
         for name, table in built._asdict().items():
             assert np.array_equal(shipped[name], table), f"{name}: run python -m app.hashing.charmap"
+    with np.load(nfkc.TABLES_FILE) as shipped:
+        for name, table in nfkc.build_nfkc_tables(built)._asdict().items():
+            assert np.array_equal(shipped[name], table), f"nfkc {name}: run python -m app.hashing.charmap"
+
+
+def test_nfkc_leaves_every_character_above_the_table_alone() -> None:
+    """The kernel takes characters past nfkc.LIMIT as starters NFKC keeps."""
+    changed = [
+        hex(cp)
+        for cp in range(nfkc.LIMIT, 0x110000)
+        if unicodedata.combining(chr(cp)) or not unicodedata.is_normalized("NFKC", chr(cp))
+    ]
+    assert not changed
+
+
+def test_kernel_buffers_hold_the_longest_output_of_one_code_point() -> None:
+    chars, tables = char_tables(), nfkc.nfkc_tables()
+    longest = 0
+    for cp in range(nfkc.LIMIT):
+        text = ""
+        if tables.flags[cp] == nfkc.REPLACED:
+            at = int(tables.mapped[cp])
+            text = "".join(map(chr, tables.extra[at + 2 : at + 2 + int(tables.extra[at])]))
+        elif not 0xD800 <= cp <= 0xDFFF:
+            text = unicodedata.normalize("NFKC", chr(cp)) if tables.flags[cp] == nfkc.UNSTABLE else chr(cp)
+            text = text if len(text) == 1 else ""  # longer forms reach the kernel as several code points
+        longest = max(longest, nfkc.output_bytes(text, chars))
+    assert 0 < longest <= nfkc.BYTES_PER_CODE_POINT
+    assert nfkc.output_bytes(chr(PLANE), chars) <= nfkc.BYTES_PER_CODE_POINT

@@ -14,17 +14,19 @@ import xxhash
 from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from app.hashing import MinHasher, normalize
-from app.hashing.minhash import _nfkc, pack
-from app.hashing.xxh32 import OVERREAD, xxh32
+from app.hashing.charmap import ALONE, ASTRAL_ALONE, DELETE, MULTI, PLANE, SEPARATOR, WORD, char_tables
+from app.hashing.minhash import code_points
+from app.hashing.xxh32 import LANE_BYTES, OVERREAD, xxh32, xxh32_lane
 
 ROOT = Path(__file__).resolve().parent.parent
 EMPTY = 0xFFFFFFFF
 
-# Text that exercises every path of the kernel and of pack(): ASCII, accents
-# and combining marks, Arabic, CJK (stands alone), full-width forms, case
-# foldings to several letters, invisible characters, astral characters.
+# Text that exercises every path of the kernel: ASCII, accents and combining
+# marks, Arabic, CJK (stands alone), full-width forms, case foldings to
+# several letters, invisible characters, astral characters.
 UNICODE_TEXT = st.text(
     alphabet=st.one_of(
         st.sampled_from(list("abcXYZ019 .,-'\t\n\0")),
@@ -36,20 +38,49 @@ UNICODE_TEXT = st.text(
 
 
 # Where NFKC depends on context: marks to reorder or compose, Hangul jamo,
-# Arabic hamza and harakat, full-width forms, compatibility characters.
+# Arabic hamza and harakat (in and out of canonical order), full-width forms
+# and other characters NFKC replaces (after a letter they could compose
+# with), compatibility characters too long to replace in the kernel.
 COMPOSING_TEXT = st.text(
     alphabet=st.sampled_from(
-        list("aeoAEn \u0301\u0323\u0308\u0327\u0302\u0303\u031b\u0345ώéẹ")
-        + list("\u1100\u1161\u11a8가각\u0627\u0654\u0655\u0653\u064b\u0651\u0623ب")
-        + list("\u00a0\u2009\u2026ﬁ²½Ａ，。\u3000\u3099\u309aか\U0001d400\ud800")
+        list("aeoAEMn \u0301\u0323\u0308\u0327\u0302\u0303\u031b\u0345ώéẹ")
+        + list("\u1100\u1161\u11a8가각\u0627\u0654\u0655\u0653\u064b\u064e\u0650\u0651\u0623ب")
+        + list("\u00a0\u2009\u2026ﬁ²½ＡＭ，。\u3000\u3099\u309aか\U0001d400\ud800")
+        + list("ºª´\ufefb\ufdfa\u3392\u0344\u1e9b\u2f800\U0002f800\U0001f600")
+        + list("\u0315\u0316\u035c\u05b0\u0591")
     ),
     max_size=40,
 )
 
 
+def reference_normalise(text: str) -> str:
+    """The normalised text by the book, one character at a time in Python:
+    unicodedata's NFKC, then each character folded by the shipped tables."""
+    kind, mapped, extra = char_tables()
+    tokens: list[str] = []
+    token = ""
+    for char in unicodedata.normalize("NFKC", text):
+        cp = ord(char)
+        astral = ALONE if ASTRAL_ALONE[0] <= cp <= ASTRAL_ALONE[1] else WORD
+        k = kind[cp] if cp < PLANE else astral
+        if k == DELETE:
+            continue
+        if k in (SEPARATOR, ALONE) and token:
+            tokens.append(token)
+            token = ""
+        if k == ALONE:
+            tokens.append(char)
+        elif k == MULTI:
+            at = int(mapped[cp])
+            token += "".join(map(chr, extra[at + 1 : at + 1 + int(extra[at])]))
+        elif k != SEPARATOR:
+            token += chr(int(mapped[cp])) if cp < PLANE else char
+    return " ".join([*tokens, token] if token else tokens)
+
+
 def datasketch_signature(text: str) -> np.ndarray:
     """The documented equivalent of paradup's signature of ``text``."""
-    tokens = normalize(text).split(" ")
+    tokens = reference_normalise(text).split(" ")
     m = MinHash(num_perm=128, seed=1, hashfunc=xxhash.xxh32_intdigest)
     if tokens != [""]:
         count = max(1, len(tokens) - 2)
@@ -115,17 +146,54 @@ def test_same_signatures_in_another_process() -> None:
     assert other == hashlib.sha256(MinHasher().signatures(texts).tobytes()).hexdigest()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.one_of(UNICODE_TEXT, COMPOSING_TEXT))
-def test_fast_nfkc_equals_unicodedata(text: str) -> None:
-    assert _nfkc(text) == unicodedata.normalize("NFKC", text)
+def test_normalised_text_equals_the_reference(text: str) -> None:
+    assert normalize(text) == reference_normalise(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(UNICODE_TEXT, COMPOSING_TEXT), max_size=8))
+def test_signatures_equal_those_of_the_nfkc_forms(texts: list[str]) -> None:
+    hasher = MinHasher(threads=1)
+    forms = [unicodedata.normalize("NFKC", t) for t in texts]
+    assert np.array_equal(hasher.signatures(texts), hasher.signatures(forms))
+    assert hasher.analyse(texts).normalised == [reference_normalise(t) for t in texts]
+
+
+def test_every_character_in_every_context_normalises_like_the_reference() -> None:
+    """Each BMP character (and the astral blocks NFKC changes) alone, after
+    a letter it may compose with, before combining marks that compose or
+    not, in and out of canonical order, and between Arabic letters."""
+    chars = [chr(cp) for cp in (*range(PLANE), *range(0x1D400, 0x1D800), *range(0x2F800, 0x2FA20))]
+    contexts = ["{}", "e{}", "\u0628{}\u064e\u0651"]
+    contexts += ["{}\u0316", "{}\u0323\u0301x", "{}\u0301\u0323", "{}\u0315\u0316"]
+    texts = [context.format(c) for context in contexts for c in chars]
+    got = MinHasher().analyse(texts).normalised
+    wrong = [(t, g) for t, g in zip(texts, got, strict=True) if g != reference_normalise(t)]
+    assert not wrong, wrong[:5]
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(UNICODE_TEXT, COMPOSING_TEXT), max_size=6))
-def test_pack_lays_texts_end_to_end(texts: list[str]) -> None:
-    data, bounds = pack(texts)
+def test_code_points_lay_texts_end_to_end(texts: list[str]) -> None:
+    data, bounds = code_points(texts)
     assert bounds[0] == 0 and bounds[-1] == data.size
     for i, text in enumerate(texts):
-        raw = data[bounds[i] : bounds[i + 1] - 1].tobytes()
-        assert raw == unicodedata.normalize("NFKC", text).encode("utf-8", "surrogatepass")
+        assert "".join(map(chr, data[bounds[i] : bounds[i + 1]].tolist())) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(min_size=1, max_size=LANE_BYTES - 1), min_size=1, max_size=20))
+def test_xxh32_lanes_equal_xxhash(inputs: list[bytes]) -> None:
+    words = np.zeros((LANE_BYTES // 4, len(inputs)), dtype=np.uint32)
+    for i, data in enumerate(inputs):
+        words[:, i] = np.frombuffer(data.ljust(LANE_BYTES, b"\xa5"), dtype="<u4")
+    lengths = np.array([len(d) for d in inputs], dtype=np.uint32)
+    got = [int(lane_hash(words, lengths, i)) for i in range(len(inputs))]
+    assert got == [xxhash.xxh32_intdigest(d) for d in inputs]
+
+
+@njit(cache=True)
+def lane_hash(words: np.ndarray, lengths: np.ndarray, i: int) -> np.uint32:
+    return xxh32_lane(words, lengths, i)

@@ -167,9 +167,13 @@ def build_char_tables() -> CharTables:
 
 
 def main() -> None:
+    from app.hashing.nfkc import TABLES_FILE as NFKC_FILE
+    from app.hashing.nfkc import build_nfkc_tables
+
     tables = build_char_tables()
     np.savez_compressed(TABLES_FILE, **tables._asdict())
-    print(f"wrote {TABLES_FILE} (Unicode {unicodedata.unidata_version})")
+    np.savez_compressed(NFKC_FILE, **build_nfkc_tables(tables)._asdict())
+    print(f"wrote {TABLES_FILE} and {NFKC_FILE} (Unicode {unicodedata.unidata_version})")
 
 
 if __name__ == "__main__":

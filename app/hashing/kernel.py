@@ -1,12 +1,14 @@
 """Compiled kernels: code points -> normalised tokens -> shingles -> MinHash.
 
-Input is the UTF-8 of each paragraph's NFKC form, the paragraphs laid end to
-end in one array, each followed by one separator byte. One pass per paragraph, no
-Python call per character, token or shingle:
+Input is the code points of the paragraphs laid end to end in one array (a
+str widened to UCS-4 by numpy: one copy, no codec), and where each paragraph
+starts. One pass per paragraph, no Python call per character, token or
+shingle:
 
-1. fold every code point through the tables of `charmap` and write the
-   normalised paragraph as UTF-8: tokens joined by single spaces, noting
-   where each token starts;
+1. apply NFKC where `nfkc` says it acts alike in every context (flagging the
+   paragraphs where it does not), fold every code point through the tables
+   of `charmap` and write the normalised paragraph as UTF-8: tokens joined
+   by single spaces, noting where each token starts;
 2. a shingle is the bytes of ``k`` consecutive tokens (one shingle for a
    paragraph with fewer than ``k`` tokens); its hash is the MurmurHash3 32-bit
    finaliser of its xxh32;
@@ -25,19 +27,26 @@ import numpy as np
 from numba import njit, prange
 
 from app.hashing.charmap import ALONE, ASTRAL_ALONE, DELETE, MULTI, PLANE, SEPARATOR, WORD
-from app.hashing.xxh32 import OVERREAD, xxh32_at
+from app.hashing.nfkc import (
+    BYTES_PER_CODE_POINT,
+    FAST_ALONE,
+    FAST_CODE_POINT,
+    FAST_SEPARATOR,
+    FAST_TRAILING_SHIFT,
+    REPLACED,
+    TRANSPARENT,
+    UNSTABLE,
+)
+from app.hashing.nfkc import LIMIT as NFKC_LIMIT
+from app.hashing.xxh32 import LANE_BYTES, OVERREAD, load32, xxh32_at, xxh32_lane
 
 SPACE = np.uint8(0x20)
 EMPTY = np.uint32(0xFFFFFFFF)
 NOT_SIMPLE = np.uint8(0xFF)
-UNSTABLE = 0xFFFF
 _ASTRAL_LO = ASTRAL_ALONE[0]
 _ASTRAL_HI = ASTRAL_ALONE[1]
-# Worst case output bytes per input byte: a 2-byte character whose case
-# folding is 3 code points of 3 bytes each, plus a space.
-BYTES_PER_INPUT_BYTE = 6
 # Room after the text: xxh32 reads a few bytes past a shingle's end.
-PADDING = OVERREAD + 1
+PADDING = max(OVERREAD, LANE_BYTES) + 1
 
 
 @njit(cache=True, inline="always")
@@ -49,6 +58,17 @@ def fmix32(h: np.uint64) -> np.uint32:
     h = (h * np.uint64(0xC2B2AE35)) & np.uint64(0xFFFFFFFF)
     h ^= h >> np.uint64(16)
     return np.uint32(h)
+
+
+@njit(cache=True, inline="always")
+def _fmix32_lane(h: np.uint32) -> np.uint32:
+    # fmix32 on 32-bit values, so that it vectorises with xxh32_lane.
+    h ^= h >> np.uint32(16)
+    h = np.uint32(h * np.uint32(0x85EBCA6B))
+    h ^= h >> np.uint32(13)
+    h = np.uint32(h * np.uint32(0xC2B2AE35))
+    h ^= h >> np.uint32(16)
+    return h
 
 
 @njit(cache=True, inline="always")
@@ -89,105 +109,40 @@ def _put(out: np.ndarray, n: int, cp: int) -> int:
 
 
 @njit(cache=True, inline="always")
-def _decode(data: np.ndarray, i: int) -> tuple[int, int]:
-    """The code point starting at data[i] (valid UTF-8) and the next offset."""
-    c = int(data[i])
-    if c < 0xE0:
-        return ((c & 0x1F) << 6) | (int(data[i + 1]) & 0x3F), i + 2
-    if c < 0xF0:
-        return ((c & 0x0F) << 12) | ((int(data[i + 1]) & 0x3F) << 6) | (int(data[i + 2]) & 0x3F), i + 3
-    cp = ((c & 0x07) << 18) | ((int(data[i + 1]) & 0x3F) << 12)
-    return cp | ((int(data[i + 2]) & 0x3F) << 6) | (int(data[i + 3]) & 0x3F), i + 4
-
-
-@njit(cache=True, inline="always")
-def _changing_segment(data: np.ndarray, i: int, end: int, stable: np.ndarray) -> tuple[int, int]:
-    """The first segment of ``data[i:end]`` that NFKC may change, or (end, end)."""
-    segment = i
-    trailing = 0
-    changing = False
-    while i < end:
-        at = i
-        if data[np.uint64(i)] < 0x80:
-            flags = 0
-            i += 1
-        else:
-            cp, i = _decode(data, i)
-            flags = int(stable[cp]) if cp < PLANE else UNSTABLE
-        leading = flags & 0xFF
-        if flags != UNSTABLE and leading == 0:  # a segment boundary
-            if changing:
-                return segment, at
-            segment = at
-        elif flags == UNSTABLE or leading < trailing:
-            changing = True
-        trailing = flags >> 8
-    if changing:
-        return segment, end
-    return end, end
-
-
-@njit(cache=True)
-def nfkc_spans(
-    data: np.ndarray, bounds: np.ndarray, which: np.ndarray, stable: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Byte ranges of texts ``which`` (sorted) that may differ from their NFKC
-    form, as sorted (starts, ends); every other byte is already NFKC.
-
-    With ``stable`` from ``minhash._nfkc_stable``: NFKC acts on segments that
-    begin at a character with no combining class that NFKC keeps and never
-    composes backwards, and one such segment changes only if it holds an
-    UNSTABLE code point (or one outside the BMP) or marks out of canonical
-    order. The ranges are those segments; a text's end closes its last one.
-    Two passes, count then fill: growing an array inside the loop would add
-    reference counting to every iteration.
-    """
-    count = 0
-    for p in which:
-        i, end = bounds[p], bounds[p + 1] - 1
-        while i < end:
-            lo, i = _changing_segment(data, i, end, stable)
-            count += int(lo < end)
-    starts = np.empty(count, dtype=np.int64)
-    ends = np.empty(count, dtype=np.int64)
-    count = 0
-    for p in which:
-        i, end = bounds[p], bounds[p + 1] - 1
-        while i < end:
-            lo, i = _changing_segment(data, i, end, stable)
-            if lo < end:
-                starts[count] = lo
-                ends[count] = i
-                count += 1
-    return starts, ends
-
-
-@njit(cache=True, inline="always")
 def normalise_one(
     data: np.ndarray,
     start: int,
     end: int,
     ascii_map: np.ndarray,
-    kind: np.ndarray,
-    mapped: np.ndarray,
-    extra: np.ndarray,
+    tables: tuple[np.ndarray, ...],
+    check: bool,
     out: np.ndarray,
     starts: np.ndarray,
-) -> tuple[int, int]:
-    """Write the normalised UTF-8 of ``data[start:end]`` to ``out`` and each
-    token's offset to ``starts``, then ``length + 1`` as a sentinel so that
-    token t spans ``out[starts[t]:starts[t + 1] - 1]``.
+) -> tuple[int, int, int]:
+    """Write the normalised UTF-8 of code points ``data[start:end]`` to
+    ``out`` and each token's offset to ``starts``, then ``length + 1`` as a
+    sentinel so that token t spans ``out[starts[t]:starts[t + 1] - 1]``.
 
-    Returns (length in bytes, number of tokens).
+    With ``check``, the text is raw: characters NFKC replaces alike in every
+    context are replaced here, and the text is reported as suspect where
+    NFKC would also act on context (the caller then normalises it with
+    ``unicodedata`` and calls again without ``check``). Without, the text
+    must be in NFKC form already.
+
+    Returns (length in bytes, number of tokens, suspect).
     """
+    kind, mapped, extra, nf_flags, nf_mapped, nf_extra, fast = tables
     n = 0
     ntok = 0
     gap = 1  # the next token byte starts a new token
+    trailing = 0  # combining class that ends the last character
+    suspect = 0
     i = start
     while i < end:
         # Indices cast to unsigned: numba then skips the test for negative
         # (wrap-around) indices, a quarter of the instructions of this loop.
         c = data[np.uint64(i)]
+        i += 1
         if c < 0x80:
             m = ascii_map[c]
             if m != NOT_SIMPLE:
@@ -203,36 +158,71 @@ def normalise_one(
                 out[np.uint64(n)] = m
                 n += word
                 gap = 1 - word
-                i += 1
+                trailing = 0
                 continue
-            cp = int(c)
-            i += 1
-        else:
-            cp, i = _decode(data, i)
-        if cp < PLANE:
-            k = kind[cp]
-        elif _ASTRAL_LO <= cp <= _ASTRAL_HI:
-            k = ALONE
-        else:
-            k = WORD
-        if k == SEPARATOR:
-            gap = 1
-        elif k != DELETE:
-            if gap == 1 or k == ALONE:
-                if n > 0:
-                    out[n] = SPACE
-                    n += 1
-                starts[ntok] = n
-                ntok += 1
-            gap = int(k == ALONE)
-            if k == MULTI:
-                at = mapped[cp]
-                for j in range(extra[at]):
-                    n = _put(out, n, int(extra[at + 1 + j]))
+        if c < PLANE:
+            action = fast[c]
+            if action >= FAST_SEPARATOR:
+                gap = 1
+                trailing = 0
+                continue
+            if action != 0:
+                alone = int(action & FAST_ALONE != 0)
+                if gap | alone:
+                    if n > 0:
+                        out[n] = SPACE
+                        n += 1
+                    starts[ntok] = n
+                    ntok += 1
+                gap = alone
+                n = _put(out, n, int(action & FAST_CODE_POINT))
+                trailing = int(action >> FAST_TRAILING_SHIFT)
+                continue
+        cp = int(c)
+        count = 1
+        at = -1
+        if c < 0x80:
+            trailing = 0
+        elif check:
+            flags = int(nf_flags[c]) if c < NFKC_LIMIT else 0
+            if flags == REPLACED:
+                at = nf_mapped[c]
+                count = nf_extra[at]
+                trailing = nf_extra[at + 1]
+            elif flags == UNSTABLE:
+                suspect = 1
+            elif flags != TRANSPARENT:
+                leading = flags & 0xFF
+                suspect |= int(0 < leading < trailing)
+                trailing = flags >> 8
+        # One code point, or the several of its NFKC replacement.
+        for q in range(count):
+            if at >= 0:
+                cp = int(nf_extra[at + 2 + q])
+            if cp < PLANE:
+                k = kind[cp]
+            elif _ASTRAL_LO <= cp <= _ASTRAL_HI:
+                k = ALONE
             else:
-                n = _put(out, n, int(mapped[cp]) if cp < PLANE and k == WORD else cp)
+                k = WORD
+            if k == SEPARATOR:
+                gap = 1
+            elif k != DELETE:
+                if gap == 1 or k == ALONE:
+                    if n > 0:
+                        out[n] = SPACE
+                        n += 1
+                    starts[ntok] = n
+                    ntok += 1
+                gap = int(k == ALONE)
+                if k == MULTI:
+                    mat = mapped[cp]
+                    for j in range(extra[mat]):
+                        n = _put(out, n, int(extra[mat + 1 + j]))
+                else:
+                    n = _put(out, n, int(mapped[cp]) if cp < PLANE and k == WORD else cp)
     starts[ntok] = n + 1
-    return n, ntok
+    return n, ntok, suspect
 
 
 @njit(cache=True, inline="always")
@@ -251,99 +241,133 @@ def _shingle_hash(base: np.uint64, starts: np.ndarray, first: int, last: int) ->
 
 
 @njit(cache=True, inline="always")
+def _hash_shingles(
+    base: np.uint64,
+    starts: np.ndarray,
+    ntok: int,
+    k: int,
+    words: np.ndarray,
+    lengths: np.ndarray,
+    hashes: np.ndarray,
+) -> int:
+    """Hash every shingle of the normalised text at ``base`` into
+    ``hashes``; return how many there are. Three loops, so that the middle
+    one, which does most of the work, compiles to SIMD code."""
+    count = _shingle_count(ntok, k)
+    for s in range(count):
+        begin = starts[np.uint64(s)]
+        lengths[s] = starts[np.uint64(min(s + k, ntok))] - 1 - begin
+        at = base + np.uint64(begin)
+        for w in range(LANE_BYTES // 4):
+            words[w, s] = np.uint32(load32(at + np.uint64(4 * w)))
+    for s in range(count):
+        hashes[s] = _fmix32_lane(xxh32_lane(words, lengths, s))
+    for s in range(count):
+        if lengths[s] >= LANE_BYTES:
+            hashes[s] = _shingle_hash(base, starts, s, min(s + k, ntok))
+    return count
+
+
+@njit(cache=True, inline="always")
 def _buffer_size(bounds: np.ndarray, first: int, last: int) -> int:
     longest = 0
     for p in range(first, last):
         longest = max(longest, bounds[p + 1] - bounds[p])
-    return BYTES_PER_INPUT_BYTE * longest + PADDING
+    return BYTES_PER_CODE_POINT * longest + PADDING
+
+
+@njit(cache=True, inline="always")
+def _min_hash(hashes: np.ndarray, count: int, a: np.ndarray, b: np.ndarray, row: np.ndarray) -> None:
+    """row[j] = min over the hashes of a[j] * h + b[j] mod 2**32."""
+    row[:] = EMPTY
+    # Four shingles per pass over the permutations: a quarter of the loads
+    # and stores of the running minima.
+    s = 0
+    while s + 4 <= count:
+        h1, h2, h3, h4 = hashes[s], hashes[s + 1], hashes[s + 2], hashes[s + 3]
+        for j in range(a.shape[0]):
+            x = min(np.uint32(a[j] * h1 + b[j]), np.uint32(a[j] * h2 + b[j]))
+            y = min(np.uint32(a[j] * h3 + b[j]), np.uint32(a[j] * h4 + b[j]))
+            row[j] = min(row[j], min(x, y))
+        s += 4
+    while s < count:
+        h = hashes[s]
+        for j in range(a.shape[0]):
+            row[j] = min(row[j], np.uint32(a[j] * h + b[j]))
+        s += 1
 
 
 @njit(cache=True)
-def _sign_range(data, bounds, first, last, k, a, b, kind, mapped, extra, out):  # type: ignore[no-untyped-def]
-    num_perm = a.shape[0]
+def _sign_range(data, bounds, first, last, k, a, b, tables, check, out, suspect):  # type: ignore[no-untyped-def]
     size = _buffer_size(bounds, first, last)
     text = np.zeros(size, dtype=np.uint8)
     starts = np.empty(size, dtype=np.int64)
-    acc = np.empty(num_perm, dtype=np.uint32)
-    ascii_map = ascii_table(kind, mapped)
+    hashes = np.empty(size, dtype=np.uint32)
+    words = np.empty((LANE_BYTES // 4, size), dtype=np.uint32)
+    lengths = np.empty(size, dtype=np.uint32)
+    ascii_map = ascii_table(tables[0], tables[1])
     base = np.uint64(text.ctypes.data)
     for p in range(first, last):
-        _, ntok = normalise_one(
-            data, bounds[p], bounds[p + 1] - 1, ascii_map, kind, mapped, extra, text, starts
+        _, ntok, suspect[p] = normalise_one(
+            data, bounds[p], bounds[p + 1], ascii_map, tables, check, text, starts
         )
-        acc[:] = EMPTY
-        count = _shingle_count(ntok, k)
-        # Two shingles per pass over the permutations: half the loads and
-        # stores of the running minima.
-        for s in range(0, count - 1, 2):
-            h1 = _shingle_hash(base, starts, s, min(s + k, ntok))
-            h2 = _shingle_hash(base, starts, s + 1, min(s + 1 + k, ntok))
-            for j in range(num_perm):
-                acc[j] = min(acc[j], min(np.uint32(a[j] * h1 + b[j]), np.uint32(a[j] * h2 + b[j])))
-        if count % 2 == 1:
-            h = _shingle_hash(base, starts, count - 1, min(count - 1 + k, ntok))
-            for j in range(num_perm):
-                acc[j] = min(acc[j], np.uint32(a[j] * h + b[j]))
-        out[p, :] = acc
+        count = _hash_shingles(base, starts, ntok, k, words, lengths, hashes)
+        _min_hash(hashes, count, a, b, out[p])
 
 
 @njit(cache=True)
-def sign_serial(data, bounds, k, a, b, kind, mapped, extra, out):  # type: ignore[no-untyped-def]
-    _sign_range(data, bounds, 0, out.shape[0], k, a, b, kind, mapped, extra, out)
+def sign_serial(data, bounds, k, a, b, tables, check, out, suspect):  # type: ignore[no-untyped-def]
+    _sign_range(data, bounds, 0, out.shape[0], k, a, b, tables, check, out, suspect)
 
 
 @njit(cache=True, parallel=True)
-def sign_parallel(data, bounds, k, a, b, kind, mapped, extra, out, chunks):  # type: ignore[no-untyped-def]
+def sign_parallel(data, bounds, k, a, b, tables, check, out, suspect, chunks):  # type: ignore[no-untyped-def]
     n = out.shape[0]
     step = (n + chunks - 1) // chunks
     for c in prange(chunks):
         first = c * step
         last = min(n, first + step)
         if first < last:
-            _sign_range(data, bounds, first, last, k, a, b, kind, mapped, extra, out)
+            _sign_range(data, bounds, first, last, k, a, b, tables, check, out, suspect)
 
 
 @njit(cache=True)
 def sign_hashes(values, offsets, a, b, out):  # type: ignore[no-untyped-def]
     """Signatures from shingle hashes already computed by ``shingle_hashes``:
     the same minima, without normalising and hashing the text a second time."""
-    num_perm = a.shape[0]
-    acc = np.empty(num_perm, dtype=np.uint32)
     for p in range(out.shape[0]):
-        acc[:] = EMPTY
-        for i in range(offsets[p], offsets[p + 1]):
-            h = values[i]
-            for j in range(num_perm):
-                acc[j] = min(acc[j], np.uint32(a[j] * h + b[j]))
-        out[p, :] = acc
+        first = offsets[p]
+        _min_hash(values[first:], offsets[p + 1] - first, a, b, out[p])
 
 
 @njit(cache=True)
-def shingle_hashes(data, bounds, k, kind, mapped, extra):  # type: ignore[no-untyped-def]
+def shingle_hashes(data, bounds, k, tables, check):  # type: ignore[no-untyped-def]
     """Normalised text and sorted distinct shingle hashes of every paragraph.
 
-    Returns (text, text_offsets, values, value_offsets): paragraph p's
-    normalised UTF-8 is ``text[text_offsets[p]:text_offsets[p + 1]]`` and its
-    shingle hashes are ``values[value_offsets[p]:value_offsets[p + 1]]``.
+    Returns (text, text_offsets, values, value_offsets, suspect): paragraph
+    p's normalised UTF-8 is ``text[text_offsets[p]:text_offsets[p + 1]]``
+    and its shingle hashes are ``values[value_offsets[p]:value_offsets[p + 1]]``.
     """
     n = bounds.shape[0] - 1
-    ascii_map = ascii_table(kind, mapped)
-    text = np.zeros(BYTES_PER_INPUT_BYTE * data.shape[0] + PADDING, dtype=np.uint8)
-    starts = np.empty(BYTES_PER_INPUT_BYTE * data.shape[0] + PADDING, dtype=np.int64)
+    ascii_map = ascii_table(tables[0], tables[1])
+    text = np.zeros(BYTES_PER_CODE_POINT * data.shape[0] + PADDING, dtype=np.uint8)
+    size = _buffer_size(bounds, 0, n)
+    starts = np.empty(size, dtype=np.int64)
+    words = np.empty((LANE_BYTES // 4, size), dtype=np.uint32)
+    lengths = np.empty(size, dtype=np.uint32)
     values = np.empty(data.shape[0] + n, dtype=np.uint32)
     text_offsets = np.zeros(n + 1, dtype=np.int64)
     value_offsets = np.zeros(n + 1, dtype=np.int64)
+    suspect = np.zeros(n, dtype=np.uint8)
     pos = 0
     tpos = 0
     for p in range(n):
         view = text[tpos:]
-        length, ntok = normalise_one(
-            data, bounds[p], bounds[p + 1] - 1, ascii_map, kind, mapped, extra, view, starts
+        length, ntok, suspect[p] = normalise_one(
+            data, bounds[p], bounds[p + 1], ascii_map, tables, check, view, starts
         )
         first = pos
-        for s in range(_shingle_count(ntok, k)):
-            values[pos] = _shingle_hash(np.uint64(view.ctypes.data), starts, s, min(s + k, ntok))
-            pos += 1
+        pos += _hash_shingles(np.uint64(view.ctypes.data), starts, ntok, k, words, lengths, values[first:])
         values[first:pos].sort()
         write = first
         for i in range(first, pos):
@@ -354,4 +378,4 @@ def shingle_hashes(data, bounds, k, kind, mapped, extra):  # type: ignore[no-unt
         tpos += length
         text_offsets[p + 1] = tpos
         value_offsets[p + 1] = pos
-    return text[:tpos], text_offsets, values[:pos], value_offsets
+    return text[:tpos], text_offsets, values[:pos], value_offsets, suspect

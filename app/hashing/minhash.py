@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,7 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from app.hashing import kernel
-from app.hashing.charmap import PLANE, char_tables
+from app.hashing.charmap import char_tables
+from app.hashing.nfkc import fast_actions, nfkc_tables
 
 DEFAULT_NUM_PERM = 128
 DEFAULT_SHINGLE_SIZE = 3
@@ -36,120 +36,26 @@ def permutations(num_perm: int, seed: int) -> tuple[npt.NDArray[np.uint32], npt.
     return a, b
 
 
-# Full-width comma, ideographic full stop: Chinese or Japanese text.
-_CJK_MARKS = re.compile("[\uff0c\u3002]")
+def code_points(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    """The texts' code points end to end, and where each one starts (plus
+    the total length). numpy widens a str to UCS-4 in one copy, a lone
+    surrogate included, where a codec would cost a call per text."""
+    bounds = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), out=bounds[1:])
+    if not bounds[-1]:
+        return np.zeros(0, dtype=np.uint32), bounds
+    return np.array("".join(texts)).reshape(1).view(np.uint32), bounds
 
 
 @lru_cache(maxsize=1)
-def _composing() -> tuple[frozenset[str], frozenset[str]]:
-    """Characters that start, and that end, a canonical composition pair."""
-    first: set[str] = set()
-    second = {chr(cp) for cp in (*range(0x1161, 0x1176), *range(0x11A8, 0x11C3))}  # Hangul V, T
-    for cp in range(0x10000):
-        parts = unicodedata.decomposition(chr(cp)).split()
-        if len(parts) == 2 and not parts[0].startswith("<"):
-            first.add(chr(int(parts[0], 16)))
-            second.add(chr(int(parts[1], 16)))
-    return frozenset(first), frozenset(second)
+def _tables() -> tuple[npt.NDArray[np.generic], ...]:
+    chars, nfkc = char_tables(), nfkc_tables()
+    return (*chars, *nfkc, fast_actions(chars, nfkc))
 
 
-@lru_cache(maxsize=1)
-def _nfkc_stable() -> npt.NDArray[np.uint16]:
-    """Per BMP code point, for a compiled check that a text is its own NFKC
-    form: UNSTABLE where NFKC changes the character alone or it composes
-    with the character before it; else the combining classes of the first
-    and (times 256) of the last character of its canonical decomposition.
-    Such characters leave a text unchanged unless NFKC has marks to reorder:
-    a leading class above zero but below the previous trailing class."""
-    second = _composing()[1]
-    table = np.full(PLANE, kernel.UNSTABLE, dtype=np.uint16)
-    for cp in range(PLANE):
-        char = chr(cp)
-        if 0xD800 <= cp <= 0xDFFF or char in second or unicodedata.normalize("NFKC", char) != char:
-            continue
-        nfd = unicodedata.normalize("NFD", char)
-        table[cp] = unicodedata.combining(nfd[0]) | unicodedata.combining(nfd[-1]) << 8
-    table.setflags(write=False)
-    return table
-
-
-@lru_cache(maxsize=1)
-def _wide_forms() -> tuple[tuple[str, str], ...]:
-    """Full-width punctuation and letters with their NFKC forms, where
-    replacing the character in any context gives the same NFKC result: its
-    form has no combining mark and no character that composes with a
-    neighbour (so not "e", which composes with a following accent)."""
-    first, second = _composing()
-    forms = []
-    for cp in (0x2026, 0x3000, *range(0xFF01, 0xFF5F)):
-        form = unicodedata.normalize("NFKC", chr(cp))
-        if all(c not in first and c not in second and not unicodedata.combining(c) for c in form):
-            forms.append((chr(cp), form))
-    return tuple(forms)
-
-
-def _nfkc(text: str) -> str:
-    # ASCII is its own NFKC form, and isascii() only reads a flag.
-    if text.isascii():
-        return text
-    # CPython's NFKC costs ~200 ns per CJK character once a text needs any
-    # change, and Chinese or Japanese text nearly always does, for its
-    # full-width punctuation alone: replace that first.
-    if _CJK_MARKS.search(text):
-        if unicodedata.is_normalized("NFKC", text):
-            return text
-        for wide, form in _wide_forms():
-            if wide in text:
-                text = text.replace(wide, form)
-        if unicodedata.is_normalized("NFKC", text):
-            return text
-    return unicodedata.normalize("NFKC", text)
-
-
-def _end_to_end(encoded: list[bytes]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-    data = np.frombuffer(b"\0".join([*encoded, b""]), dtype=np.uint8)
-    bounds = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(lengths + 1, out=bounds[1:])
-    return data, bounds
-
-
-def pack(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    """UTF-8 of the texts' NFKC forms end to end, each followed by a NUL,
-    and where each one starts (plus the total length)."""
-    # surrogatepass: a lone surrogate is a separator, not an encoding error.
-    # A NUL inside a text needs no care: the kernel reads each text's extent
-    # from `bounds`, and NUL only separates tokens.
-    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-    data, bounds = _end_to_end(encoded)
-    # CPython's NFKC costs up to 200 ns a character (Arabic, CJK) for a text
-    # that needs any change, however small: a compiled scan finds the short
-    # stretches that NFKC may change, and only those go through unicodedata.
-    # Chinese or Japanese text has so many (full-width punctuation) that
-    # _nfkc's wholesale replacement is cheaper.
-    which = [i for i, t in enumerate(texts) if not t.isascii() and not unicodedata.is_normalized("NFKC", t)]
-    if not which:
-        return data, bounds
-    cjk = [i for i in which if _CJK_MARKS.search(texts[i])]
-    for i in cjk:
-        encoded[i] = _nfkc(texts[i]).encode("utf-8", "surrogatepass")
-    which = sorted(set(which) - set(cjk))
-    starts, ends = kernel.nfkc_spans(data, bounds, np.array(which, dtype=np.int64), _nfkc_stable())
-    spans = zip(starts.tolist(), ends.tolist(), strict=True)
-    lo, hi = next(spans, (-1, -1))
-    for p in which:
-        first, last = int(bounds[p]), int(bounds[p + 1])
-        raw = encoded[p]
-        pieces = []
-        done = 0
-        while first <= lo < last:
-            stretch = raw[lo - first : hi - first].decode("utf-8", "surrogatepass")
-            pieces += [raw[done : lo - first], _nfkc(stretch).encode("utf-8", "surrogatepass")]
-            done = hi - first
-            lo, hi = next(spans, (-1, -1))
-        pieces.append(raw[done:])
-        encoded[p] = b"".join(pieces)
-    return _end_to_end(encoded)
+def _nfkc_of(texts: Sequence[str], which: npt.NDArray[np.intp]) -> list[str]:
+    """NFKC forms of the texts the kernel found it cannot normalise alone."""
+    return [unicodedata.normalize("NFKC", texts[i]) for i in which.tolist()]
 
 
 class Analysis(NamedTuple):
@@ -193,26 +99,49 @@ class MinHasher:
         out = np.empty((len(texts), self.num_perm), dtype=np.uint32)
         if not texts:
             return out
-        cps, bounds = pack(texts)
+        suspect = self._sign(texts, out, check=True)
+        redo = np.flatnonzero(suspect)
+        if redo.size:
+            fixed = np.empty((redo.size, self.num_perm), dtype=np.uint32)
+            self._sign(_nfkc_of(texts, redo), fixed, check=False)
+            out[redo] = fixed
+        return out
+
+    def _sign(self, texts: Sequence[str], out: Signatures, check: bool) -> npt.NDArray[np.uint8]:
+        data, bounds = code_points(texts)
         a, b = permutations(self.num_perm, self.seed)
-        args = (cps, bounds, self.shingle_size, a, b, *char_tables(), out)
+        suspect = np.zeros(len(texts), dtype=np.uint8)
+        args = (data, bounds, self.shingle_size, a, b, _tables(), check, out, suspect)
         if len(texts) >= PARALLEL_MIN_BATCH and self.threads > 1:
             kernel.sign_parallel(*args, self.threads * 8)
         else:
             kernel.sign_serial(*args)
-        return out
+        return suspect
 
     def analyse(self, texts: Sequence[str]) -> Analysis:
         """Normalised text and exact shingle set of each raw paragraph."""
         if not texts:
             return Analysis([], [])
-        data, bounds = pack(texts)
-        text, toff, values, voff = kernel.shingle_hashes(data, bounds, self.shingle_size, *char_tables())
+        analysis, suspect = self._analyse(texts, check=True)
+        redo = np.flatnonzero(suspect)
+        if redo.size:
+            fixed, _ = self._analyse(_nfkc_of(texts, redo), check=False)
+            for at, i in enumerate(redo.tolist()):
+                analysis.normalised[i] = fixed.normalised[at]
+                analysis.shingles[i] = fixed.shingles[at]
+        return analysis
+
+    def _analyse(self, texts: Sequence[str], check: bool) -> tuple[Analysis, npt.NDArray[np.uint8]]:
+        data, bounds = code_points(texts)
+        text, toff, values, voff, suspect = kernel.shingle_hashes(
+            data, bounds, self.shingle_size, _tables(), check
+        )
         raw = text.tobytes()
-        return Analysis(
+        analysis = Analysis(
             [raw[toff[i] : toff[i + 1]].decode("utf-8", "surrogatepass") for i in range(len(texts))],
             [values[voff[i] : voff[i + 1]] for i in range(len(texts))],
         )
+        return analysis, suspect
 
     def signatures_of_sets(self, shingle_sets: Sequence[npt.NDArray[np.uint32]]) -> Signatures:
         """Signatures from exact shingle sets (``analyse(...).shingles``):
@@ -229,10 +158,9 @@ class MinHasher:
         return out
 
     def warm_up(self) -> None:
-        """Load (or compile) every kernel, and build the lazily made tables,
-        now rather than on a first request: ASCII, text NFKC must change
-        (a ligature, a non-breaking space) and CJK with full-width marks each
-        take another path through ``pack``."""
+        """Load (or compile) every kernel, and load the tables, now rather
+        than on a first request: a decomposed accent sends its text through
+        the second, unchecked, pass."""
         samples = ["warm up", "ﬁnal cafe\u0301\u00a0déjà vu", "北京，上海。"]
         self.signatures(samples)
         self.signatures_of_sets(self.analyse(samples).shingles)
