@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from app.hashing import MinHasher, normalize
+from app.hashing import MinHasher, minhash, normalize
 from app.hashing.charmap import ALONE, ASTRAL_ALONE, DELETE, MULTI, PLANE, SEPARATOR, WORD, char_tables
-from app.hashing.minhash import code_points
+from app.hashing.minhash import chunks, code_points
 from app.hashing.xxh32 import LANE_BYTES, OVERREAD, xxh32, xxh32_lane
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,10 +190,41 @@ def test_xxh32_lanes_equal_xxhash(inputs: list[bytes]) -> None:
     for i, data in enumerate(inputs):
         words[:, i] = np.frombuffer(data.ljust(LANE_BYTES, b"\xa5"), dtype="<u4")
     lengths = np.array([len(d) for d in inputs], dtype=np.uint32)
-    got = [int(lane_hash(words, lengths, i)) for i in range(len(inputs))]
+    got = [int(lane_hash(words, lengths, i, 2)) for i in range(len(inputs))]
+    for stripes in (0, 1):
+        short = [i for i, data in enumerate(inputs) if len(data) < 16 * (stripes + 1)]
+        assert [int(lane_hash(words, lengths, i, stripes)) for i in short] == [got[i] for i in short]
     assert got == [xxhash.xxh32_intdigest(d) for d in inputs]
 
 
 @njit(cache=True)
-def lane_hash(words: np.ndarray, lengths: np.ndarray, i: int) -> np.uint32:
-    return xxh32_lane(words, lengths, i)
+def lane_hash(words: np.ndarray, lengths: np.ndarray, i: int, stripes: int) -> np.uint32:
+    return xxh32_lane(words, lengths, i, stripes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 30), max_size=40), st.integers(1, 50))
+def test_chunks_cover_every_text_once_in_order(lengths: list[int], size: int) -> None:
+    texts = ["x" * n for n in lengths]
+    runs = chunks(texts, size)
+    assert [i for start, end in runs for i in range(start, end)] == list(range(len(texts)))
+    for start, end in runs:
+        assert start < end
+        # a run reaches the size only with its last text
+        assert sum(lengths[start : end - 1]) < size
+
+
+def test_chunked_batches_equal_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of a few texts, with texts NFKC must normalise by context
+    (decomposed accents) in several of them: each chunk's second pass puts
+    its rows back in the right place."""
+    texts = [f"Paragraph {i} of the cafe\u0301 story, " * (i % 3 + 1) for i in range(40)]
+    texts[7::9] = [t.replace("cafe\u0301", "plain") for t in texts[7::9]]
+    hasher = MinHasher(threads=2)
+    alone = [hasher.signatures([t])[0] for t in texts]
+    normalised = [hasher.analyse([t]).normalised[0] for t in texts]
+    monkeypatch.setattr(minhash, "CHUNK_CODE_POINTS", 150)
+    monkeypatch.setattr(minhash, "PARALLEL_MIN_BATCH", 8)
+    assert len(chunks(texts)) > 5
+    assert np.array_equal(hasher.signatures(texts), np.array(alone))
+    assert hasher.analyse(texts).normalised == normalised

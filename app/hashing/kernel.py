@@ -16,9 +16,12 @@ shingle:
    signature keeps the minimum: exactly datasketch's default ``affine32``
    scheme with ``hashfunc=xxhash.xxh32_intdigest``.
 
-Every helper is inlined into the loops that call it: a numba call that passes
-an array costs two atomic reference-count updates, which used to cost more
-than hashing a shingle.
+Helpers called per character or per shingle are inlined into the loops that
+call them: a numba call that passes an array costs two atomic reference-count
+updates, which used to cost more than hashing a shingle. The per-paragraph
+stages (`normalise_one`, `_hash_shingles`) are compiled once and called: a
+call is lost in a paragraph's work, and inlining them into every kernel
+tripled the first compilation (to about a minute).
 """
 
 from __future__ import annotations
@@ -108,7 +111,7 @@ def _put(out: np.ndarray, n: int, cp: int) -> int:
     return n + 4
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def normalise_one(
     data: np.ndarray,
     start: int,
@@ -240,7 +243,9 @@ def _shingle_hash(base: np.uint64, starts: np.ndarray, first: int, last: int) ->
     return fmix32(xxh32_at(base + np.uint64(begin), np.uint64(length), np.uint64(0)))
 
 
-@njit(cache=True, inline="always")
+# Compiled once and called per paragraph, not inlined: its three SIMD loops
+# would otherwise be compiled again into every kernel.
+@njit(cache=True)
 def _hash_shingles(
     base: np.uint64,
     starts: np.ndarray,
@@ -251,17 +256,29 @@ def _hash_shingles(
     hashes: np.ndarray,
 ) -> int:
     """Hash every shingle of the normalised text at ``base`` into
-    ``hashes``; return how many there are. Three loops, so that the middle
-    one, which does most of the work, compiles to SIMD code."""
+    ``hashes``; return how many there are. The hashing loop is kept apart
+    from the others, so that it compiles to SIMD code."""
     count = _shingle_count(ntok, k)
+    longest = 0
     for s in range(count):
         begin = starts[np.uint64(s)]
         lengths[s] = starts[np.uint64(min(s + k, ntok))] - 1 - begin
-        at = base + np.uint64(begin)
-        for w in range(LANE_BYTES // 4):
-            words[w, s] = np.uint32(load32(at + np.uint64(4 * w)))
+        longest = max(longest, lengths[s])
+    stripes = min(longest // 16, 2)
     for s in range(count):
-        hashes[s] = _fmix32_lane(xxh32_lane(words, lengths, s))
+        at = base + np.uint64(starts[np.uint64(s)])
+        for w in range(4 * (stripes + 1)):
+            words[w, s] = np.uint32(load32(at + np.uint64(4 * w)))
+    # One loop per number of stripes, each with it as a constant.
+    if stripes == 0:
+        for s in range(count):
+            hashes[s] = _fmix32_lane(xxh32_lane(words, lengths, s, 0))
+    elif stripes == 1:
+        for s in range(count):
+            hashes[s] = _fmix32_lane(xxh32_lane(words, lengths, s, 1))
+    else:
+        for s in range(count):
+            hashes[s] = _fmix32_lane(xxh32_lane(words, lengths, s, 2))
     for s in range(count):
         if lengths[s] >= LANE_BYTES:
             hashes[s] = _shingle_hash(base, starts, s, min(s + k, ntok))
@@ -353,6 +370,7 @@ def shingle_hashes(data, bounds, k, tables, check):  # type: ignore[no-untyped-d
     text = np.zeros(BYTES_PER_CODE_POINT * data.shape[0] + PADDING, dtype=np.uint8)
     size = _buffer_size(bounds, 0, n)
     starts = np.empty(size, dtype=np.int64)
+    hashes = np.empty(size, dtype=np.uint32)
     words = np.empty((LANE_BYTES // 4, size), dtype=np.uint32)
     lengths = np.empty(size, dtype=np.uint32)
     values = np.empty(data.shape[0] + n, dtype=np.uint32)
@@ -367,7 +385,9 @@ def shingle_hashes(data, bounds, k, tables, check):  # type: ignore[no-untyped-d
             data, bounds[p], bounds[p + 1], ascii_map, tables, check, view, starts
         )
         first = pos
-        pos += _hash_shingles(np.uint64(view.ctypes.data), starts, ntok, k, words, lengths, values[first:])
+        count = _hash_shingles(np.uint64(view.ctypes.data), starts, ntok, k, words, lengths, hashes)
+        pos += count
+        values[first:pos] = hashes[:count]
         values[first:pos].sort()
         write = first
         for i in range(first, pos):

@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from typing import NamedTuple
 
 import numpy as np
@@ -21,6 +22,10 @@ DEFAULT_SHINGLE_SIZE = 3
 DEFAULT_SEED = 1
 # Below this many paragraphs, starting threads costs more than it saves.
 PARALLEL_MIN_BATCH = 2048
+# Texts go to the kernel in chunks of about this many code points, so that
+# the UCS-4 copy of a chunk is still in cache when the kernel reads it (one
+# copy of 16k French paragraphs took longer than hashing them).
+CHUNK_CODE_POINTS = 1 << 20
 
 Signatures = npt.NDArray[np.uint32]
 
@@ -45,6 +50,19 @@ def code_points(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint32], npt.NDArr
     if not bounds[-1]:
         return np.zeros(0, dtype=np.uint32), bounds
     return np.array("".join(texts)).reshape(1).view(np.uint32), bounds
+
+
+def chunks(texts: Sequence[str], size: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of consecutive runs of texts of about ``size`` code
+    points each (``CHUNK_CODE_POINTS`` by default; a run ends with the text
+    that reaches the size)."""
+    size = size or CHUNK_CODE_POINTS
+    ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
+    if not ends.size:
+        return []
+    cuts = np.searchsorted(ends, np.arange(size, int(ends[-1]), size), side="left") + 1
+    bounds = [0, *sorted(set(cuts.tolist()) - {0, len(texts)}), len(texts)]
+    return list(pairwise(bounds))
 
 
 @lru_cache(maxsize=1)
@@ -99,37 +117,44 @@ class MinHasher:
         out = np.empty((len(texts), self.num_perm), dtype=np.uint32)
         if not texts:
             return out
-        suspect = self._sign(texts, out, check=True)
-        redo = np.flatnonzero(suspect)
-        if redo.size:
-            fixed = np.empty((redo.size, self.num_perm), dtype=np.uint32)
-            self._sign(_nfkc_of(texts, redo), fixed, check=False)
-            out[redo] = fixed
+        parallel = len(texts) >= PARALLEL_MIN_BATCH and self.threads > 1
+        for start, end in chunks(texts):
+            part, rows = texts[start:end], out[start:end]
+            redo = np.flatnonzero(self._sign(part, rows, check=True, parallel=parallel))
+            if redo.size:
+                fixed = np.empty((redo.size, self.num_perm), dtype=np.uint32)
+                self._sign(_nfkc_of(part, redo), fixed, check=False, parallel=False)
+                rows[redo] = fixed
         return out
 
-    def _sign(self, texts: Sequence[str], out: Signatures, check: bool) -> npt.NDArray[np.uint8]:
+    def _sign(
+        self, texts: Sequence[str], out: Signatures, check: bool, parallel: bool
+    ) -> npt.NDArray[np.uint8]:
         data, bounds = code_points(texts)
         a, b = permutations(self.num_perm, self.seed)
         suspect = np.zeros(len(texts), dtype=np.uint8)
         args = (data, bounds, self.shingle_size, a, b, _tables(), check, out, suspect)
-        if len(texts) >= PARALLEL_MIN_BATCH and self.threads > 1:
-            kernel.sign_parallel(*args, self.threads * 8)
+        if parallel:
+            kernel.sign_parallel(*args, max(self.threads, 2) * 4)
         else:
             kernel.sign_serial(*args)
         return suspect
 
     def analyse(self, texts: Sequence[str]) -> Analysis:
         """Normalised text and exact shingle set of each raw paragraph."""
-        if not texts:
-            return Analysis([], [])
-        analysis, suspect = self._analyse(texts, check=True)
-        redo = np.flatnonzero(suspect)
-        if redo.size:
-            fixed, _ = self._analyse(_nfkc_of(texts, redo), check=False)
-            for at, i in enumerate(redo.tolist()):
-                analysis.normalised[i] = fixed.normalised[at]
-                analysis.shingles[i] = fixed.shingles[at]
-        return analysis
+        whole = Analysis([], [])
+        for start, end in chunks(texts):
+            part = texts[start:end]
+            analysis, suspect = self._analyse(part, check=True)
+            redo = np.flatnonzero(suspect)
+            if redo.size:
+                fixed, _ = self._analyse(_nfkc_of(part, redo), check=False)
+                for at, i in enumerate(redo.tolist()):
+                    analysis.normalised[i] = fixed.normalised[at]
+                    analysis.shingles[i] = fixed.shingles[at]
+            whole.normalised.extend(analysis.normalised)
+            whole.shingles.extend(analysis.shingles)
+        return whole
 
     def _analyse(self, texts: Sequence[str], check: bool) -> tuple[Analysis, npt.NDArray[np.uint8]]:
         data, bounds = code_points(texts)
@@ -160,9 +185,11 @@ class MinHasher:
     def warm_up(self) -> None:
         """Load (or compile) every kernel, and load the tables, now rather
         than on a first request: a decomposed accent sends its text through
-        the second, unchecked, pass."""
+        the second, unchecked, pass; the parallel kernel, which only large
+        batches take, is run on the samples too."""
         samples = ["warm up", "ﬁnal cafe\u0301\u00a0déjà vu", "北京，上海。"]
         self.signatures(samples)
+        self._sign(samples, np.empty((len(samples), self.num_perm), dtype=np.uint32), True, parallel=True)
         self.signatures_of_sets(self.analyse(samples).shingles)
 
 

@@ -156,10 +156,14 @@ def _lane_round(acc: np.uint32, word: np.uint32) -> np.uint32:
 
 
 @njit(cache=True, inline="always")
-def xxh32_lane(words: np.ndarray, lengths: np.ndarray, i: int) -> np.uint32:
-    """xxHash32 (seed 0) of input ``i``, shorter than LANE_BYTES, given as its
-    first LANE_BYTES bytes in little-endian words ``words[0:8, i]`` (bytes
-    past its end are ignored) and its length ``lengths[i]``.
+def xxh32_lane(words: np.ndarray, lengths: np.ndarray, i: int, stripes: int) -> np.uint32:
+    """xxHash32 (seed 0) of input ``i``, shorter than ``16 * (stripes + 1)``
+    bytes (``stripes`` at most 2), given as its first bytes in little-endian
+    words ``words[0 : 4 * (stripes + 1), i]`` (bytes past its end are ignored,
+    and so are the other words) and its length ``lengths[i]``.
+
+    ``stripes`` is best a constant in the caller's loop: the steps for
+    longer inputs are then compiled out.
 
     Every input takes the same steps on 32-bit values and keeps the right
     result by selection, and the words of consecutive inputs are adjacent,
@@ -178,15 +182,15 @@ def xxh32_lane(words: np.ndarray, lengths: np.ndarray, i: int) -> np.uint32:
     v1 = _lane_round(_Q2, w1)
     v2 = _lane_round(np.uint32(0), w2)
     v3 = _lane_round(np.uint32(np.uint32(0) - _Q1), w3)
-    second = length >= np.uint32(32)
+    first = (stripes >= 1) & (length >= np.uint32(16))
+    second = (stripes >= 2) & (length >= np.uint32(32))
     v0 = _select(second, _lane_round(v0, w4), v0)
     v1 = _select(second, _lane_round(v1, w5), v1)
     v2 = _select(second, _lane_round(v2, w6), v2)
     v3 = _select(second, _lane_round(v3, w7), v3)
     merged = np.uint32(_rotl32(v0, 1) + _rotl32(v1, 7) + _rotl32(v2, 12) + _rotl32(v3, 18))
-    h = np.uint32(_select(length >= np.uint32(16), merged, _Q5) + length)
+    h = np.uint32(_select(first, merged, _Q5) + length)
     # The words after the stripes.
-    first = length >= np.uint32(16)
     x0 = _select(second, w8, _select(first, w4, w0))
     x1 = _select(second, w9, _select(first, w5, w1))
     x2 = _select(second, w10, _select(first, w6, w2))
