@@ -18,7 +18,7 @@ from numba import njit
 
 from app.hashing import MinHasher, minhash, normalize
 from app.hashing.charmap import ALONE, ASTRAL_ALONE, DELETE, MULTI, PLANE, SEPARATOR, WORD, char_tables
-from app.hashing.minhash import chunks, code_points
+from app.hashing.minhash import chunks, code_points, text_ends
 from app.hashing.xxh32 import LANE_BYTES, OVERREAD, xxh32, xxh32_lane
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -206,7 +206,7 @@ def lane_hash(words: np.ndarray, lengths: np.ndarray, i: int, stripes: int) -> n
 @given(st.lists(st.integers(0, 30), max_size=40), st.integers(1, 50))
 def test_chunks_cover_every_text_once_in_order(lengths: list[int], size: int) -> None:
     texts = ["x" * n for n in lengths]
-    runs = chunks(texts, size)
+    runs = chunks(text_ends(texts), size)
     assert [i for start, end in runs for i in range(start, end)] == list(range(len(texts)))
     for start, end in runs:
         assert start < end
@@ -225,6 +225,6 @@ def test_chunked_batches_equal_one_by_one(monkeypatch: pytest.MonkeyPatch) -> No
     normalised = [hasher.analyse([t]).normalised[0] for t in texts]
     monkeypatch.setattr(minhash, "CHUNK_CODE_POINTS", 150)
     monkeypatch.setattr(minhash, "PARALLEL_MIN_BATCH", 8)
-    assert len(chunks(texts)) > 5
+    assert len(chunks(text_ends(texts))) > 5
     assert np.array_equal(hasher.signatures(texts), np.array(alone))
     assert hasher.analyse(texts).normalised == normalised

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
@@ -41,28 +41,42 @@ def permutations(num_perm: int, seed: int) -> tuple[npt.NDArray[np.uint32], npt.
     return a, b
 
 
-def code_points(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+def text_ends(texts: Sequence[str]) -> npt.NDArray[np.int64]:
+    """Where each text ends, the texts laid end to end (in code points)."""
+    return np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
+
+
+def code_points(
+    texts: Sequence[str], ends: npt.NDArray[np.int64] | None = None
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
     """The texts' code points end to end, and where each one starts (plus
-    the total length). numpy widens a str to UCS-4 in one copy, a lone
-    surrogate included, where a codec would cost a call per text."""
+    the total length); ``ends`` is ``text_ends(texts)`` if known already.
+    numpy widens a str to UCS-4 in one copy, a lone surrogate included,
+    where a codec would cost a call per text."""
     bounds = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), out=bounds[1:])
+    bounds[1:] = text_ends(texts) if ends is None else ends
     if not bounds[-1]:
         return np.zeros(0, dtype=np.uint32), bounds
     return np.array("".join(texts)).reshape(1).view(np.uint32), bounds
 
 
-def chunks(texts: Sequence[str], size: int | None = None) -> list[tuple[int, int]]:
+def chunks(ends: npt.NDArray[np.int64], size: int | None = None) -> list[tuple[int, int]]:
     """(start, end) of consecutive runs of texts of about ``size`` code
     points each (``CHUNK_CODE_POINTS`` by default; a run ends with the text
-    that reaches the size)."""
+    that reaches the size), given ``text_ends`` of the texts."""
     size = size or CHUNK_CODE_POINTS
-    ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
     if not ends.size:
         return []
-    cuts = np.searchsorted(ends, np.arange(size, int(ends[-1]), size), side="left") + 1
-    bounds = [0, *sorted(set(cuts.tolist()) - {0, len(texts)}), len(texts)]
+    cuts = np.searchsorted(ends, np.arange(size, int(ends[-1]) + 1, size), side="left") + 1
+    bounds = [0, *sorted(set(cuts.tolist()) - {0, ends.size}), ends.size]
     return list(pairwise(bounds))
+
+
+def _runs(texts: Sequence[str]) -> Iterator[tuple[int, Sequence[str], npt.NDArray[np.int64]]]:
+    """Each chunk of the texts: where it starts, its texts and their ends."""
+    ends = text_ends(texts)
+    for start, end in chunks(ends):
+        yield start, texts[start:end], ends[start:end] - (ends[start - 1] if start else 0)
 
 
 @lru_cache(maxsize=1)
@@ -118,19 +132,24 @@ class MinHasher:
         if not texts:
             return out
         parallel = len(texts) >= PARALLEL_MIN_BATCH and self.threads > 1
-        for start, end in chunks(texts):
-            part, rows = texts[start:end], out[start:end]
-            redo = np.flatnonzero(self._sign(part, rows, check=True, parallel=parallel))
+        for start, part, ends in _runs(texts):
+            rows = out[start : start + len(part)]
+            redo = np.flatnonzero(self._sign(part, rows, True, parallel, ends))
             if redo.size:
                 fixed = np.empty((redo.size, self.num_perm), dtype=np.uint32)
-                self._sign(_nfkc_of(part, redo), fixed, check=False, parallel=False)
+                self._sign(_nfkc_of(part, redo), fixed, False, False, None)
                 rows[redo] = fixed
         return out
 
     def _sign(
-        self, texts: Sequence[str], out: Signatures, check: bool, parallel: bool
+        self,
+        texts: Sequence[str],
+        out: Signatures,
+        check: bool,
+        parallel: bool,
+        ends: npt.NDArray[np.int64] | None,
     ) -> npt.NDArray[np.uint8]:
-        data, bounds = code_points(texts)
+        data, bounds = code_points(texts, ends)
         a, b = permutations(self.num_perm, self.seed)
         suspect = np.zeros(len(texts), dtype=np.uint8)
         args = (data, bounds, self.shingle_size, a, b, _tables(), check, out, suspect)
@@ -143,12 +162,11 @@ class MinHasher:
     def analyse(self, texts: Sequence[str]) -> Analysis:
         """Normalised text and exact shingle set of each raw paragraph."""
         whole = Analysis([], [])
-        for start, end in chunks(texts):
-            part = texts[start:end]
-            analysis, suspect = self._analyse(part, check=True)
+        for _, part, ends in _runs(texts):
+            analysis, suspect = self._analyse(part, True, ends)
             redo = np.flatnonzero(suspect)
             if redo.size:
-                fixed, _ = self._analyse(_nfkc_of(part, redo), check=False)
+                fixed, _ = self._analyse(_nfkc_of(part, redo), False, None)
                 for at, i in enumerate(redo.tolist()):
                     analysis.normalised[i] = fixed.normalised[at]
                     analysis.shingles[i] = fixed.shingles[at]
@@ -156,8 +174,10 @@ class MinHasher:
             whole.shingles.extend(analysis.shingles)
         return whole
 
-    def _analyse(self, texts: Sequence[str], check: bool) -> tuple[Analysis, npt.NDArray[np.uint8]]:
-        data, bounds = code_points(texts)
+    def _analyse(
+        self, texts: Sequence[str], check: bool, ends: npt.NDArray[np.int64] | None
+    ) -> tuple[Analysis, npt.NDArray[np.uint8]]:
+        data, bounds = code_points(texts, ends)
         text, toff, values, voff, suspect = kernel.shingle_hashes(
             data, bounds, self.shingle_size, _tables(), check
         )
@@ -189,7 +209,7 @@ class MinHasher:
         batches take, is run on the samples too."""
         samples = ["warm up", "ﬁnal cafe\u0301\u00a0déjà vu", "北京，上海。"]
         self.signatures(samples)
-        self._sign(samples, np.empty((len(samples), self.num_perm), dtype=np.uint32), True, parallel=True)
+        self._sign(samples, np.empty((len(samples), self.num_perm), dtype=np.uint32), True, True, None)
         self.signatures_of_sets(self.analyse(samples).shingles)
 
 
