@@ -312,6 +312,14 @@ def _buffer_size(bounds: np.ndarray, first: int, last: int) -> int:
 
 
 @njit(cache=True, inline="always")
+def _shingle_buffers(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Room for the hashes of ``size`` shingles, their words and lengths."""
+    size = max(size, 256)
+    words = np.empty((LANE_BYTES // 4, size), dtype=np.uint32)
+    return np.empty(size, dtype=np.uint32), words, np.empty(size, dtype=np.uint32)
+
+
+@njit(cache=True, inline="always")
 def _min_hash(hashes: np.ndarray, count: int, a: np.ndarray, b: np.ndarray, row: np.ndarray) -> None:
     """row[j] = min over the hashes of a[j] * h + b[j] mod 2**32."""
     row[:] = EMPTY
@@ -335,17 +343,20 @@ def _min_hash(hashes: np.ndarray, count: int, a: np.ndarray, b: np.ndarray, row:
 @njit(cache=True)
 def _sign_range(data, bounds, first, last, k, a, b, tables, check, out, suspect):  # type: ignore[no-untyped-def]
     size = _buffer_size(bounds, first, last)
-    text = np.zeros(size, dtype=np.uint8)
-    starts = np.empty(size, dtype=np.int64)
-    hashes = np.empty(size, dtype=np.uint32)
-    words = np.empty((LANE_BYTES // 4, size), dtype=np.uint32)
-    lengths = np.empty(size, dtype=np.uint32)
+    text = np.empty(size, dtype=np.uint8)
+    starts = np.empty(size // 2 + 2, dtype=np.int64)
+    # Sized for the most shingles seen so far: sized for the worst case of
+    # the longest paragraph, they took megabytes, and threads allocating and
+    # faulting in fresh pages at once held each other up.
+    hashes, words, lengths = _shingle_buffers(0)
     ascii_map = ascii_table(tables[0], tables[1])
     base = np.uint64(text.ctypes.data)
     for p in range(first, last):
         _, ntok, suspect[p] = normalise_one(
             data, bounds[p], bounds[p + 1], ascii_map, tables, check, text, starts
         )
+        if _shingle_count(ntok, k) > hashes.size:
+            hashes, words, lengths = _shingle_buffers(max(2 * hashes.size, ntok))
         count = _hash_shingles(base, starts, ntok, k, words, lengths, hashes)
         _min_hash(hashes, count, a, b, out[p])
 
@@ -386,11 +397,8 @@ def shingle_hashes(data, bounds, k, tables, check):  # type: ignore[no-untyped-d
     n = bounds.shape[0] - 1
     ascii_map = ascii_table(tables[0], tables[1])
     text = np.zeros(BYTES_PER_CODE_POINT * data.shape[0] + PADDING, dtype=np.uint8)
-    size = _buffer_size(bounds, 0, n)
-    starts = np.empty(size, dtype=np.int64)
-    hashes = np.empty(size, dtype=np.uint32)
-    words = np.empty((LANE_BYTES // 4, size), dtype=np.uint32)
-    lengths = np.empty(size, dtype=np.uint32)
+    starts = np.empty(_buffer_size(bounds, 0, n) // 2 + 2, dtype=np.int64)
+    hashes, words, lengths = _shingle_buffers(0)
     values = np.empty(data.shape[0] + n, dtype=np.uint32)
     text_offsets = np.zeros(n + 1, dtype=np.int64)
     value_offsets = np.zeros(n + 1, dtype=np.int64)
@@ -403,6 +411,8 @@ def shingle_hashes(data, bounds, k, tables, check):  # type: ignore[no-untyped-d
             data, bounds[p], bounds[p + 1], ascii_map, tables, check, view, starts
         )
         first = pos
+        if _shingle_count(ntok, k) > hashes.size:
+            hashes, words, lengths = _shingle_buffers(max(2 * hashes.size, ntok))
         count = _hash_shingles(np.uint64(view.ctypes.data), starts, ntok, k, words, lengths, hashes)
         pos += count
         values[first:pos] = hashes[:count]
