@@ -228,3 +228,20 @@ def test_chunked_batches_equal_one_by_one(monkeypatch: pytest.MonkeyPatch) -> No
     assert len(chunks(text_ends(texts))) > 5
     assert np.array_equal(hasher.signatures(texts), np.array(alone))
     assert hasher.analyse(texts).normalised == normalised
+
+
+def test_paragraphs_with_many_shingles_after_short_ones() -> None:
+    """The kernel's shingle buffers start small and grow mid-batch."""
+    rng = np.random.default_rng(11)
+    words = ["word", "another", "third", "élan", "中", "longerwordthanmost", "x"]
+    long_one = " ".join(rng.choice(words, 3000))
+    longer = " ".join(rng.choice(words, 9000))
+    texts = ["a short one here", long_one, "short again today", longer, "end"]
+    for threads in (1, 2):
+        batch = MinHasher(threads=threads).signatures(texts)
+        assert np.array_equal(batch[1], datasketch_signature(long_one))
+        assert np.array_equal(batch[3], datasketch_signature(longer))
+        assert np.array_equal(batch[4], datasketch_signature("end"))
+    analysis = MinHasher().analyse(texts)
+    assert analysis.normalised[3] == reference_normalise(longer)
+    assert analysis.shingles[3].size == len(set(analysis.shingles[3].tolist())) > 256
