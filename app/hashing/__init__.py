@@ -1,8 +1,8 @@
 """Pure hashing core: paragraph text in, MinHash signatures and band keys out.
 
-No network or database, no settings, no mutable module state: the only file
-read is the package's own generated character table (``chartables.npz``),
-loaded once and cached like the permutations.
+No network or database, no settings, no mutable module state: the only files
+read are the package's own generated tables (``chartables.npz`` for folding,
+``nfkctables.npz`` for NFKC), loaded once and cached like the permutations.
 """
 
 from app.hashing.lsh import Bands, band_keys, band_params

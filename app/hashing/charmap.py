@@ -1,7 +1,8 @@
 """Per-code-point normalisation tables for the compiled kernel.
 
 Generated from Python's Unicode database and the Unicode confusables data
-(`python -m app.hashing.charmap` rewrites ``chartables.npz``), so the kernel
+(`python -m app.hashing.charmap` rewrites ``chartables.npz``, and the NFKC
+tables of `nfkc` in ``nfkctables.npz``), so the kernel
 folds characters with two array look-ups instead of Python string passes.
 Shipping the generated file pins the Unicode version: signatures do not
 change with the interpreter that computes them. Tables cover the Basic

@@ -30,10 +30,12 @@ import numpy as np
 from numba import njit, prange
 
 from app.hashing.charmap import ALONE, ASTRAL_ALONE, DELETE, MULTI, PLANE, SEPARATOR, WORD
+from app.hashing.memory import load32, store32
 from app.hashing.nfkc import (
     BYTES_PER_CODE_POINT,
-    FAST_ALONE,
-    FAST_CODE_POINT,
+    FAST_ALONE_SHIFT,
+    FAST_BYTES,
+    FAST_LENGTH_SHIFT,
     FAST_SEPARATOR,
     FAST_TRAILING_SHIFT,
     REPLACED,
@@ -41,7 +43,7 @@ from app.hashing.nfkc import (
     UNSTABLE,
 )
 from app.hashing.nfkc import LIMIT as NFKC_LIMIT
-from app.hashing.xxh32 import LANE_BYTES, OVERREAD, load32, xxh32_at, xxh32_lane
+from app.hashing.xxh32 import LANE_BYTES, OVERREAD, xxh32_at, xxh32_lane
 
 SPACE = np.uint8(0x20)
 EMPTY = np.uint32(0xFFFFFFFF)
@@ -135,6 +137,7 @@ def normalise_one(
     Returns (length in bytes, number of tokens, suspect).
     """
     kind, mapped, extra, nf_flags, nf_mapped, nf_extra, fast = tables
+    address = np.uint64(out.ctypes.data)
     n = 0
     ntok = 0
     gap = 1  # the next token byte starts a new token
@@ -173,13 +176,13 @@ def normalise_one(
             continue
         i += 1
         if c < PLANE:
-            action = fast[c]
+            action = int(fast[c])
             if action >= FAST_SEPARATOR:
                 gap = 1
                 trailing = 0
                 continue
             if action != 0:
-                alone = int(action & FAST_ALONE != 0)
+                alone = (action >> FAST_ALONE_SHIFT) & 1
                 if gap | alone:
                     if n > 0:
                         out[n] = SPACE
@@ -187,8 +190,11 @@ def normalise_one(
                     starts[ntok] = n
                     ntok += 1
                 gap = alone
-                n = _put(out, n, int(action & FAST_CODE_POINT))
-                trailing = int(action >> FAST_TRAILING_SHIFT)
+                # All of its UTF-8 in one 4-byte store: the byte after it is
+                # overwritten next or lies past the text.
+                store32(address + np.uint64(n), np.uint64(action & FAST_BYTES))
+                n += (action >> FAST_LENGTH_SHIFT) & 3
+                trailing = action >> FAST_TRAILING_SHIFT
                 continue
         cp = int(c)
         count = 1
@@ -323,9 +329,22 @@ def _shingle_buffers(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _min_hash(hashes: np.ndarray, count: int, a: np.ndarray, b: np.ndarray, row: np.ndarray) -> None:
     """row[j] = min over the hashes of a[j] * h + b[j] mod 2**32."""
     row[:] = EMPTY
-    # Four shingles per pass over the permutations: a quarter of the loads
-    # and stores of the running minima.
+    # Eight (then four) shingles per pass over the permutations: an eighth
+    # of the loads of the permutations and of the loads and stores of the
+    # running minima.
     s = 0
+    while s + 8 <= count:
+        h1, h2, h3, h4 = hashes[s], hashes[s + 1], hashes[s + 2], hashes[s + 3]
+        h5, h6, h7, h8 = hashes[s + 4], hashes[s + 5], hashes[s + 6], hashes[s + 7]
+        for j in range(a.shape[0]):
+            aj = a[j]
+            bj = b[j]
+            x = min(np.uint32(aj * h1 + bj), np.uint32(aj * h2 + bj))
+            y = min(np.uint32(aj * h3 + bj), np.uint32(aj * h4 + bj))
+            z = min(np.uint32(aj * h5 + bj), np.uint32(aj * h6 + bj))
+            w = min(np.uint32(aj * h7 + bj), np.uint32(aj * h8 + bj))
+            row[j] = min(row[j], min(min(x, y), min(z, w)))
+        s += 8
     while s + 4 <= count:
         h1, h2, h3, h4 = hashes[s], hashes[s + 1], hashes[s + 2], hashes[s + 3]
         for j in range(a.shape[0]):

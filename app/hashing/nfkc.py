@@ -144,30 +144,42 @@ def nfkc_tables() -> NfkcTables:
 
 
 # A fast-path action per BMP code point (see ``fast_actions``).
-FAST_SEPARATOR = 1 << 30
-FAST_ALONE = 1 << 21
-FAST_TRAILING_SHIFT = 22
-FAST_CODE_POINT = FAST_ALONE - 1
+FAST_SEPARATOR = 1 << 40
+FAST_BYTES = (1 << 24) - 1
+FAST_LENGTH_SHIFT = 24
+FAST_ALONE_SHIFT = 26
+FAST_TRAILING_SHIFT = 27
 
 
-def fast_actions(chars: CharTables, nfkc: NfkcTables) -> npt.NDArray[np.uint32]:
+def fast_actions(chars: CharTables, nfkc: NfkcTables) -> npt.NDArray[np.uint64]:
     """What the kernel does with each BMP character that needs no table but
     this one: 0 where it must take the general path; FAST_SEPARATOR for a
-    separator NFKC keeps; else the code point it writes, with FAST_ALONE for
-    a character that is a token by itself and the combining class that ends
-    it (for the order check of marks after it) from FAST_TRAILING_SHIFT.
-    Only characters that start with combining class 0 and that NFKC keeps
-    qualify, so that no check is needed before writing them."""
-    flags = nfkc.flags[:PLANE].astype(np.uint32)
+    separator NFKC keeps; else the UTF-8 it writes (up to three bytes,
+    little-endian, stored with one 4-byte write), their number from
+    FAST_LENGTH_SHIFT, 1 from FAST_ALONE_SHIFT for a character that is a
+    token by itself, and the combining class that ends it (for the order
+    check of marks after it) from FAST_TRAILING_SHIFT. Only characters that
+    start with combining class 0 and that NFKC keeps qualify, so that no
+    check is needed before writing them."""
+    flags = nfkc.flags[:PLANE].astype(np.uint64)
     plain = (flags < TRANSPARENT) & (flags & 0xFF == 0)
     kind = chars.kind
-    word = plain & (kind == WORD)
-    alone = plain & (kind == ALONE)
-    cps = np.arange(PLANE, dtype=np.uint32)
-    actions = np.zeros(PLANE, dtype=np.uint32)
-    trailing = (flags >> 8) << FAST_TRAILING_SHIFT
-    actions[word] = chars.mapped[word].astype(np.uint32) | trailing[word]
-    actions[alone] = cps[alone] | FAST_ALONE | trailing[alone]
+    cps = np.arange(PLANE, dtype=np.uint64)
+    written = np.where(kind == WORD, chars.mapped.astype(np.uint64), cps)
+    actions = np.zeros(PLANE, dtype=np.uint64)
+    for cp in np.flatnonzero(plain & ((kind == WORD) | (kind == ALONE))).tolist():
+        code = int(written[cp])
+        if 0xD800 <= code <= 0xDFFF or code >= PLANE:
+            continue
+        utf8 = chr(code).encode("utf-8")
+        alone = int(kind[cp] == ALONE)
+        trailing = int(flags[cp]) >> 8
+        actions[cp] = (
+            int.from_bytes(utf8, "little")
+            | len(utf8) << FAST_LENGTH_SHIFT
+            | alone << FAST_ALONE_SHIFT
+            | trailing << FAST_TRAILING_SHIFT
+        )
     actions[plain & (kind == SEPARATOR) & (cps > 0)] = FAST_SEPARATOR
     actions.setflags(write=False)
     return actions

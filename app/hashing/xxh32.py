@@ -18,12 +18,10 @@ Written for short inputs of varying length (shingles, 10-40 bytes):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import cast
-
 import numpy as np
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
+
+from app.hashing.memory import load32
 
 _P1 = np.uint64(0x9E3779B1)
 _P2 = np.uint64(0x85EBCA77)
@@ -32,21 +30,6 @@ _P4 = np.uint64(0x27D4EB2F)
 _P5 = np.uint64(0x165667B1)
 _MASK = np.uint64(0xFFFFFFFF)
 OVERREAD = 16
-
-
-@intrinsic
-def _load32(typingctx, address):  # type: ignore[no-untyped-def]
-    sig = types.uint64(types.uint64)
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        pointer = builder.inttoptr(args[0], context.get_value_type(types.uint32).as_pointer())
-        return builder.zext(builder.load(pointer, align=1), context.get_value_type(types.uint64))
-
-    return sig, codegen
-
-
-# The little-endian uint32 at any byte address, zero-extended to uint64.
-load32 = cast(Callable[[np.uint64], np.uint64], _load32)
 
 
 @njit(cache=True, inline="always")
