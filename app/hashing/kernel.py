@@ -36,8 +36,8 @@ from app.hashing.nfkc import (
     FAST_ALONE_SHIFT,
     FAST_BYTES,
     FAST_LENGTH_SHIFT,
-    FAST_SEPARATOR,
     FAST_TRAILING_SHIFT,
+    FAST_WORD_SHIFT,
     REPLACED,
     TRANSPARENT,
     UNSTABLE,
@@ -47,7 +47,6 @@ from app.hashing.xxh32 import LANE_BYTES, OVERREAD, xxh32_at, xxh32_lane
 
 SPACE = np.uint8(0x20)
 EMPTY = np.uint32(0xFFFFFFFF)
-NOT_SIMPLE = np.uint8(0xFF)
 _ASTRAL_LO = ASTRAL_ALONE[0]
 _ASTRAL_HI = ASTRAL_ALONE[1]
 # Room after the text: xxh32 reads a few bytes past a shingle's end.
@@ -77,21 +76,6 @@ def _fmix32_lane(h: np.uint32) -> np.uint32:
 
 
 @njit(cache=True, inline="always")
-def ascii_table(kind: np.ndarray, mapped: np.ndarray) -> np.ndarray:
-    """Per ASCII byte: 0 for a separator, else its folded byte; NOT_SIMPLE
-    where the general path must decide (no such byte in the shipped tables)."""
-    table = np.empty(128, dtype=np.uint8)
-    for c in range(128):
-        if kind[c] == SEPARATOR:
-            table[c] = 0
-        elif kind[c] == WORD and 0 < mapped[c] < 128:
-            table[c] = mapped[c]
-        else:
-            table[c] = NOT_SIMPLE
-    return table
-
-
-@njit(cache=True, inline="always")
 def _put(out: np.ndarray, n: int, cp: int) -> int:
     """UTF-8 encode one code point at out[n]; return the new length."""
     if cp < 0x80:
@@ -113,12 +97,17 @@ def _put(out: np.ndarray, n: int, cp: int) -> int:
     return n + 4
 
 
+@njit(cache=True, inline="always")
+def _fast_action(fast: np.ndarray, c: int) -> int:
+    """The fast table's entry for code point ``c``; 0: the general path."""
+    return int(np.int64(fast[c])) if c < PLANE else 0
+
+
 @njit(cache=True)
 def normalise_one(
     data: np.ndarray,
     start: int,
     end: int,
-    ascii_map: np.ndarray,
     tables: tuple[np.ndarray, ...],
     check: bool,
     out: np.ndarray,
@@ -148,54 +137,38 @@ def normalise_one(
         # Indices cast to unsigned: numba then skips the test for negative
         # (wrap-around) indices, a quarter of the instructions of this loop.
         c = data[np.uint64(i)]
-        if c < 0x80 and ascii_map[c] != NOT_SIMPLE:
-            # A run of plain ASCII in a loop of its own: with only the values
-            # it needs live, they stay in registers (in the outer loop, the
-            # token count went through the stack at every character).
-            # Branch-free: whether a byte ends, starts or continues a token
-            # is data-dependent, and mispredicted branches on it cost more
-            # than the stores below, some of which are undone.
-            trailing = 0
+        action = _fast_action(fast, c)
+        if action != 0:
+            # A run of characters that the fast table alone decides (nearly
+            # all), in a loop of its own: with only the values it needs live,
+            # they stay in registers (in the outer loop, the token count went
+            # through the stack at every character). Branch-free: whether a
+            # character ends, starts or continues a token is data-dependent,
+            # and mispredicted branches cost more than the stores below,
+            # some of which are undone.
             while True:
-                m = ascii_map[c]
-                word = int(m != 0)
-                new = word & gap
+                word = (action >> FAST_WORD_SHIFT) & 1
+                alone = (action >> FAST_ALONE_SHIFT) & 1
+                new = word & (gap | alone)
                 out[np.uint64(n)] = SPACE
                 n += new & int(n > 0)
                 starts[np.uint64(ntok)] = n
                 ntok += new
-                out[np.uint64(n)] = m
-                n += word
-                gap = 1 - word
+                # All of its UTF-8 in one 4-byte store: the bytes after it
+                # are overwritten next or lie past the text.
+                store32(address + np.uint64(n), np.uint64(action & FAST_BYTES))
+                n += (action >> FAST_LENGTH_SHIFT) & 3
+                gap = alone | (1 - word)
+                trailing = (action >> FAST_TRAILING_SHIFT) & 0xFF
                 i += 1
                 if i == end:
                     break
                 c = data[np.uint64(i)]
-                if c >= 0x80 or ascii_map[c] == NOT_SIMPLE:
+                action = _fast_action(fast, c)
+                if action == 0:
                     break
             continue
         i += 1
-        if c < PLANE:
-            action = int(fast[c])
-            if action >= FAST_SEPARATOR:
-                gap = 1
-                trailing = 0
-                continue
-            if action != 0:
-                alone = (action >> FAST_ALONE_SHIFT) & 1
-                if gap | alone:
-                    if n > 0:
-                        out[n] = SPACE
-                        n += 1
-                    starts[ntok] = n
-                    ntok += 1
-                gap = alone
-                # All of its UTF-8 in one 4-byte store: the byte after it is
-                # overwritten next or lies past the text.
-                store32(address + np.uint64(n), np.uint64(action & FAST_BYTES))
-                n += (action >> FAST_LENGTH_SHIFT) & 3
-                trailing = action >> FAST_TRAILING_SHIFT
-                continue
         cp = int(c)
         count = 1
         at = -1
@@ -368,12 +341,9 @@ def _sign_range(data, bounds, first, last, k, a, b, tables, check, out, suspect)
     # the longest paragraph, they took megabytes, and threads allocating and
     # faulting in fresh pages at once held each other up.
     hashes, words, lengths = _shingle_buffers(0)
-    ascii_map = ascii_table(tables[0], tables[1])
     base = np.uint64(text.ctypes.data)
     for p in range(first, last):
-        _, ntok, suspect[p] = normalise_one(
-            data, bounds[p], bounds[p + 1], ascii_map, tables, check, text, starts
-        )
+        _, ntok, suspect[p] = normalise_one(data, bounds[p], bounds[p + 1], tables, check, text, starts)
         if _shingle_count(ntok, k) > hashes.size:
             hashes, words, lengths = _shingle_buffers(max(2 * hashes.size, ntok))
         count = _hash_shingles(base, starts, ntok, k, words, lengths, hashes)
@@ -414,7 +384,6 @@ def shingle_hashes(data, bounds, k, tables, check):  # type: ignore[no-untyped-d
     and its shingle hashes are ``values[value_offsets[p]:value_offsets[p + 1]]``.
     """
     n = bounds.shape[0] - 1
-    ascii_map = ascii_table(tables[0], tables[1])
     text = np.zeros(BYTES_PER_CODE_POINT * data.shape[0] + PADDING, dtype=np.uint8)
     starts = np.empty(_buffer_size(bounds, 0, n) // 2 + 2, dtype=np.int64)
     hashes, words, lengths = _shingle_buffers(0)
@@ -426,9 +395,7 @@ def shingle_hashes(data, bounds, k, tables, check):  # type: ignore[no-untyped-d
     tpos = 0
     for p in range(n):
         view = text[tpos:]
-        length, ntok, suspect[p] = normalise_one(
-            data, bounds[p], bounds[p + 1], ascii_map, tables, check, view, starts
-        )
+        length, ntok, suspect[p] = normalise_one(data, bounds[p], bounds[p + 1], tables, check, view, starts)
         first = pos
         if _shingle_count(ntok, k) > hashes.size:
             hashes, words, lengths = _shingle_buffers(max(2 * hashes.size, ntok))

@@ -144,42 +144,52 @@ def nfkc_tables() -> NfkcTables:
 
 
 # A fast-path action per BMP code point (see ``fast_actions``).
-FAST_SEPARATOR = 1 << 40
+FAST = 1 << 40
 FAST_BYTES = (1 << 24) - 1
 FAST_LENGTH_SHIFT = 24
 FAST_ALONE_SHIFT = 26
-FAST_TRAILING_SHIFT = 27
+FAST_WORD_SHIFT = 27
+FAST_TRAILING_SHIFT = 28
 
 
 def fast_actions(chars: CharTables, nfkc: NfkcTables) -> npt.NDArray[np.uint64]:
     """What the kernel does with each BMP character that needs no table but
-    this one: 0 where it must take the general path; FAST_SEPARATOR for a
-    separator NFKC keeps; else the UTF-8 it writes (up to three bytes,
-    little-endian, stored with one 4-byte write), their number from
-    FAST_LENGTH_SHIFT, 1 from FAST_ALONE_SHIFT for a character that is a
-    token by itself, and the combining class that ends it (for the order
-    check of marks after it) from FAST_TRAILING_SHIFT. Only characters that
-    start with combining class 0 and that NFKC keeps qualify, so that no
-    check is needed before writing them."""
-    flags = nfkc.flags[:PLANE].astype(np.uint64)
+    this one: 0 where it must take the general path; else FAST, plus for a
+    letter, digit or ideograph: 1 from FAST_WORD_SHIFT, the UTF-8 it writes
+    (up to three bytes, little-endian, for one 4-byte store) and their
+    number from FAST_LENGTH_SHIFT, 1 from FAST_ALONE_SHIFT for a character
+    that is a token by itself, and the combining class that ends it (for
+    the order check of marks after it) from FAST_TRAILING_SHIFT. A
+    separator is FAST alone. Only characters that start with combining
+    class 0 and that NFKC keeps qualify, so no check is needed before
+    writing them."""
+    flags = nfkc.flags[:PLANE].astype(np.int64)
     plain = (flags < TRANSPARENT) & (flags & 0xFF == 0)
     kind = chars.kind
-    cps = np.arange(PLANE, dtype=np.uint64)
-    written = np.where(kind == WORD, chars.mapped.astype(np.uint64), cps)
+    code = np.where(kind == WORD, chars.mapped, np.arange(PLANE)).astype(np.int64)
+    writes = plain & ((kind == WORD) | (kind == ALONE)) & (code < PLANE) & ((code < 0xD800) | (code > 0xDFFF))
+    # UTF-8 of code points below 0x10000, as little-endian integers.
+    one, two = code < 0x80, code < 0x800
+    utf8 = np.where(
+        one,
+        code,
+        np.where(
+            two,
+            (0xC0 | code >> 6) | (0x80 | code & 0x3F) << 8,
+            (0xE0 | code >> 12) | (0x80 | code >> 6 & 0x3F) << 8 | (0x80 | code & 0x3F) << 16,
+        ),
+    )
+    length = np.where(one, 1, np.where(two, 2, 3))
+    packed = (
+        FAST
+        | utf8
+        | length << FAST_LENGTH_SHIFT
+        | (kind == ALONE).astype(np.int64) << FAST_ALONE_SHIFT
+        | 1 << FAST_WORD_SHIFT
+        | (flags >> 8) << FAST_TRAILING_SHIFT
+    )
     actions = np.zeros(PLANE, dtype=np.uint64)
-    for cp in np.flatnonzero(plain & ((kind == WORD) | (kind == ALONE))).tolist():
-        code = int(written[cp])
-        if 0xD800 <= code <= 0xDFFF or code >= PLANE:
-            continue
-        utf8 = chr(code).encode("utf-8")
-        alone = int(kind[cp] == ALONE)
-        trailing = int(flags[cp]) >> 8
-        actions[cp] = (
-            int.from_bytes(utf8, "little")
-            | len(utf8) << FAST_LENGTH_SHIFT
-            | alone << FAST_ALONE_SHIFT
-            | trailing << FAST_TRAILING_SHIFT
-        )
-    actions[plain & (kind == SEPARATOR) & (cps > 0)] = FAST_SEPARATOR
+    actions[plain & (kind == SEPARATOR)] = FAST
+    actions[writes] = packed[writes].astype(np.uint64)
     actions.setflags(write=False)
     return actions
