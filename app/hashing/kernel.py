@@ -260,12 +260,17 @@ def _hash_shingles(
     longest = 0
     for s in range(count):
         begin = starts[np.uint64(s)]
-        lengths[s] = starts[np.uint64(min(s + k, ntok))] - 1 - begin
-        longest = max(longest, lengths[s])
+        length = starts[np.uint64(min(s + k, ntok))] - 1 - begin
+        lengths[s] = length
+        longest = max(longest, length)
+        # The first four words, all a shingle under 16 bytes (a Chinese one)
+        # needs, while its offset is at hand.
+        at = base + np.uint64(begin)
+        for w in range(4):
+            words[w, s] = np.uint32(load32(at + np.uint64(4 * w)))
     stripes = min(longest // 16, 2)
     # One pair of loops per number of stripes, each with it as a constant.
     if stripes == 0:
-        _gather_words(base, starts, count, words, 4)
         for s in range(count):
             hashes[s] = _fmix32_lane(xxh32_lane(words, lengths, s, 0))
     elif stripes == 1:
@@ -276,9 +281,10 @@ def _hash_shingles(
         _gather_words(base, starts, count, words, 12)
         for s in range(count):
             hashes[s] = _fmix32_lane(xxh32_lane(words, lengths, s, 2))
-    for s in range(count):
-        if lengths[s] >= LANE_BYTES:
-            hashes[s] = _shingle_hash(base, starts, s, min(s + k, ntok))
+    if longest >= LANE_BYTES:
+        for s in range(count):
+            if lengths[s] >= LANE_BYTES:
+                hashes[s] = _shingle_hash(base, starts, s, min(s + k, ntok))
     return count
 
 
