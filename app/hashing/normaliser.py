@@ -1,0 +1,171 @@
+"""Step 1 of the kernels: raw code points -> the normalised paragraph.
+
+Writes the paragraph as UTF-8 tokens joined by single spaces and notes where
+each token starts, applying NFKC where `nfkc` says it acts alike in every
+context and folding each character through the tables of `charmap`; a
+paragraph where NFKC would act on context is flagged for a second pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from app.hashing.charmap import ALONE, ASTRAL_ALONE, DELETE, MULTI, PLANE, SEPARATOR, WORD
+from app.hashing.memory import store32
+from app.hashing.nfkc import (
+    FAST_ALONE_SHIFT,
+    FAST_BYTES,
+    FAST_LENGTH_SHIFT,
+    FAST_TRAILING_SHIFT,
+    FAST_WORD_SHIFT,
+    REPLACED,
+    TRANSPARENT,
+    UNSTABLE,
+)
+from app.hashing.nfkc import LIMIT as NFKC_LIMIT
+
+SPACE = np.uint8(0x20)
+_ASTRAL_LO = ASTRAL_ALONE[0]
+_ASTRAL_HI = ASTRAL_ALONE[1]
+
+
+@njit(cache=True, inline="always")
+def _put(out: np.ndarray, n: int, cp: int) -> int:
+    """UTF-8 encode one code point at out[n]; return the new length."""
+    if cp < 0x80:
+        out[n] = cp
+        return n + 1
+    if cp < 0x800:
+        out[n] = 0xC0 | (cp >> 6)
+        out[n + 1] = 0x80 | (cp & 0x3F)
+        return n + 2
+    if cp < 0x10000:
+        out[n] = 0xE0 | (cp >> 12)
+        out[n + 1] = 0x80 | ((cp >> 6) & 0x3F)
+        out[n + 2] = 0x80 | (cp & 0x3F)
+        return n + 3
+    out[n] = 0xF0 | (cp >> 18)
+    out[n + 1] = 0x80 | ((cp >> 12) & 0x3F)
+    out[n + 2] = 0x80 | ((cp >> 6) & 0x3F)
+    out[n + 3] = 0x80 | (cp & 0x3F)
+    return n + 4
+
+
+@njit(cache=True, inline="always")
+def _fast_action(fast: np.ndarray, c: int) -> int:
+    """The fast table's entry for code point ``c``; 0: the general path."""
+    return int(np.int64(fast[c])) if c < PLANE else 0
+
+
+@njit(cache=True)
+def normalise_one(
+    data: np.ndarray,
+    start: int,
+    end: int,
+    tables: tuple[np.ndarray, ...],
+    check: bool,
+    out: np.ndarray,
+    starts: np.ndarray,
+) -> tuple[int, int, int]:
+    """Write the normalised UTF-8 of code points ``data[start:end]`` to
+    ``out`` and each token's offset to ``starts``, then ``length + 1`` as a
+    sentinel so that token t spans ``out[starts[t]:starts[t + 1] - 1]``.
+
+    With ``check``, the text is raw: characters NFKC replaces alike in every
+    context are replaced here, and the text is reported as suspect where
+    NFKC would also act on context (the caller then normalises it with
+    ``unicodedata`` and calls again without ``check``). Without, the text
+    must be in NFKC form already.
+
+    Returns (length in bytes, number of tokens, suspect).
+    """
+    kind, mapped, extra, nf_flags, nf_mapped, nf_extra, fast = tables
+    address = np.uint64(out.ctypes.data)
+    n = 0
+    ntok = 0
+    gap = 1  # the next token byte starts a new token
+    trailing = 0  # combining class that ends the last character
+    suspect = 0
+    i = start
+    while i < end:
+        # Indices cast to unsigned: numba then skips the test for negative
+        # (wrap-around) indices, a quarter of the instructions of this loop.
+        c = data[np.uint64(i)]
+        action = _fast_action(fast, c)
+        if action != 0:
+            # A run of characters that the fast table alone decides (nearly
+            # all), in a loop of its own: with only the values it needs live,
+            # they stay in registers (in the outer loop, the token count went
+            # through the stack at every character). Branch-free: whether a
+            # character ends, starts or continues a token is data-dependent,
+            # and mispredicted branches cost more than the stores below,
+            # some of which are undone.
+            while True:
+                word = (action >> FAST_WORD_SHIFT) & 1
+                alone = (action >> FAST_ALONE_SHIFT) & 1
+                new = word & (gap | alone)
+                out[np.uint64(n)] = SPACE
+                n += new & int(n > 0)
+                starts[np.uint64(ntok)] = n
+                ntok += new
+                # All of its UTF-8 in one 4-byte store: the bytes after it
+                # are overwritten next or lie past the text.
+                store32(address + np.uint64(n), np.uint64(action & FAST_BYTES))
+                n += (action >> FAST_LENGTH_SHIFT) & 3
+                gap = alone | (1 - word)
+                trailing = (action >> FAST_TRAILING_SHIFT) & 0xFF
+                i += 1
+                if i == end:
+                    break
+                c = data[np.uint64(i)]
+                action = _fast_action(fast, c)
+                if action == 0:
+                    break
+            continue
+        i += 1
+        cp = int(c)
+        count = 1
+        at = -1
+        if c < 0x80:
+            trailing = 0
+        elif check:
+            flags = int(nf_flags[c]) if c < NFKC_LIMIT else 0
+            if flags == REPLACED:
+                at = nf_mapped[c]
+                count = nf_extra[at]
+                trailing = nf_extra[at + 1]
+            elif flags == UNSTABLE:
+                suspect = 1
+            elif flags != TRANSPARENT:
+                leading = flags & 0xFF
+                suspect |= int(0 < leading < trailing)
+                trailing = flags >> 8
+        # One code point, or the several of its NFKC replacement.
+        for q in range(count):
+            if at >= 0:
+                cp = int(nf_extra[at + 2 + q])
+            if cp < PLANE:
+                k = kind[cp]
+            elif _ASTRAL_LO <= cp <= _ASTRAL_HI:
+                k = ALONE
+            else:
+                k = WORD
+            if k == SEPARATOR:
+                gap = 1
+            elif k != DELETE:
+                if gap == 1 or k == ALONE:
+                    if n > 0:
+                        out[n] = SPACE
+                        n += 1
+                    starts[ntok] = n
+                    ntok += 1
+                gap = int(k == ALONE)
+                if k == MULTI:
+                    mat = mapped[cp]
+                    for j in range(extra[mat]):
+                        n = _put(out, n, int(extra[mat + 1 + j]))
+                else:
+                    n = _put(out, n, int(mapped[cp]) if cp < PLANE and k == WORD else cp)
+    starts[ntok] = n + 1
+    return n, ntok, suspect
