@@ -43,19 +43,8 @@ PADDING = max(OVERREAD, LANE_BYTES) + 1
 
 
 @njit(cache=True, inline="always")
-def fmix32(h: np.uint64) -> np.uint32:
-    h = h & np.uint64(0xFFFFFFFF)
-    h ^= h >> np.uint64(16)
-    h = (h * np.uint64(0x85EBCA6B)) & np.uint64(0xFFFFFFFF)
-    h ^= h >> np.uint64(13)
-    h = (h * np.uint64(0xC2B2AE35)) & np.uint64(0xFFFFFFFF)
-    h ^= h >> np.uint64(16)
-    return np.uint32(h)
-
-
-@njit(cache=True, inline="always")
-def _fmix32_lane(h: np.uint32) -> np.uint32:
-    # fmix32 on 32-bit values, so that it vectorises with xxh32_lane.
+def _fmix32(h: np.uint32) -> np.uint32:
+    # MurmurHash3's finaliser on 32-bit values, so that it vectorises with xxh32_lane.
     h ^= h >> np.uint32(16)
     h = np.uint32(h * np.uint32(0x85EBCA6B))
     h ^= h >> np.uint32(13)
@@ -76,7 +65,7 @@ def _shingle_hash(base: np.uint64, starts: np.ndarray, first: int, last: int) ->
     """Hash of tokens ``first`` to ``last - 1`` of the text at ``base``."""
     begin = starts[np.uint64(first)]
     length = starts[np.uint64(last)] - 1 - begin
-    return fmix32(xxh32_at(base + np.uint64(begin), np.uint64(length), np.uint64(0)))
+    return _fmix32(xxh32_at(base + np.uint64(begin), np.uint64(length), np.uint64(0)))
 
 
 @njit(cache=True, inline="always")
@@ -120,15 +109,15 @@ def _hash_shingles(
     # One pair of loops per number of stripes, each with it as a constant.
     if stripes == 0:
         for s in range(count):
-            hashes[s] = _fmix32_lane(xxh32_lane(words, lengths, s, 0))
+            hashes[s] = _fmix32(xxh32_lane(words, lengths, s, 0))
     elif stripes == 1:
         _gather_words(base, starts, count, words, 8)
         for s in range(count):
-            hashes[s] = _fmix32_lane(xxh32_lane(words, lengths, s, 1))
+            hashes[s] = _fmix32(xxh32_lane(words, lengths, s, 1))
     else:
         _gather_words(base, starts, count, words, 12)
         for s in range(count):
-            hashes[s] = _fmix32_lane(xxh32_lane(words, lengths, s, 2))
+            hashes[s] = _fmix32(xxh32_lane(words, lengths, s, 2))
     if longest >= LANE_BYTES:
         for s in range(count):
             if lengths[s] >= LANE_BYTES:

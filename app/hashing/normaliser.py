@@ -127,9 +127,7 @@ def normalise_one(
         cp = int(c)
         count = 1
         at = -1
-        if c < 0x80:
-            trailing = 0
-        elif check:
+        if check:
             flags = int(nf_flags[c]) if c < NFKC_LIMIT else 0
             if flags == REPLACED:
                 at = nf_mapped[c]

@@ -4,16 +4,16 @@ The reference implementation is the `xxhash` package; tests prove both agree
 byte for byte, which keeps signatures reproducible with datasketch and
 `xxhash.xxh32_intdigest` as its hash function.
 
-Written for short inputs of varying length (shingles, 10-40 bytes):
+Shingles are short (10-40 bytes) and hashed in the kernel's loops:
 
-- the kernel hashes from a raw address: every numba call or inlined body
-  that receives an array updates its reference count atomically, which
-  cost more than the hash;
-- input is read 4 bytes at a time with unaligned loads;
-- no branch depends on the length: each possible tail step is computed and
-  the right result kept with a mask, because a mispredicted branch costs as
-  much as the whole hash. So it reads up to OVERREAD bytes past the end of
-  its input, which callers must keep readable.
+- from a raw address: every numba call or inlined body that receives an
+  array updates its reference count atomically, which cost more than the
+  hash;
+- 4 bytes at a time with unaligned loads, on 32-bit values;
+- eight at a time (``xxh32_lane``): every step computed for every input and
+  the right result kept by selection, so that the loop compiles to SIMD
+  code. ``xxh32_at`` hashes one input of any length, for the rare shingle
+  too long for the lanes.
 """
 
 from __future__ import annotations
@@ -23,85 +23,9 @@ from numba import njit
 
 from app.hashing.memory import load32
 
-_P1 = np.uint64(0x9E3779B1)
-_P2 = np.uint64(0x85EBCA77)
-_P3 = np.uint64(0xC2B2AE3D)
-_P4 = np.uint64(0x27D4EB2F)
-_P5 = np.uint64(0x165667B1)
-_MASK = np.uint64(0xFFFFFFFF)
-OVERREAD = 16
-
-
-@njit(cache=True, inline="always")
-def _rotl(x: np.uint64, r: int) -> np.uint64:
-    # 64-bit arithmetic masked to 32 bits: numba widens uint32 scalars anyway.
-    x = x & _MASK
-    return ((x << np.uint64(r)) | (x >> np.uint64(32 - r))) & _MASK
-
-
-@njit(cache=True, inline="always")
-def _pick(condition: bool | np.bool_, if_true: np.uint64, if_false: np.uint64) -> np.uint64:
-    # Arithmetic, not `if`: numba's `if`/`else` becomes a branch or a jump table.
-    mask = np.uint64(0) - np.uint64(condition)
-    return if_false ^ ((if_true ^ if_false) & mask)
-
-
-@njit(cache=True, inline="always")
-def _round(acc: np.uint64, lane: np.uint64) -> np.uint64:
-    return (_rotl(acc + lane * _P2, 13) * _P1) & _MASK
-
-
-@njit(cache=True, inline="always")
-def _stripe(
-    v: tuple[np.uint64, np.uint64, np.uint64, np.uint64], at: np.uint64
-) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64]:
-    return (
-        _round(v[0], load32(at)),
-        _round(v[1], load32(at + np.uint64(4))),
-        _round(v[2], load32(at + np.uint64(8))),
-        _round(v[3], load32(at + np.uint64(12))),
-    )
-
-
-@njit(cache=True, inline="always")
-def xxh32_at(address: np.uint64, length: np.uint64, seed: np.uint64) -> np.uint64:
-    """xxHash32 of ``length`` bytes from ``address``, as a uint64 < 2**32."""
-    s = seed & _MASK
-    stripes = length >> np.uint64(4)
-    # The first 16-byte stripe is hashed whether or not there is one, and
-    # its result kept only if there is, so short and long inputs take the
-    # same path; only inputs of 32 bytes and more loop.
-    v = _stripe(((s + _P1 + _P2) & _MASK, (s + _P2) & _MASK, s, (s - _P1) & _MASK), address)
-    for stripe in range(1, stripes):
-        v = _stripe(v, address + (np.uint64(stripe) << np.uint64(4)))
-    merged = (_rotl(v[0], 1) + _rotl(v[1], 7) + _rotl(v[2], 12) + _rotl(v[3], 18)) & _MASK
-    h = (_pick(stripes > 0, merged, s + _P5) + length) & _MASK
-    at = address + (stripes << np.uint64(4))
-    words = (length >> np.uint64(2)) & np.uint64(3)
-    for w in range(3):
-        step = (_rotl(h + load32(at) * _P3, 17) * _P4) & _MASK
-        h = _pick(w < words, step, h)
-        at += np.uint64(4) * np.uint64(w < words)
-    rest = load32(at)
-    tail = length & np.uint64(3)
-    for byte in range(3):
-        step = (_rotl(h + ((rest >> np.uint64(8 * byte)) & np.uint64(0xFF)) * _P5, 11) * _P1) & _MASK
-        h = _pick(byte < tail, step, h)
-    h ^= h >> np.uint64(15)
-    h = (h * _P2) & _MASK
-    h ^= h >> np.uint64(13)
-    h = (h * _P3) & _MASK
-    h ^= h >> np.uint64(16)
-    return h
-
-
-@njit(cache=True)
-def xxh32(data: np.ndarray, start: int, end: int, seed: int) -> np.uint64:
-    """xxHash32 of ``data[start:end]`` (uint8 array), returned as a uint64 < 2**32.
-
-    ``data`` must hold OVERREAD readable bytes after ``end``.
-    """
-    return xxh32_at(np.uint64(data.ctypes.data + start), np.uint64(end - start), np.uint64(seed))
+# xxh32_at reads single bytes with 4-byte loads: callers keep this many
+# bytes readable past the end of the input.
+OVERREAD = 3
 
 
 # Inputs shorter than this are hashed eight at a time (see xxh32_lane).
@@ -136,6 +60,16 @@ def _byte_step(h: np.uint32, byte: np.uint32) -> np.uint32:
 @njit(cache=True, inline="always")
 def _lane_round(acc: np.uint32, word: np.uint32) -> np.uint32:
     return np.uint32(_rotl32(np.uint32(acc + np.uint32(word * _Q2)), 13) * _Q1)
+
+
+@njit(cache=True, inline="always")
+def _avalanche(h: np.uint32) -> np.uint32:
+    h ^= h >> np.uint32(15)
+    h = np.uint32(h * _Q2)
+    h ^= h >> np.uint32(13)
+    h = np.uint32(h * _Q3)
+    h ^= h >> np.uint32(16)
+    return h
 
 
 @njit(cache=True, inline="always")
@@ -187,9 +121,39 @@ def xxh32_lane(words: np.ndarray, lengths: np.ndarray, i: int, stripes: int) -> 
     h = _select(tail > 0, _byte_step(h, rest & np.uint32(0xFF)), h)
     h = _select(tail > 1, _byte_step(h, (rest >> np.uint32(8)) & np.uint32(0xFF)), h)
     h = _select(tail > 2, _byte_step(h, (rest >> np.uint32(16)) & np.uint32(0xFF)), h)
-    h ^= h >> np.uint32(15)
-    h = np.uint32(h * _Q2)
-    h ^= h >> np.uint32(13)
-    h = np.uint32(h * _Q3)
-    h ^= h >> np.uint32(16)
-    return h
+    return _avalanche(h)
+
+
+@njit(cache=True, inline="always")
+def xxh32_at(address: np.uint64, length: np.uint64, seed: np.uint64) -> np.uint32:
+    """xxHash32 of ``length`` bytes from ``address``."""
+    s = np.uint32(seed)
+    at = address
+    end = address + length
+    if length >= np.uint64(16):
+        v0, v1 = np.uint32(s + np.uint32(_Q1 + _Q2)), np.uint32(s + _Q2)
+        v2, v3 = s, np.uint32(s - _Q1)
+        while at + np.uint64(16) <= end:
+            v0 = _lane_round(v0, np.uint32(load32(at)))
+            v1 = _lane_round(v1, np.uint32(load32(at + np.uint64(4))))
+            v2 = _lane_round(v2, np.uint32(load32(at + np.uint64(8))))
+            v3 = _lane_round(v3, np.uint32(load32(at + np.uint64(12))))
+            at += np.uint64(16)
+        h = np.uint32(_rotl32(v0, 1) + _rotl32(v1, 7) + _rotl32(v2, 12) + _rotl32(v3, 18))
+    else:
+        h = np.uint32(s + _Q5)
+    h = np.uint32(h + np.uint32(length))
+    while at + np.uint64(4) <= end:
+        h = _word_step(h, np.uint32(load32(at)))
+        at += np.uint64(4)
+    while at < end:
+        h = _byte_step(h, np.uint32(load32(at)) & np.uint32(0xFF))
+        at += np.uint64(1)
+    return _avalanche(h)
+
+
+@njit(cache=True)
+def xxh32(data: np.ndarray, start: int, end: int, seed: int) -> np.uint32:
+    """xxHash32 of ``data[start:end]`` (uint8 array); ``data`` must hold
+    OVERREAD readable bytes after ``end``."""
+    return xxh32_at(np.uint64(data.ctypes.data + start), np.uint64(end - start), np.uint64(seed))
