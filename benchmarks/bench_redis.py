@@ -34,6 +34,7 @@ from app.engine import DocumentInput, Paradup
 from app.settings import Settings
 from app.text import split
 from benchmarks.common import DEFAULT_CORPORA, machine_info, read_jsonl
+from benchmarks.live_server import stop_process
 from tests.redis_servers import RedisServer, free_port, have_redis, poll, start_server
 
 ARCHIVE_FILES = ["en_reuters21578.jsonl", "en_bbc_news.jsonl", "fr_gilets_jaunes_press.jsonl"]
@@ -178,8 +179,7 @@ def bench_http(url: str, bodies: list[str], seconds: int, workdir: Path) -> dict
         )
         return result
     finally:
-        server.terminate()
-        server.wait(30)
+        stop_process(server, 30)
 
 
 def bench_single_queries(url: str, texts: list[str]) -> dict[str, Any]:
