@@ -15,7 +15,16 @@ from app.engine.check import Checker, ParagraphResult, Thresholds
 from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
 from app.settings import Settings
-from app.store import NewDocument, NewParagraph, Store, StoredDocument, StoreStats, WriteStatus, open_store
+from app.store import (
+    REDIS_SCHEMES,
+    NewDocument,
+    NewParagraph,
+    Store,
+    StoredDocument,
+    StoreStats,
+    WriteStatus,
+    open_store,
+)
 from app.store.base import Keys
 from app.text import Format, Paragraph, split
 from app.text.sanitize import UnacceptableText, sanitize
@@ -60,7 +69,7 @@ class Paradup:
     @property
     def store_is_local(self) -> bool:
         """The store is an embedded file: its calls never wait on a network."""
-        return not self.settings.store.startswith(("redis://", "rediss://", "redis+cluster://"))
+        return not self.settings.store.startswith(REDIS_SCHEMES)
 
     def close(self) -> None:
         self.store.close()

@@ -18,10 +18,13 @@ from app.store.base import (
     WriteStatus,
 )
 
+# PARADUP_STORE values that name the Redis backend; anything else is SQLite.
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+cluster://")
+
 
 def open_store(url: str, band_keys: BandKeys, scheme: str) -> Store:
     """Open the backend named by a ``PARADUP_STORE`` value."""
-    if url.startswith("redis://") or url.startswith("rediss://") or url.startswith("redis+cluster://"):
+    if url.startswith(REDIS_SCHEMES):
         try:
             from app.store.redis import RedisStore
         except ImportError as exc:
@@ -37,6 +40,7 @@ def open_store(url: str, band_keys: BandKeys, scheme: str) -> Store:
 
 
 __all__ = [
+    "REDIS_SCHEMES",
     "BandKeys",
     "NewDocument",
     "NewParagraph",

@@ -44,12 +44,10 @@ from app.store.base import (
     StoreUnavailable,
     WriteStatus,
 )
-from app.store.sqlite_bands import BUCKET_BITS, Additions, lookup_entries, remove_entries
+from app.store.sqlite_bands import BUCKET_BITS, Additions, chunks, lookup_entries, remove_entries
 
 FORMAT = f"paradup-sqlite-2 buckets={BUCKET_BITS} entry=tag16+ref32"
 MAX_REF = (1 << 32) - 1
-# SQLite's default limit on bound parameters is 32766; stay well below.
-CHUNK = 10000
 # Per connection, and every server thread has one: the OS page cache, shared
 # by all processes, holds the rest of the file.
 CACHE_KIB = 16384
@@ -97,11 +95,6 @@ def _translated(method: Callable[P, R]) -> Callable[P, R]:
             raise StoreError(f"SQLite store: {exc}") from exc
 
     return wrapper
-
-
-def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
-    for i in range(0, len(values), CHUNK):
-        yield values[i : i + CHUNK]
 
 
 class SqliteStore:
@@ -298,7 +291,7 @@ class SqliteStore:
     def paragraphs(self, refs: Sequence[int]) -> dict[int, StoredParagraph]:
         out: dict[int, StoredParagraph] = {}
         conn = self._conn
-        for chunk in _chunks(sorted(set(refs))):
+        for chunk in chunks(sorted(set(refs))):
             marks = ",".join("?" * len(chunk))
             query = (
                 "SELECT p.ref, p.text, d.id, d.first, d.metadata FROM paragraphs p "

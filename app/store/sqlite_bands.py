@@ -12,6 +12,7 @@ once, in rowid order; an addition is an append done by SQLite itself
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +26,8 @@ ENTRY = np.dtype([("tag", "<u2"), ("ref", "<u4")])
 _BUCKET_MASK = np.uint64((1 << BUCKET_BITS) - 1)
 _TAG_MASK = np.uint64((1 << TAG_BITS) - 1)
 _SHIFT = np.uint64(BUCKET_BITS)
-_CHUNK = 10000
+# SQLite's default limit on bound parameters is 32766; stay well below.
+CHUNK = 10000
 # A batch touching more than this share of the existing rows rewrites the table.
 REBUILD_SHARE = 0.3
 
@@ -51,10 +53,15 @@ def _runs(sorted_buckets: UInts) -> tuple[list[int], list[int], list[int]]:
     return sorted_buckets[starts].tolist(), starts.tolist(), ends.tolist()
 
 
+def chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
+    """Runs of at most CHUNK values, one statement's worth of parameters."""
+    for i in range(0, len(values), CHUNK):
+        yield values[i : i + CHUNK]
+
+
 def _in_chunks(conn: sqlite3.Connection, buckets: list[int]) -> list[tuple[int, bytes]]:
     rows: list[tuple[int, bytes]] = []
-    for i in range(0, len(buckets), _CHUNK):
-        chunk = buckets[i : i + _CHUNK]
+    for chunk in chunks(buckets):
         marks = ",".join("?" * len(chunk))
         # fetchall: one C call instead of a Python step per row
         rows += conn.execute(f"SELECT bucket, entries FROM bands WHERE bucket IN ({marks})", chunk).fetchall()
