@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from app.hashing.memory import load32
+from app.hashing.memory import borrow, load32
 from app.hashing.nfkc import BYTES_PER_CODE_POINT
 from app.hashing.normaliser import normalise_one
 from app.hashing.xxh32 import LANE_BYTES, OVERREAD, xxh32_at, xxh32_lane
@@ -175,11 +175,40 @@ def _min_hash(hashes: np.ndarray, count: int, a: np.ndarray, b: np.ndarray, row:
         s += 1
 
 
+@njit(cache=True, inline="always")
+def _borrow_tables(tables):  # type: ignore[no-untyped-def]
+    kind, mapped, extra, nf_flags, nf_mapped, nf_extra, fast = tables
+    return (
+        borrow(kind),
+        borrow(mapped),
+        borrow(extra),
+        borrow(nf_flags),
+        borrow(nf_mapped),
+        borrow(nf_extra),
+        borrow(fast),
+    )
+
+
 @njit(cache=True)
 def _sign_range(data, bounds, first, last, k, a, b, tables, check, out, suspect):  # type: ignore[no-untyped-def]
     size = _buffer_size(bounds, first, last)
     text = np.empty(size, dtype=np.uint8)
     starts = np.empty(size // 2 + 2, dtype=np.int64)
+    _sign_paragraphs(data, bounds, first, last, k, a, b, tables, check, out, suspect, text, starts)
+
+
+@njit(cache=True)
+def _sign_paragraphs(data, bounds, first, last, k, a, b, tables, check, out, suspect, text, starts):  # type: ignore[no-untyped-def]
+    # The arrays passed on per paragraph are borrowed (see memory.borrow):
+    # the arguments of this function outlive them, and the shingle buffers
+    # stay in variables used at every paragraph.
+    data, tables, text, starts, out = (
+        borrow(data),
+        _borrow_tables(tables),
+        borrow(text),
+        borrow(starts),
+        borrow(out),
+    )
     # Sized for the most shingles seen so far: sized for the worst case of
     # the longest paragraph, they took megabytes, and threads allocating and
     # faulting in fresh pages at once held each other up.
@@ -189,7 +218,7 @@ def _sign_range(data, bounds, first, last, k, a, b, tables, check, out, suspect)
         _, ntok, suspect[p] = normalise_one(data, bounds[p], bounds[p + 1], tables, check, text, starts)
         if _shingle_count(ntok, k) > hashes.size:
             hashes, words, lengths = _shingle_buffers(max(2 * hashes.size, ntok))
-        count = _hash_shingles(base, starts, ntok, k, words, lengths, hashes)
+        count = _hash_shingles(base, starts, ntok, k, borrow(words), borrow(lengths), borrow(hashes))
         _min_hash(hashes, count, a, b, out[p])
 
 
@@ -227,8 +256,9 @@ def shingle_hashes(data, bounds, k, tables, check):  # type: ignore[no-untyped-d
     and its shingle hashes are ``values[value_offsets[p]:value_offsets[p + 1]]``.
     """
     n = bounds.shape[0] - 1
-    text = np.zeros(BYTES_PER_CODE_POINT * data.shape[0] + PADDING, dtype=np.uint8)
-    starts = np.empty(_buffer_size(bounds, 0, n) // 2 + 2, dtype=np.int64)
+    text = np.empty(BYTES_PER_CODE_POINT * data.shape[0], dtype=np.uint8)
+    scratch = np.zeros(_buffer_size(bounds, 0, n), dtype=np.uint8)
+    starts = np.empty(scratch.size // 2 + 2, dtype=np.int64)
     hashes, words, lengths = _shingle_buffers(0)
     values = np.empty(data.shape[0] + n, dtype=np.uint32)
     text_offsets = np.zeros(n + 1, dtype=np.int64)
@@ -236,13 +266,19 @@ def shingle_hashes(data, bounds, k, tables, check):  # type: ignore[no-untyped-d
     suspect = np.zeros(n, dtype=np.uint8)
     pos = 0
     tpos = 0
+    data, tables = borrow(data), _borrow_tables(tables)
     for p in range(n):
-        view = text[tpos:]
-        length, ntok, suspect[p] = normalise_one(data, bounds[p], bounds[p + 1], tables, check, view, starts)
+        # Borrowed where passed: scratch and starts, used at every paragraph,
+        # outlive the views.
+        length, ntok, suspect[p] = normalise_one(
+            data, bounds[p], bounds[p + 1], tables, check, borrow(scratch), borrow(starts)
+        )
+        text[tpos : tpos + length] = scratch[1 : 1 + length]
         first = pos
         if _shingle_count(ntok, k) > hashes.size:
             hashes, words, lengths = _shingle_buffers(max(2 * hashes.size, ntok))
-        count = _hash_shingles(np.uint64(view.ctypes.data), starts, ntok, k, words, lengths, hashes)
+        base = np.uint64(scratch.ctypes.data)
+        count = _hash_shingles(base, borrow(starts), ntok, k, borrow(words), borrow(lengths), borrow(hashes))
         pos += count
         values[first:pos] = hashes[:count]
         values[first:pos].sort()

@@ -191,5 +191,21 @@ def fast_actions(chars: CharTables, nfkc: NfkcTables) -> npt.NDArray[np.uint64]:
     actions = np.zeros(PLANE, dtype=np.uint64)
     actions[plain & (kind == SEPARATOR)] = FAST
     actions[writes] = packed[writes].astype(np.uint64)
+    _add_replaced(actions, chars, nfkc)
     actions.setflags(write=False)
     return actions
+
+
+def _add_replaced(actions: npt.NDArray[np.uint64], chars: CharTables, nfkc: NfkcTables) -> None:
+    """Give characters that NFKC replaces alike in every context the action
+    of their replacement where the fast table decides it: one character
+    (full-width letters and digits) or separators only (full-width commas
+    and brackets, three dots for an ellipsis): a Chinese paragraph has three
+    or four such characters, each a detour through the general path."""
+    for cp in np.flatnonzero(nfkc.flags[:PLANE] == REPLACED).tolist():
+        at = int(nfkc.mapped[cp])
+        form = nfkc.extra[at + 2 : at + 2 + int(nfkc.extra[at])].tolist()
+        if all(c < PLANE and chars.kind[c] == SEPARATOR and actions[c] for c in form):
+            actions[cp] = FAST
+        elif len(form) == 1 and form[0] < PLANE and actions[form[0]]:
+            actions[cp] = actions[form[0]]
