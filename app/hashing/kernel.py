@@ -95,14 +95,21 @@ def _hash_shingles(
     from the others, so that it compiles to SIMD code."""
     count = _shingle_count(ntok, k)
     longest = 0
+    if ntok < k:
+        if count:
+            # One shingle, of every token.
+            lengths[0] = starts[np.uint64(ntok)] - 1 - starts[0]
+            longest = int(lengths[0])
+    else:
+        # Apart from the loads below, so that it compiles to SIMD code.
+        for s in range(count):
+            length = starts[np.uint64(s + k)] - 1 - starts[np.uint64(s)]
+            lengths[s] = length
+            longest = max(longest, length)
     for s in range(count):
-        begin = starts[np.uint64(s)]
-        length = starts[np.uint64(min(s + k, ntok))] - 1 - begin
-        lengths[s] = length
-        longest = max(longest, length)
-        # The first four words, all a shingle under 16 bytes (a Chinese one)
-        # needs, while its offset is at hand.
-        at = base + np.uint64(begin)
+        # The first four words: all that a shingle under 16 bytes (a Chinese
+        # one) needs.
+        at = base + np.uint64(starts[np.uint64(s)])
         for w in range(4):
             words[w, s] = np.uint32(load32(at + np.uint64(4 * w)))
     stripes = min(longest // 16, 2)

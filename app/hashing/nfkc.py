@@ -144,25 +144,28 @@ def nfkc_tables() -> NfkcTables:
 
 
 # A fast-path action per BMP code point (see ``fast_actions``).
-FAST = 1 << 40
-FAST_BYTES = (1 << 24) - 1
-FAST_LENGTH_SHIFT = 24
-FAST_ALONE_SHIFT = 26
-FAST_WORD_SHIFT = 27
-FAST_TRAILING_SHIFT = 28
+FAST = 1 << 44
+FAST_BYTES = (1 << 32) - 1
+FAST_LENGTH_SHIFT = 32
+FAST_ALONE_SHIFT = 34
+FAST_WORD_SHIFT = 35
+FAST_TRAILING_SHIFT = 36
+SPACE = 0x20
 
 
 def fast_actions(chars: CharTables, nfkc: NfkcTables) -> npt.NDArray[np.uint64]:
     """What the kernel does with each BMP character that needs no table but
-    this one: 0 where it must take the general path; else FAST, plus for a
-    letter, digit or ideograph: 1 from FAST_WORD_SHIFT, the UTF-8 it writes
-    (up to three bytes, little-endian, for one 4-byte store) and their
-    number from FAST_LENGTH_SHIFT, 1 from FAST_ALONE_SHIFT for a character
-    that is a token by itself, and the combining class that ends it (for
-    the order check of marks after it) from FAST_TRAILING_SHIFT. A
-    separator is FAST alone. Only characters that start with combining
-    class 0 and that NFKC keeps qualify, so no check is needed before
-    writing them."""
+    this one: 0 where it must take the general path; else FAST, plus the
+    four bytes it stores (FAST_BYTES) and, for a letter, digit or
+    ideograph: 1 from FAST_WORD_SHIFT, the number of bytes it writes from
+    FAST_LENGTH_SHIFT, 1 from FAST_ALONE_SHIFT for a character that is a
+    token by itself, and the combining class that ends it (for the order
+    check of marks after it) from FAST_TRAILING_SHIFT. The bytes stored are
+    the character's UTF-8 (up to three bytes, little-endian) and a space
+    after it, which the next character keeps if it starts a token; a
+    separator stores the space alone. Only characters that start with
+    combining class 0 and that NFKC keeps qualify, so no check is needed
+    before writing them."""
     flags = nfkc.flags[:PLANE].astype(np.int64)
     plain = (flags < TRANSPARENT) & (flags & 0xFF == 0)
     kind = chars.kind
@@ -183,13 +186,14 @@ def fast_actions(chars: CharTables, nfkc: NfkcTables) -> npt.NDArray[np.uint64]:
     packed = (
         FAST
         | utf8
+        | SPACE << 8 * length
         | length << FAST_LENGTH_SHIFT
         | (kind == ALONE).astype(np.int64) << FAST_ALONE_SHIFT
         | 1 << FAST_WORD_SHIFT
         | (flags >> 8) << FAST_TRAILING_SHIFT
     )
     actions = np.zeros(PLANE, dtype=np.uint64)
-    actions[plain & (kind == SEPARATOR)] = FAST
+    actions[plain & (kind == SEPARATOR)] = FAST | SPACE
     actions[writes] = packed[writes].astype(np.uint64)
     _add_replaced(actions, chars, nfkc)
     actions.setflags(write=False)
@@ -206,6 +210,6 @@ def _add_replaced(actions: npt.NDArray[np.uint64], chars: CharTables, nfkc: Nfkc
         at = int(nfkc.mapped[cp])
         form = nfkc.extra[at + 2 : at + 2 + int(nfkc.extra[at])].tolist()
         if all(c < PLANE and chars.kind[c] == SEPARATOR and actions[c] for c in form):
-            actions[cp] = FAST
+            actions[cp] = FAST | SPACE
         elif len(form) == 1 and form[0] < PLANE and actions[form[0]]:
             actions[cp] = actions[form[0]]

@@ -90,6 +90,8 @@ def normalise_one(
     gap = 1  # the next token byte starts a new token
     trailing = 0  # combining class that ends the last character
     suspect = 0
+    # Every character leaves a space after its bytes, for a token after it.
+    out[0] = SPACE
     i = start
     while i < end:
         # Indices cast to unsigned: numba then skips the test for negative
@@ -108,13 +110,14 @@ def normalise_one(
                 word = (action >> FAST_WORD_SHIFT) & 1
                 alone = (action >> FAST_ALONE_SHIFT) & 1
                 new = word & (gap | alone)
-                # The space that opens a new token and the character's UTF-8
-                # in one 4-byte store: the bytes after them are overwritten
-                # next or lie past the text.
-                store32(address + np.uint64(n), np.uint64(((action & FAST_BYTES) << (new << 3)) | (new << 5)))
-                starts[np.uint64(ntok)] = n + new
+                # A new token keeps the space stored after the character
+                # before; the character's UTF-8 and a space after it go out
+                # in one 4-byte store.
+                n += new
+                starts[np.uint64(ntok)] = n
                 ntok += new
-                n += new + ((action >> FAST_LENGTH_SHIFT) & 3)
+                store32(address + np.uint64(n), np.uint64(action & FAST_BYTES))
+                n += (action >> FAST_LENGTH_SHIFT) & 3
                 gap = alone | (1 - word)
                 trailing = (action >> FAST_TRAILING_SHIFT) & 0xFF
                 i += 1
@@ -166,5 +169,6 @@ def normalise_one(
                         n = _put(out, n, int(extra[mat + 1 + j]))
                 else:
                     n = _put(out, n, int(mapped[cp]) if cp < PLANE and k == WORD else cp)
+        out[n] = SPACE
     starts[ntok] = n + 1
     return n - int(ntok > 0), ntok, suspect
