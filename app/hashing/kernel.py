@@ -20,9 +20,9 @@ shingle:
 Helpers called per character or per shingle are inlined into the loops that
 call them: a numba call that passes an array costs two atomic reference-count
 updates, which used to cost more than hashing a shingle. The per-paragraph
-stages (`normalise_one`, `_hash_shingles`) are compiled once and called: a
-call is lost in a paragraph's work, and inlining them into every kernel
-tripled the first compilation (to about a minute).
+stages (`normalise_one`, `_hash_shingles`) are compiled once, without
+reference counting, and called: inlining them into every kernel tripled the
+first compilation (to about a minute).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from app.hashing.memory import borrow, load32
+from app.hashing.memory import load32, no_refcount
 from app.hashing.nfkc import BYTES_PER_CODE_POINT
 from app.hashing.normaliser import normalise_one
 from app.hashing.xxh32 import LANE_BYTES, OVERREAD, xxh32_at, xxh32_lane
@@ -80,8 +80,9 @@ def _gather_words(base: np.uint64, starts: np.ndarray, count: int, words: np.nda
 
 
 # Compiled once and called per paragraph, not inlined: its three SIMD loops
-# would otherwise be compiled again into every kernel.
-@njit(cache=True)
+# would otherwise be compiled again into every kernel. Without reference
+# counting (see normaliser.normalise_one).
+@no_refcount
 def _hash_shingles(
     base: np.uint64,
     starts: np.ndarray,
@@ -186,40 +187,11 @@ def _min_hash(hashes: np.ndarray, count: int, a: np.ndarray, b: np.ndarray, row:
         s += 1
 
 
-@njit(cache=True, inline="always")
-def _borrow_tables(tables):  # type: ignore[no-untyped-def]
-    kind, mapped, extra, nf_flags, nf_mapped, nf_extra, fast = tables
-    return (
-        borrow(kind),
-        borrow(mapped),
-        borrow(extra),
-        borrow(nf_flags),
-        borrow(nf_mapped),
-        borrow(nf_extra),
-        borrow(fast),
-    )
-
-
 @njit(cache=True)
 def _sign_range(data, bounds, first, last, k, a, b, tables, check, out, suspect):  # type: ignore[no-untyped-def]
     size = _buffer_size(bounds, first, last)
     text = np.empty(size, dtype=np.uint8)
     starts = np.empty(size // 2 + 2, dtype=np.int64)
-    _sign_paragraphs(data, bounds, first, last, k, a, b, tables, check, out, suspect, text, starts)
-
-
-@njit(cache=True)
-def _sign_paragraphs(data, bounds, first, last, k, a, b, tables, check, out, suspect, text, starts):  # type: ignore[no-untyped-def]
-    # The arrays passed on per paragraph are borrowed (see memory.borrow):
-    # the arguments of this function outlive them, and the shingle buffers
-    # stay in variables used at every paragraph.
-    data, tables, text, starts, out = (
-        borrow(data),
-        _borrow_tables(tables),
-        borrow(text),
-        borrow(starts),
-        borrow(out),
-    )
     # Sized for the most shingles seen so far: sized for the worst case of
     # the longest paragraph, they took megabytes, and threads allocating and
     # faulting in fresh pages at once held each other up.
@@ -229,7 +201,7 @@ def _sign_paragraphs(data, bounds, first, last, k, a, b, tables, check, out, sus
         _, ntok, suspect[p] = normalise_one(data, bounds[p], bounds[p + 1], tables, check, text, starts)
         if _shingle_count(ntok, k) > hashes.size:
             hashes, words, lengths = _shingle_buffers(max(2 * hashes.size, ntok))
-        count = _hash_shingles(base, starts, ntok, k, borrow(words), borrow(lengths), borrow(hashes))
+        count = _hash_shingles(base, starts, ntok, k, words, lengths, hashes)
         _min_hash(hashes, count, a, b, out[p])
 
 
@@ -277,19 +249,16 @@ def shingle_hashes(data, bounds, k, tables, check):  # type: ignore[no-untyped-d
     suspect = np.zeros(n, dtype=np.uint8)
     pos = 0
     tpos = 0
-    data, tables = borrow(data), _borrow_tables(tables)
     for p in range(n):
-        # Borrowed where passed: scratch and starts, used at every paragraph,
-        # outlive the views.
         length, ntok, suspect[p] = normalise_one(
-            data, bounds[p], bounds[p + 1], tables, check, borrow(scratch), borrow(starts)
+            data, bounds[p], bounds[p + 1], tables, check, scratch, starts
         )
         text[tpos : tpos + length] = scratch[1 : 1 + length]
         first = pos
         if _shingle_count(ntok, k) > hashes.size:
             hashes, words, lengths = _shingle_buffers(max(2 * hashes.size, ntok))
         base = np.uint64(scratch.ctypes.data)
-        count = _hash_shingles(base, borrow(starts), ntok, k, borrow(words), borrow(lengths), borrow(hashes))
+        count = _hash_shingles(base, starts, ntok, k, words, lengths, hashes)
         pos += count
         values[first:pos] = hashes[:count]
         values[first:pos].sort()
