@@ -245,3 +245,19 @@ def test_paragraphs_with_many_shingles_after_short_ones() -> None:
     analysis = MinHasher().analyse(texts)
     assert analysis.normalised[3] == reference_normalise(longer)
     assert analysis.shingles[3].size == len(set(analysis.shingles[3].tolist())) > 256
+
+
+def test_characters_that_normalise_to_several_tokens_side_by_side() -> None:
+    """NFKC makes several tokens of some single characters (U+32C6 is
+    "7月", U+33C2 "a.m."), so a paragraph can have more shingles than code
+    points: the shingle sets must still hold them all."""
+    several = [chr(cp) for cp in range(PLANE) if len(reference_normalise(chr(cp)).split()) >= 2]
+    assert len(several) > 100
+    texts = ["".join(several), "㋆㋇㋈㋉", "㏂㏘", "x", "".join(several[:7])]
+    assert len(reference_normalise(texts[0]).split()) > 2 * len(texts[0])
+    for size in (1, 3):
+        hasher = MinHasher(shingle_size=size)
+        analysis = hasher.analyse(texts)
+        assert analysis.normalised == [reference_normalise(t) for t in texts]
+        assert np.array_equal(hasher.signatures_of_sets(analysis.shingles), hasher.signatures(texts))
+    assert normalize("㏂㏘") == "a m p m"

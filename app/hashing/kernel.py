@@ -230,6 +230,14 @@ def sign_hashes(values, offsets, a, b, out):  # type: ignore[no-untyped-def]
         _min_hash(values[first:], offsets[p + 1] - first, a, b, out[p])
 
 
+@njit(cache=True, inline="always")
+def _grown(values: np.ndarray, used: int, needed: int) -> np.ndarray:
+    """A larger copy of ``values`` holding its first ``used`` entries."""
+    grown = np.empty(max(2 * values.size, needed), dtype=values.dtype)
+    grown[:used] = values[:used]
+    return grown
+
+
 @njit(cache=True)
 def shingle_hashes(data, bounds, k, tables, check):  # type: ignore[no-untyped-def]
     """Normalised text and sorted distinct shingle hashes of every paragraph.
@@ -259,6 +267,10 @@ def shingle_hashes(data, bounds, k, tables, check):  # type: ignore[no-untyped-d
             hashes, words, lengths = _shingle_buffers(max(2 * hashes.size, ntok))
         base = np.uint64(scratch.ctypes.data)
         count = _hash_shingles(base, starts, ntok, k, words, lengths, hashes)
+        if pos + count > values.size:
+            # More shingles than code points: NFKC can make several tokens of
+            # one character (U+32C6 is "7月").
+            values = _grown(values, pos, pos + count)
         pos += count
         values[first:pos] = hashes[:count]
         values[first:pos].sort()
