@@ -156,6 +156,16 @@ def test_nul_and_control_characters(client: TestClient, tmp_path: Path) -> None:
         assert "U+0007 at offset 5" in r.json()["detail"]
 
 
+def test_characters_that_expand_to_many_tokens(client: TestClient) -> None:
+    # U+32C6 normalises to "7月", U+33C2 to "a.m.": more tokens than characters.
+    dense = "㋆㋇㋈㋉㏂㏘" * 40
+    assert client.post("/check", json={"text": dense}).status_code == 200
+    r = client.post("/ingest", json={"id": "dense", "text": dense})
+    assert r.status_code == 200
+    again = client.post("/check", json={"text": dense}).json()
+    assert again["paragraphs"][0]["matches"][0]["similarity"] == 1.0
+
+
 def test_deeply_nested_json_is_422(client: TestClient) -> None:
     depth = 100_000
     nested = '{"id": "deep", "text": "t", "metadata": {"a": ' + "[" * depth + "]" * depth + "}}"
