@@ -87,6 +87,28 @@ def test_lookup_finds_indexed_paragraphs_only(store: Store) -> None:
     )
 
 
+def test_paragraphs_of_several_documents_each_carry_their_metadata(store: Store) -> None:
+    store.put(
+        [
+            document("doc-a", TEXTS, {"from": "a"}),
+            document("doc-b", [TEXTS[1], TEXTS[2], TEXTS[0]], {"from": "b"}),
+            document("doc-c", TEXTS[:1], {}),
+        ]
+    )
+    refs = refs_for(store, TEXTS[0]) | refs_for(store, TEXTS[1])
+    found = store.paragraphs(sorted(refs))
+    assert sorted((p.document_id, p.index) for p in found.values()) == [
+        ("doc-a", 0),
+        ("doc-a", 1),
+        ("doc-b", 0),
+        ("doc-b", 2),
+        ("doc-c", 0),
+    ]
+    for paragraph in found.values():
+        expected = {"doc-a": {"from": "a"}, "doc-b": {"from": "b"}, "doc-c": {}}[paragraph.document_id]
+        assert dict(paragraph.metadata) == expected
+
+
 def test_same_digest_is_unchanged_and_new_text_replaces(store: Store) -> None:
     store.put([document("doc-1", TEXTS)])
     assert store.put([document("doc-1", TEXTS)]) == ["unchanged"]

@@ -369,11 +369,13 @@ class RedisStore:
         metadata: dict[bytes, LazyJson] = {}
         for n, ref in enumerate(wanted):
             doc_id, text, meta = raw[3 * n], raw[3 * n + 1], raw[3 * n + 2]
+            if doc_id is not None and meta is not None:
+                # Sent with the document's first ref only (see lua.PARAGRAPHS).
+                metadata[doc_id] = LazyJson(meta)
             if doc_id is not None and text is not None:
-                if doc_id not in metadata:
-                    metadata[doc_id] = LazyJson(meta or b"")
                 index = ref & (MAX_PARAGRAPHS - 1)
-                out[ref] = StoredParagraph(ref, doc_id.decode(), index, text.decode(), metadata[doc_id])
+                meta_of = metadata.setdefault(doc_id, LazyJson(b""))
+                out[ref] = StoredParagraph(ref, doc_id.decode(), index, text.decode(), meta_of)
         return out
 
     def list_ids(self, prefix: str, limit: int) -> list[str]:

@@ -57,7 +57,9 @@ return out
 """
 
 # ARGV: prefix, then 5-byte refs. Returns id, text, metadata for each ref
-# (false, false, false when the document or the paragraph is gone).
+# (false, false, false when the document or the paragraph is gone); a
+# document's metadata only with its first ref (false after), since one
+# check's candidates are often several paragraphs of one document.
 PARAGRAPHS = """
 local prefix, q = ARGV[1], ARGV[2]
 local out, ids = {}, {}
@@ -65,14 +67,17 @@ for i = 1, #q, 5 do
   local key = prefix .. 'd' .. string.sub(q, i, i + 2)
   local hi, lo = string.byte(q, i + 3, i + 4)
   local id = ids[key]
+  local meta = false
   if id == nil then
     id = redis.call('LINDEX', key, 0)
     ids[key] = id
+    if id then
+      meta = redis.call('LINDEX', key, 2)
+    end
   end
-  local text, meta = false, false
+  local text = false
   if id then
     text = redis.call('LINDEX', key, 3 + hi * 256 + lo)
-    meta = redis.call('LINDEX', key, 2)
   end
   out[#out + 1] = id
   out[#out + 1] = text
