@@ -126,8 +126,7 @@ def test_kernel_buffers_hold_the_longest_output_of_one_code_point() -> None:
     for cp in range(nfkc.LIMIT):
         text = ""
         if tables.flags[cp] == nfkc.REPLACED:
-            at = int(tables.mapped[cp])
-            text = "".join(map(chr, tables.extra[at + 2 : at + 2 + int(tables.extra[at])]))
+            text = "".join(map(chr, tables.replacement(cp)))
         elif not 0xD800 <= cp <= 0xDFFF:
             text = unicodedata.normalize("NFKC", chr(cp)) if tables.flags[cp] == nfkc.UNSTABLE else chr(cp)
             text = text if len(text) == 1 else ""  # longer forms reach the kernel as several code points

@@ -154,6 +154,17 @@ def _shingle_buffers(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, inline="always")
+def _with_room(
+    buffers: tuple[np.ndarray, np.ndarray, np.ndarray], ntok: int, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shingle buffers, or larger ones if they cannot hold the shingles
+    of ``ntok`` tokens."""
+    if _shingle_count(ntok, k) > buffers[0].size:
+        return _shingle_buffers(max(2 * buffers[0].size, ntok))
+    return buffers
+
+
+@njit(cache=True, inline="always")
 def _min_hash(hashes: np.ndarray, count: int, a: np.ndarray, b: np.ndarray, row: np.ndarray) -> None:
     """row[j] = min over the hashes of a[j] * h + b[j] mod 2**32."""
     row[:] = EMPTY
@@ -199,8 +210,7 @@ def _sign_range(data, bounds, first, last, k, a, b, tables, check, out, suspect)
     base = np.uint64(text.ctypes.data)
     for p in range(first, last):
         _, ntok, suspect[p] = normalise_one(data, bounds[p], bounds[p + 1], tables, check, text, starts)
-        if _shingle_count(ntok, k) > hashes.size:
-            hashes, words, lengths = _shingle_buffers(max(2 * hashes.size, ntok))
+        hashes, words, lengths = _with_room((hashes, words, lengths), ntok, k)
         count = _hash_shingles(base, starts, ntok, k, words, lengths, hashes)
         _min_hash(hashes, count, a, b, out[p])
 
@@ -255,6 +265,7 @@ def shingle_hashes(data, bounds, k, tables, check):  # type: ignore[no-untyped-d
     text_offsets = np.zeros(n + 1, dtype=np.int64)
     value_offsets = np.zeros(n + 1, dtype=np.int64)
     suspect = np.zeros(n, dtype=np.uint8)
+    base = np.uint64(scratch.ctypes.data)
     pos = 0
     tpos = 0
     for p in range(n):
@@ -263,9 +274,7 @@ def shingle_hashes(data, bounds, k, tables, check):  # type: ignore[no-untyped-d
         )
         text[tpos : tpos + length] = scratch[1 : 1 + length]
         first = pos
-        if _shingle_count(ntok, k) > hashes.size:
-            hashes, words, lengths = _shingle_buffers(max(2 * hashes.size, ntok))
-        base = np.uint64(scratch.ctypes.data)
+        hashes, words, lengths = _with_room((hashes, words, lengths), ntok, k)
         count = _hash_shingles(base, starts, ntok, k, words, lengths, hashes)
         if pos + count > values.size:
             # More shingles than code points: NFKC can make several tokens of

@@ -61,6 +61,11 @@ class NfkcTables(NamedTuple):
     mapped: npt.NDArray[np.int32]
     extra: npt.NDArray[np.int32]
 
+    def replacement(self, cp: int) -> list[int]:
+        """The code points NFKC replaces ``cp`` by (flags REPLACED)."""
+        at = int(self.mapped[cp])
+        return [int(c) for c in self.extra[at + 2 : at + 2 + int(self.extra[at])]]
+
 
 def composing_seconds() -> frozenset[str]:
     """Characters that end a canonical composition pair (and so may merge
@@ -207,8 +212,7 @@ def _add_replaced(actions: npt.NDArray[np.uint64], chars: CharTables, nfkc: Nfkc
     and brackets, three dots for an ellipsis): a Chinese paragraph has three
     or four such characters, each a detour through the general path."""
     for cp in np.flatnonzero(nfkc.flags[:PLANE] == REPLACED).tolist():
-        at = int(nfkc.mapped[cp])
-        form = nfkc.extra[at + 2 : at + 2 + int(nfkc.extra[at])].tolist()
+        form = nfkc.replacement(cp)
         if all(c < PLANE and chars.kind[c] == SEPARATOR and actions[c] for c in form):
             actions[cp] = FAST | SPACE
         elif len(form) == 1 and form[0] < PLANE and actions[form[0]]:
