@@ -46,7 +46,7 @@ unit:
 test: install-test lint typecheck unit
 
 bench:
-	$(BIN)/python -m benchmarks.bench_hashing
+	$(BIN)/python -m benchmarks.hashing.bench_hashing
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 
 from app.api.factory import create_app
-from app.engine import Paradup
+from app.engine import Service
 from app.settings import Settings
-from benchmarks.live_server import Service
+from tests.live_server import LiveServer
 
 # No test may depend on timing: hypothesis' per-example deadline would fail
 # a property on a slow first call (numba loading its cache) or a busy machine.
@@ -27,8 +27,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def service(settings: Settings) -> Iterator[Paradup]:
-    svc = Paradup.open(settings)
+def service(settings: Settings) -> Iterator[Service]:
+    svc = Service.open(settings)
     yield svc
     svc.close()
 
@@ -39,7 +39,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield c
 
 
-class Server(Service):
+class Server(LiveServer):
     """A real `paradup serve` process on a loopback port; its warnings and
     errors reach the test output."""
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from benchmarks.live_server import free_port, stop_process
+from tests.live_server import free_port, stop_process
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"

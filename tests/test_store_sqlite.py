@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.bulk import ingest_stream
-from app.engine import DocumentInput, Paradup
+from app.engine import DocumentInput, Service
+from app.engine.bulk import ingest_stream
 from app.settings import Settings
 from app.store.sqlite import SqliteStore, StoreFormatError
 from app.store.sqlite_bands import BUCKET_BITS, lookup_entries
@@ -84,7 +84,7 @@ def test_a_key_is_found_by_its_bucket_and_tag_only(tmp_path: Path) -> None:
 
 
 def test_prepare_many_equals_one_by_one(tmp_path: Path) -> None:
-    service = Paradup.open(Settings(store=f"sqlite:///{tmp_path}/p.db"))
+    service = Service.open(Settings(store=f"sqlite:///{tmp_path}/p.db"))
     docs = [
         DocumentInput("a", "\n\n".join(texts(4)), metadata={"k": [1, "é"]}),
         DocumentInput("b", "<p>" + "</p><p>".join(texts(3, "h")) + "</p><p>Short.</p>", "html"),
@@ -103,12 +103,12 @@ def test_prepare_many_equals_one_by_one(tmp_path: Path) -> None:
 def test_ingest_stream_counts_and_repeated_ids(
     store_url: str, monkeypatch: pytest.MonkeyPatch, batch: tuple[int, int]
 ) -> None:
-    import app.bulk
+    import app.engine.bulk
 
     # small batches, then one batch holding both versions of a document
-    monkeypatch.setattr(app.bulk, "PREPARE_DOCUMENTS", batch[0])
-    monkeypatch.setattr(app.bulk, "WRITE_PARAGRAPHS", batch[1])
-    service = Paradup.open(Settings(store=store_url))
+    monkeypatch.setattr(app.engine.bulk, "PREPARE_DOCUMENTS", batch[0])
+    monkeypatch.setattr(app.engine.bulk, "WRITE_PARAGRAPHS", batch[1])
+    service = Service.open(Settings(store=store_url))
     docs = [DocumentInput(f"d{i}", "\n\n".join(texts(4, f"d{i}"))) for i in range(10)]
     docs.insert(5, DocumentInput("d1", "\n\n".join(texts(2, "new"))))  # same batch as nothing: an update
     docs.append(DocumentInput("d9", "\n\n".join(texts(4, "d9"))))  # same text: unchanged
@@ -132,6 +132,6 @@ def test_cli_ingest_file(tmp_path: Path) -> None:
     )
     store = tmp_path / "c.db"
     assert main(["ingest", "--quiet", "--store", str(store), str(jsonl)]) == 0
-    service = Paradup.open(Settings(store=str(store)))
+    service = Service.open(Settings(store=str(store)))
     assert (service.stats().documents, service.stats().paragraphs) == (30, 90)
     service.close()

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.engine import Paradup
+from app.engine import Service
 from app.settings import Settings
 
 
-def get_service(request: Request) -> Paradup:
-    service: Paradup = request.app.state.service
+def get_service(request: Request) -> Service:
+    service: Service = request.app.state.service
     return service
 
 
@@ -20,5 +20,5 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-ServiceDep = Annotated[Paradup, Depends(get_service)]
+ServiceDep = Annotated[Service, Depends(get_service)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

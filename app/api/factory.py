@@ -12,7 +12,7 @@ from app.api import errors, openapi
 from app.api.limits import BodyLimit
 from app.api.observability import Observe, configure_logging
 from app.api.routes import allowlist, check, documents, health, review
-from app.engine import Paradup
+from app.engine import Service
 from app.settings import Settings
 
 
@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = Paradup.open(settings)
+        service = Service.open(settings)
         app.state.service = service
         try:
             yield

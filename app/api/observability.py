@@ -29,7 +29,7 @@ from prometheus_client.registry import Collector
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.engine import Paradup
+from app.engine import Service
 
 log = logging.getLogger("paradup.access")
 _PID = os.getpid()
@@ -49,7 +49,7 @@ class IndexSize(Collector):
     """Index size read from the store at scrape time (the same for every
     worker, so it is not a per-process gauge)."""
 
-    def __init__(self, service: Paradup) -> None:
+    def __init__(self, service: Service) -> None:
         self.service = service
 
     def collect(self) -> Iterator[Metric]:
@@ -58,7 +58,7 @@ class IndexSize(Collector):
         yield GaugeMetricFamily("paradup_index_paragraphs", "Paragraphs in the index", value=stats.paragraphs)
 
 
-def render_metrics(service: Paradup) -> tuple[bytes, str]:
+def render_metrics(service: Service) -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Several workers: add up what every process wrote to the shared dir.
         registry = CollectorRegistry()

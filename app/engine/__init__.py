@@ -3,7 +3,7 @@
 from app.engine.check import Match, ParagraphResult, Thresholds
 from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
-from app.engine.service import DocumentInput, IngestResult, InvalidDocument, Paradup
+from app.engine.service import DocumentInput, IngestResult, InvalidDocument, Service
 
 __all__ = [
     "ArchiveFilter",
@@ -12,7 +12,7 @@ __all__ = [
     "IngestResult",
     "InvalidDocument",
     "Match",
-    "Paradup",
     "ParagraphResult",
+    "Service",
     "Thresholds",
 ]

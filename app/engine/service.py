@@ -49,7 +49,7 @@ class IngestResult:
     paragraphs: int
 
 
-class Paradup:
+class Service:
     def __init__(self, settings: Settings, store: Store, fingerprinter: Fingerprinter) -> None:
         self.settings = settings
         self.store = store
@@ -59,7 +59,7 @@ class Paradup:
         )
 
     @classmethod
-    def open(cls, settings: Settings) -> Paradup:
+    def open(cls, settings: Settings) -> Service:
         fp = Fingerprinter.create(
             settings.num_perm, settings.shingle_size, settings.lsh_threshold, settings.min_shingles
         )

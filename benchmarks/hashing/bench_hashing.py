@@ -1,6 +1,6 @@
 """Hashing throughput and Jaccard estimation accuracy, paradup against its peers.
 
-    .venv/bin/python -m benchmarks.bench_hashing [--corpora DIR] [--sample N]
+    .venv/bin/python -m benchmarks.hashing.bench_hashing [--corpora DIR] [--sample N]
         [--rounds N] [--only en-bbc fr ...] [--no-accuracy] [--out FILE.json]
 
 Throughput: raw paragraph text in, 128 MinHash values out, for a sample of
@@ -296,7 +296,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples = {k: sample_paragraphs(path, args.sample, args.seed, args.max_mb) for k, path in present.items()}
     report: dict[str, Any] = {
         "machine": machine_info(["numpy", "numba", "rensa", "datasketch", "xxhash"])
-        | {"command": " ".join([".venv/bin/python -m benchmarks.bench_hashing", *(argv or sys.argv[1:])])},
+        | {
+            "command": " ".join(
+                [".venv/bin/python -m benchmarks.hashing.bench_hashing", *(argv or sys.argv[1:])]
+            )
+        },
         "config": {k: str(v) for k, v in vars(args).items()} | {"num_perm": NUM_PERM, "shingle": SHINGLE},
         "throughput": {},
     }

@@ -35,7 +35,7 @@ def stop_process(proc: subprocess.Popen[bytes], grace: float) -> None:
             proc.wait()
 
 
-class Service:
+class LiveServer:
     """A server process that answers ``GET /ready`` once it can serve."""
 
     def __init__(self, module_args: list[str], env: dict[str, str] | None = None, quiet: bool = True) -> None:
@@ -48,15 +48,15 @@ class Service:
         self.client = httpx.Client(base_url=self.url, timeout=300)
 
     @classmethod
-    def paradup(cls, store: str, env: dict[str, str] | None = None) -> Service:
+    def paradup(cls, store: str, env: dict[str, str] | None = None) -> LiveServer:
         args = ["app.cli", "serve", "--workers", "1", "--log-level", "warning"]
         return cls(args, {"PARADUP_STORE": store, **(env or {})})
 
     @classmethod
-    def baseline(cls) -> Service:
+    def baseline(cls) -> LiveServer:
         return cls(["benchmarks.baseline_datasketch"])
 
-    def start(self) -> Service:
+    def start(self) -> LiveServer:
         # The servers log every request; the evaluation reports its own figures.
         out = subprocess.DEVNULL if self.quiet else None
         self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=ROOT, stdout=out, stderr=out)
@@ -87,7 +87,7 @@ class Service:
         if self.proc:
             stop_process(self.proc, 30)
 
-    def __enter__(self) -> Service:
+    def __enter__(self) -> LiveServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-DEFAULT_CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
+DEFAULT_CORPORA = Path(__file__).resolve().parents[3] / "shared" / "corpora"
 
 # name -> (file, language). English is measured on two sources because
 # wire copy (Reuters) and edited features (BBC) reuse text differently.

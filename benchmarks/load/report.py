@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-BEGIN = "<!-- scale:begin (benchmarks/bench_load.py) -->"
+BEGIN = "<!-- scale:begin (benchmarks/load/bench_load.py) -->"
 END = "<!-- scale:end -->"
-NOTES = Path(__file__).with_name("load_notes.md")
+NOTES = Path(__file__).with_name("notes.md")
 
 
 def _mb(n: float) -> str:

@@ -60,13 +60,13 @@ def _documents(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def _ingest(args: argparse.Namespace, console: Console) -> int:
-    from app.bulk import ingest_stream
-    from app.engine import DocumentInput, Paradup
+    from app.engine import DocumentInput, Service
+    from app.engine.bulk import ingest_stream
 
     path = Path(args.file)
     if not path.is_file():
         raise CliError(f"{path}: no such file")
-    service = Paradup.open(_settings(args))
+    service = Service.open(_settings(args))
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, disable=args.quiet,
@@ -92,7 +92,7 @@ def _ingest(args: argparse.Namespace, console: Console) -> int:
 
 def _check(args: argparse.Namespace, console: Console) -> int:
     from app.api.schemas import check_response
-    from app.engine import Paradup
+    from app.engine import Service
 
     if args.file == "-":
         text = sys.stdin.read()
@@ -103,7 +103,7 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         text = path.read_text(encoding="utf-8")
     is_html = args.format == "html" or (args.format is None and args.file.lower().endswith((".html", ".htm")))
     fmt: Format = "html" if is_html else "text"
-    service = Paradup.open(_settings(args))
+    service = Service.open(_settings(args))
     try:
         results = service.check(text, fmt, args.threshold, None, args.exclude_id or [])
     finally:
@@ -112,16 +112,16 @@ def _check(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(response.model_dump_json(indent=2))
     else:
-        from app.report import print_report
+        from app.cli.report import print_report
 
         print_report(response, console)
     return EXIT_DUPLICATES if response.duplicate else EXIT_OK
 
 
 def _stats(args: argparse.Namespace, console: Console) -> int:
-    from app.engine import Paradup
+    from app.engine import Service
 
-    service = Paradup.open(_settings(args))
+    service = Service.open(_settings(args))
     try:
         stats = service.stats()
     finally:
@@ -193,6 +193,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
     return EXIT_ERROR
 
-
-if __name__ == "__main__":
-    sys.exit(main())

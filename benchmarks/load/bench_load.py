@@ -1,12 +1,12 @@
 """Scale benchmark: ingest, start-up, latency under load, memory and disk at
 10k, 100k and 1M archived paragraphs, beside a plain datasketch service.
 
-    .venv/bin/python -m benchmarks.bench_load [--paragraphs 10000,100000,1000000]
+    .venv/bin/python -m benchmarks.load.bench_load [--paragraphs 10000,100000,1000000]
         [--corpora /work/shared/corpora] [--out benchmarks/out/load.json]
         [--results benchmarks/RESULTS.md] [--seconds 20] [--baseline-max 100000]
 
 For each size it writes an archive of distinct paragraphs grown from the
-corpora (see benchmarks/scale_corpus.py for how variants are made) to a
+corpora (see benchmarks/load/scale_corpus.py for how variants are made) to a
 temporary JSONL, then measures:
 
 * ``paradup ingest FILE`` into a new SQLite store: wall time, paragraphs/s;
@@ -42,8 +42,9 @@ import httpx
 
 from app.settings import Settings
 from benchmarks.common import DEFAULT_CORPORA, machine_info
-from benchmarks.load_report import update_results
-from benchmarks.load_tools import (
+from benchmarks.load.report import update_results
+from benchmarks.load.scale_corpus import CorporaMissing, articles, load_sources, write_archive
+from benchmarks.load.tools import (
     ROOT,
     Server,
     baseline_server,
@@ -55,7 +56,6 @@ from benchmarks.load_tools import (
     summary_ms,
     wrk,
 )
-from benchmarks.scale_corpus import CorporaMissing, articles, load_sources, write_archive
 
 HTTP_BATCH = 1000
 
@@ -215,7 +215,7 @@ def main() -> int:
     report: dict[str, Any] = {
         "machine": {
             **machine_info(["datasketch", "numpy", "numba", "uvicorn", "fastapi"]),
-            "command": " ".join([".venv/bin/python -m benchmarks.bench_load", *sys.argv[1:]]),
+            "command": " ".join([".venv/bin/python -m benchmarks.load.bench_load", *sys.argv[1:]]),
         },
         "settings": {
             "num_perm": s.num_perm,

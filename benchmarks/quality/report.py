@@ -6,7 +6,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from benchmarks.quality_dataset import Article, CorpusSet, Item
+from benchmarks.quality.dataset import Article, CorpusSet, Item
 
 Tally = dict[str, int]
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.quality_corpus import (
+from benchmarks.quality.corpus import (
     CORPORA,
     NO_SPACE_LANGS,
     Doc,
@@ -25,7 +25,7 @@ from benchmarks.quality_corpus import (
     sentences,
     truth,
 )
-from benchmarks.quality_edits import EDITS, HTML_ONLY, KINDS, EditContext, retyped
+from benchmarks.quality.edits import EDITS, HTML_ONLY, KINDS, EditContext, retyped
 
 MODES = ("text", "html")
 NEGATIVES_PER_ARTICLE = 4

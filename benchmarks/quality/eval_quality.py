@@ -1,6 +1,6 @@
 """Detection quality: paradup and a plain datasketch baseline on the same edits.
 
-    .venv/bin/python -m benchmarks.eval_quality [--corpora DIR] [--out FILE.json]
+    .venv/bin/python -m benchmarks.quality.eval_quality [--corpora DIR] [--out FILE.json]
 
 Starts each system as a real server (paradup on a temporary SQLite store),
 ingests a sample of every corpus plus the Clough-Stevenson sources, posts
@@ -25,11 +25,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.live_server import ROOT, Service
-from benchmarks.quality_corpus import CORPORA, DEFAULT_CORPORA, read_jsonl
-from benchmarks.quality_dataset import Article, CorpusSet, build
-from benchmarks.quality_edits import KINDS, to_html
-from benchmarks.quality_report import Score, table
+from benchmarks.quality.corpus import CORPORA, DEFAULT_CORPORA, read_jsonl
+from benchmarks.quality.dataset import Article, CorpusSet, build
+from benchmarks.quality.edits import KINDS, to_html
+from benchmarks.quality.report import Score, table
+from tests.live_server import ROOT, LiveServer
 
 SEED_ARTICLE = ROOT.parent / "shared" / "seed" / "kremlin_fr.txt"
 CLOUGH_DOCS = "en_clough_stevenson_docs.jsonl"
@@ -50,23 +50,26 @@ def render(article: Article, rng: random.Random) -> str:
 
 
 @contextmanager
-def running(system: str, env: dict[str, str]) -> Iterator[Service]:
+def running(system: str, env: dict[str, str]) -> Iterator[LiveServer]:
     if system == "baseline":
-        with Service.baseline() as service:
+        with LiveServer.baseline() as service:
             yield service
         return
-    with tempfile.TemporaryDirectory() as tmp, Service.paradup(f"sqlite:///{tmp}/quality.db", env) as service:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LiveServer.paradup(f"sqlite:///{tmp}/quality.db", env) as service,
+    ):
         yield service
 
 
-def ingest(service: Service, docs: list[dict[str, Any]]) -> float:
+def ingest(service: LiveServer, docs: list[dict[str, Any]]) -> float:
     started = time.perf_counter()
     for i in range(0, len(docs), INGEST_BATCH):
         service.post("/ingest", {"documents": docs[i : i + INGEST_BATCH]})
     return time.perf_counter() - started
 
 
-def clough(service: Service, corpora: Path) -> dict[str, dict[str, Any]]:
+def clough(service: LiveServer, corpora: Path) -> dict[str, dict[str, Any]]:
     """Share of answers with a paragraph flagged against their source, per
     human label (cut / light / heavy / non)."""
     out: dict[str, dict[str, Any]] = {}
@@ -85,7 +88,7 @@ def clough(service: Service, corpora: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def seed_case(service: Service) -> dict[str, Any]:
+def seed_case(service: LiveServer) -> dict[str, Any]:
     """The seed article: 1-based paragraphs 4 and 5 repeat 2 and 3."""
     if not SEED_ARTICLE.exists():
         return {"skipped": f"{SEED_ARTICLE} is absent"}
@@ -155,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"built the evaluation set in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     results = {system: evaluate(system, sets, args) for system in args.systems.split(",")}
     report = {
-        "command": " ".join(["python -m benchmarks.eval_quality", *(argv or sys.argv[1:])]),
+        "command": " ".join(["python -m benchmarks.quality.eval_quality", *(argv or sys.argv[1:])]),
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "machine": f"{platform.platform()}, python {platform.python_version()}",
         "config": {k: str(v) for k, v in vars(args).items()},

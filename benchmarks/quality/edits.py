@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchmarks.quality_corpus import NO_SPACE_LANGS, reference_tokens, sentences
+from benchmarks.quality.corpus import NO_SPACE_LANGS, reference_tokens, sentences
 
 KINDS = (
     "verbatim",

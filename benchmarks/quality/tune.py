@@ -2,7 +2,7 @@
 set, the exact scores against its source and whether the LSH bands would
 propose the source, under each candidate fingerprint scheme.
 
-    .venv/bin/python -m benchmarks.quality_tune [--corpora DIR] [--archive-docs N] [--articles N]
+    .venv/bin/python -m benchmarks.quality.tune [--corpora DIR] [--archive-docs N] [--articles N]
 
 Thresholds are check-time settings, so one pass over the pairs answers every
 threshold pair; the band test uses the real signatures and band keys.
@@ -17,8 +17,8 @@ from collections import defaultdict
 import numpy as np
 
 from app.hashing import MinHasher, band_keys, band_params, overlap
-from benchmarks.quality_corpus import CORPORA, DEFAULT_CORPORA
-from benchmarks.quality_dataset import CorpusSet, build
+from benchmarks.quality.corpus import CORPORA, DEFAULT_CORPORA
+from benchmarks.quality.dataset import CorpusSet, build
 
 SHINGLES = (2, 3, 4)
 LSH = (0.5, 0.4, 0.3, 0.2)

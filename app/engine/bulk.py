@@ -2,7 +2,7 @@
 in few large transactions.
 
 Documents are fingerprinted ``PREPARE_DOCUMENTS`` at a time
-(``Paradup.prepare_many``: one hashing call) and written in transactions of
+(``Service.prepare_many``: one hashing call) and written in transactions of
 about ``WRITE_PARAGRAPHS`` paragraphs.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from app.engine import DocumentInput, Paradup
+from app.engine import DocumentInput, Service
 from app.store import NewDocument, WriteStatus
 
 # Documents hashed per call: enough paragraphs for the kernel's threads.
@@ -21,7 +21,7 @@ WRITE_PARAGRAPHS = 200_000
 
 
 def ingest_stream(
-    service: Paradup,
+    service: Service,
     docs: Iterable[DocumentInput],
     progress: Callable[[int, str], None],
 ) -> tuple[dict[WriteStatus, int], int]:

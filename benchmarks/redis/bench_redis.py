@@ -1,6 +1,6 @@
 """Redis backend: ingest rate, HTTP check rate and memory, beside datasketch's Redis LSH.
 
-    python -m benchmarks.bench_redis [--paragraphs 100000] [--seconds 20] [--out results.json]
+    python -m benchmarks.redis.bench_redis [--paragraphs 100000] [--seconds 20] [--out results.json]
 
 Everything runs on this machine, in this run, against fresh loopback
 redis-server processes: paradup ingests real paragraphs through the service,
@@ -30,11 +30,11 @@ from typing import Any
 import httpx
 import redis
 
-from app.engine import DocumentInput, Paradup
+from app.engine import DocumentInput, Service
 from app.settings import Settings
 from app.text import split
 from benchmarks.common import DEFAULT_CORPORA, machine_info, read_jsonl
-from benchmarks.live_server import stop_process
+from tests.live_server import stop_process
 from tests.redis_servers import RedisServer, free_port, have_redis, poll, start_server
 
 ARCHIVE_FILES = ["en_reuters21578.jsonl", "en_bbc_news.jsonl", "fr_gilets_jaunes_press.jsonl"]
@@ -75,7 +75,7 @@ def used_memory(client: redis.Redis) -> int:
 def bench_ingest(server: RedisServer, docs: list[DocumentInput]) -> dict[str, Any]:
     client = server.client()
     url = f"{server.url}?namespace=bench"
-    service = Paradup.open(Settings(store=url))
+    service = Service.open(Settings(store=url))
     before = used_memory(client)
     start = time.perf_counter()
     for i in range(0, len(docs), BATCH):
@@ -184,7 +184,7 @@ def bench_http(url: str, bodies: list[str], seconds: int, workdir: Path) -> dict
 
 def bench_single_queries(url: str, texts: list[str]) -> dict[str, Any]:
     """In-process, one paragraph per call: the shape of datasketch's query."""
-    service = Paradup.open(Settings(store=url))
+    service = Service.open(Settings(store=url))
     keys = [service.fingerprinter.band_keys([t])[0] for t in texts]
     start = time.perf_counter()
     for k in keys:
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result: dict[str, Any] = {
             "benchmark": "redis",
-            "command": " ".join(["python -m benchmarks.bench_redis", *(argv or sys.argv[1:])]),
+            "command": " ".join(["python -m benchmarks.redis.bench_redis", *(argv or sys.argv[1:])]),
             "date": time.strftime("%Y-%m-%d %H:%M %Z"),
             "machine": machine_info(["redis", "datasketch", "numpy", "numba"]),
             "redis_server": redis.Redis(port=ours.port).info("server")["redis_version"],
