@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from app.engine import InvalidDocument
-from app.store import StoreError, StoreUnavailable
+from app.store import StoreBroken, StoreError, StoreUnavailable
 
 
 class ApiError(Exception):
@@ -28,7 +28,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StoreUnavailable)
     async def _unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": f"index store unavailable: {exc}"}, status_code=503)
+        body = {"detail": f"index store unavailable: {exc}", "retryable": True}
+        return JSONResponse(body, status_code=503)
+
+    @app.exception_handler(StoreBroken)
+    async def _broken(_: Request, exc: StoreBroken) -> JSONResponse:
+        # A server fault, not the client's: 503 like any store failure, but
+        # marked so that clients stop retrying and alert a human instead.
+        body = {"detail": f"index store failed: {exc}", "retryable": False}
+        return JSONResponse(body, status_code=503)
 
     @app.exception_handler(StoreError)
     async def _store(_: Request, exc: StoreError) -> JSONResponse:
