@@ -7,22 +7,26 @@ exact shingle sets, so a match above the threshold is never an estimate.
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from app.engine.allowlist import is_entry
 from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
 from app.hashing import Analysis, overlap
+from app.hashing.similarity import intersection_size
 from app.store import Store, StoredParagraph
 from app.store.base import Keys
 from app.text import Paragraph
 
 Source = Literal["article", "archive"]
+Shingles = npt.NDArray[np.uint32]
 
 
 @dataclass(frozen=True)
@@ -167,14 +171,10 @@ class Checker:
         order = list(stored)
         stored_sets = dict(zip(order, self.fp.analyse([stored[r].text for r in order]).shingles, strict=True))
         for i, refs in wanted.items():
-            found = []
-            for ref in refs:
-                if ref not in stored:
-                    continue
-                score = overlap(analysis.shingles[i], stored_sets[ref])
-                if _passes(*score, limits, containment_ok=True):
-                    found.append((_archive_match(stored[ref], *score), ref))
-            if any(is_entry(m.document_id) for m, _ in found):
+            found = self._verified(
+                analysis.shingles[i], [r for r in refs if r in stored], stored, stored_sets, limits
+            )
+            if found is None:
                 results[i].allowlisted = True
                 continue
             documents = len({m.document_id for m, _ in found})
@@ -190,6 +190,57 @@ class Checker:
                 results[i].matches.extend(
                     m for m, ref in found if archive_filter.accepts(stored[ref].metadata)
                 )
+
+    def _verified(
+        self,
+        shingles: Shingles,
+        refs: list[int],
+        stored: dict[int, StoredParagraph],
+        stored_sets: dict[int, Shingles],
+        limits: Thresholds,
+    ) -> list[tuple[Match, int]] | None:
+        """The archive matches of one paragraph; None when it is allowlisted.
+
+        An allowed phrase only ever excuses itself: its shingles are taken out
+        of the paragraph and of each candidate, and what remains is verified
+        as usual (so a copied paragraph with the phrase appended is still a
+        copy). The paragraph is allowlisted when what remains is too short to
+        be a paragraph of its own (the phrase, lightly edited) or matches
+        nothing. Matches found that way are scored without the phrase.
+        """
+        entries = [r for r in refs if is_entry(stored[r].document_id)]
+        allowed = [r for r in entries if _passes(*overlap(shingles, stored_sets[r]), limits, True)]
+        others = [r for r in refs if not is_entry(stored[r].document_id)]
+        if not allowed:
+            return self._matches(shingles, others, stored, stored_sets, limits)
+        phrase = functools.reduce(np.union1d, [stored_sets[r] for r in allowed])
+        rest = np.setdiff1d(shingles, phrase, assume_unique=True)
+        if rest.size < self.fp.min_shingles:
+            return None
+        beyond = {r: np.setdiff1d(stored_sets[r], phrase, assume_unique=True) for r in others}
+        # What the two share beyond the phrase must itself be a paragraph's
+        # worth, not a few shingles around an edit of the phrase.
+        found = [
+            (m, r)
+            for m, r in self._matches(rest, others, stored, beyond, limits)
+            if int(intersection_size(rest, beyond[r])) >= self.fp.min_shingles
+        ]
+        return found or None
+
+    @staticmethod
+    def _matches(
+        shingles: Shingles,
+        refs: list[int],
+        stored: dict[int, StoredParagraph],
+        stored_sets: dict[int, Shingles],
+        limits: Thresholds,
+    ) -> list[tuple[Match, int]]:
+        found = []
+        for ref in refs:
+            score = overlap(shingles, stored_sets[ref])
+            if _passes(*score, limits, containment_ok=True):
+                found.append((_archive_match(stored[ref], *score), ref))
+        return found
 
 
 def _archive_match(p: StoredParagraph, similarity: float, containment: float) -> Match:
