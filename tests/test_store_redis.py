@@ -186,7 +186,7 @@ def test_http_answers_503_while_redis_is_down(own_server: RedisServer) -> None:
             client.get("/ready"),
         ):
             assert response.status_code == 503
-            assert "unavailable" in response.json()["detail"]
+            assert "unavailable" in response.json()["detail"] and response.json()["retryable"] is True
         own_server.start()
         assert client.get("/ready").status_code == 200
         assert client.post("/ingest", json={"id": "doc-1", "text": "\n\n".join(TEXTS)}).status_code == 200

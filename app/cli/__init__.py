@@ -130,6 +130,22 @@ def _stats(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _verify(args: argparse.Namespace, console: Console) -> int:
+    from app.engine import Fingerprinter
+    from app.store import verify_store
+
+    settings = _settings(args)
+    fp = Fingerprinter.create(
+        settings.num_perm, settings.shingle_size, settings.lsh_threshold, settings.min_shingles
+    )
+    problems = verify_store(settings.store, fp.scheme)
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print(f"{settings.store}: ok")
+    return EXIT_ERROR if problems else EXIT_OK
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings(store=args.store) if args.store else Settings()
 
@@ -169,6 +185,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the /check JSON response")
 
     command("stats", "Print the number of documents and paragraphs in the index as JSON.")
+    command("verify", "Check the index for damage (exit 0 sound, 2 with the problems listed).")
     return top
 
 
@@ -179,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
-        handler = {"ingest": _ingest, "check": _check, "stats": _stats}[args.command]
+        handler = {"ingest": _ingest, "check": _check, "stats": _stats, "verify": _verify}[args.command]
         return handler(args, console)
     except CliError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
