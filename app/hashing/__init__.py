@@ -15,6 +15,7 @@ from app.hashing.minhash import (
     normalize_many,
     permutations,
     signatures,
+    tables_digest,
 )
 from app.hashing.similarity import Overlap, overlap
 
@@ -32,4 +33,5 @@ __all__ = [
     "overlap",
     "permutations",
     "signatures",
+    "tables_digest",
 ]

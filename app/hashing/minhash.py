@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -15,7 +16,8 @@ import numpy.typing as npt
 
 from app.hashing import kernel
 from app.hashing.charmap import char_tables
-from app.hashing.nfkc import fast_actions, nfkc_tables
+from app.hashing.nfkc import nfkc_tables
+from app.hashing.normaliser import fast_actions
 
 DEFAULT_NUM_PERM = 128
 DEFAULT_SHINGLE_SIZE = 3
@@ -87,6 +89,15 @@ def _runs(texts: Sequence[str]) -> Iterator[tuple[int, Sequence[str], npt.NDArra
 def _tables() -> tuple[npt.NDArray[np.generic], ...]:
     chars, nfkc = char_tables(), nfkc_tables()
     return (*chars, *nfkc, fast_actions(chars, nfkc))
+
+
+def tables_digest() -> str:
+    """Digest of every table the kernel reads (folding and NFKC): a changed
+    table changes signatures, so it belongs to a store's scheme."""
+    digest = hashlib.blake2b(digest_size=8)
+    for table in (*char_tables(), *nfkc_tables()):
+        digest.update(table.tobytes())
+    return digest.hexdigest()
 
 
 def _nfkc_of(texts: Sequence[str], which: npt.NDArray[np.intp]) -> list[str]:
