@@ -25,9 +25,9 @@ ARCHIVE = [
     Doc(
         "a2",
         [
-            "Rain flooded the lower town overnight and the river rose above the old stone bridge. Firefighters "
-            "pumped water out of two schools and the library while volunteers carried sandbags to the shops "
-            "along the quay before dawn. The mayor thanked them.",
+            "Rain flooded the lower town overnight and the river rose above the old stone bridge. "
+            "Firefighters pumped water out of two schools and the library while volunteers "
+            "carried sandbags to the shops along the quay before dawn. The mayor thanked them.",
         ],
     ),
 ]
@@ -84,7 +84,7 @@ def test_inserted_quote_span_is_the_quote() -> None:
 
 @pytest.mark.parametrize("mode", ["text", "html"])
 def test_offsets_map_paragraph_text_into_the_body(mode: str) -> None:
-    paragraphs = [Para("Fish & chips <b>cost</b> less."), Para("Second one, with \"quotes\" & more.")]
+    paragraphs = [Para("Fish & chips <b>cost</b> less."), Para('Second one, with "quotes" & more.')]
     body, maps = render(paragraphs, mode)
     for para, to_body in zip(paragraphs, maps, strict=True):
         for start, end in [(0, 4), (5, 12), (0, len(para.text))]:
@@ -107,7 +107,10 @@ def test_scoring_counts_passages_with_the_right_source_only() -> None:
     right = {"source": "archive", "document_id": "a1", "paragraph_index": 0}
     answer = {
         "paragraphs": [
-            {"matches": [], "passages": [right | {"start": 10, "end": 30, "source_start": 0, "source_end": 20}]},
+            {
+                "matches": [],
+                "passages": [right | {"start": 10, "end": 30, "source_start": 0, "source_end": 20}],
+            },
             {"matches": [], "passages": []},
         ]
     }
@@ -122,4 +125,5 @@ def test_scoring_counts_passages_with_the_right_source_only() -> None:
     other = Tally()
     other.score(case_kind, "text", answer, maps)
     cell = other.cell(case_kind.kind, "en", "text")
-    assert (cell["n"], cell["hit"]) == (2, 1)  # the miss, and the false positive counted as a hit of "flagged"
+    # The quote is missed (0) and the unseen paragraph is flagged (1).
+    assert (cell["n"], cell["hit"]) == (2, 1)
