@@ -12,7 +12,8 @@ characters, except the CJK extensions, which stand alone.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -30,7 +31,7 @@ MULTI = 4  # part of a token, replaced by several code points
 PLANE = 0x10000
 ASTRAL_ALONE = (0x20000, 0x3134F)  # CJK extensions B-G
 
-TABLES_FILE = Path(__file__).with_name("chartables.npz")
+TABLES_FILE = files("app.hashing").joinpath("chartables.npz")
 
 
 class TablesUnusable(Exception):
@@ -43,16 +44,16 @@ class CharTables(NamedTuple):
     extra: npt.NDArray[np.int32]  # MULTI replacements: length, then code points
 
 
-def load_tables(path: Path, fields: tuple[str, ...]) -> list[npt.NDArray[Any]]:
+def load_tables(path: Traversable, fields: tuple[str, ...]) -> list[npt.NDArray[Any]]:
     """The named arrays of a shipped table, read-only. Never rebuilt here:
     built from the running interpreter's Unicode data, they would change
     signatures without changing the store's scheme."""
-    if not path.exists():
+    if not path.is_file():
         raise TablesUnusable(
             f"{path} is missing (an incomplete install?): reinstall paradup, or rebuild the tables "
             "with `python -m app.hashing.tablegen` (needs the `tables` extra)"
         )
-    with np.load(path) as saved:
+    with path.open("rb") as file, np.load(file) as saved:
         version = str(saved["unicode"]) if "unicode" in saved.files else "an unrecorded version"
         if version != UNICODE_VERSION:
             raise TablesUnusable(

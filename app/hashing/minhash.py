@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+from numba import get_num_threads
 
 from app.hashing import kernel
 from app.hashing.charmap import char_tables
@@ -133,7 +133,8 @@ class MinHasher:
     num_perm: int = DEFAULT_NUM_PERM
     shingle_size: int = DEFAULT_SHINGLE_SIZE
     seed: int = DEFAULT_SEED
-    threads: int = field(default_factory=lambda: os.cpu_count() or 1, compare=False)
+    # numba's thread pool (one thread per core unless NUMBA_NUM_THREADS says otherwise).
+    threads: int = field(default_factory=lambda: int(get_num_threads()), compare=False)
 
     def __post_init__(self) -> None:
         if self.num_perm < 1:

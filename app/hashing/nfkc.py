@@ -33,7 +33,7 @@ beside the character tables) so the Unicode version is pinned with them.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
+from importlib.resources import files
 from typing import NamedTuple
 
 import numpy as np
@@ -51,7 +51,7 @@ UNSTABLE = 0xFFFF
 REPLACED = 0xFFFE
 TRANSPARENT = 0xFFFD
 
-TABLES_FILE = Path(__file__).with_name("nfkctables.npz")
+TABLES_FILE = files("app.hashing").joinpath("nfkctables.npz")
 
 
 class NfkcTables(NamedTuple):

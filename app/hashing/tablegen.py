@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from confusable_homoglyphs import confusables
@@ -229,8 +230,8 @@ def main() -> None:
     require_pinned_unicode()
     chars = build_char_tables()
     version = np.array(unicodedata.unidata_version)
-    np.savez_compressed(charmap.TABLES_FILE, unicode=version, **chars._asdict())
-    np.savez_compressed(nfkc.TABLES_FILE, unicode=version, **build_nfkc_tables(chars)._asdict())
+    for target, tables in ((charmap.TABLES_FILE, chars), (nfkc.TABLES_FILE, build_nfkc_tables(chars))):
+        np.savez_compressed(Path(str(target)), unicode=version, **tables._asdict())
     print(f"wrote {charmap.TABLES_FILE} and {nfkc.TABLES_FILE} (Unicode {unicodedata.unidata_version})")
 
 
