@@ -65,8 +65,8 @@ class ParagraphResult:
         return self.boilerplate_documents > 0
 
 
-def _passes(similarity: float, containment: float, limits: Thresholds, containment_ok: bool) -> bool:
-    return similarity >= limits.similarity or (containment_ok and containment >= limits.containment)
+def _passes(similarity: float, containment: float, limits: Thresholds) -> bool:
+    return similarity >= limits.similarity or containment >= limits.containment
 
 
 class Checker:
@@ -128,7 +128,7 @@ class Checker:
             candidates = sorted({j for key in keys[i].tolist() for j in seen_keys.get(key, ())})
             for j in candidates:
                 score = overlap(analysis.shingles[i], analysis.shingles[j])
-                if _passes(*score, limits, containment_ok=True):
+                if _passes(*score, limits):
                     result.matches.append(self._article_match(results[j], *score))
             for key in keys[i].tolist():
                 seen_keys.setdefault(key, []).append(i)
@@ -209,7 +209,7 @@ class Checker:
         nothing. Matches found that way are scored without the phrase.
         """
         entries = [r for r in refs if is_entry(stored[r].document_id)]
-        allowed = [r for r in entries if _passes(*overlap(shingles, stored_sets[r]), limits, True)]
+        allowed = [r for r in entries if _passes(*overlap(shingles, stored_sets[r]), limits)]
         others = [r for r in refs if not is_entry(stored[r].document_id)]
         if not allowed:
             return self._matches(shingles, others, stored, stored_sets, limits)
@@ -238,7 +238,7 @@ class Checker:
         found = []
         for ref in refs:
             score = overlap(shingles, stored_sets[ref])
-            if _passes(*score, limits, containment_ok=True):
+            if _passes(*score, limits):
                 found.append((_archive_match(stored[ref], *score), ref))
         return found
 

@@ -124,6 +124,8 @@ def _paragraph_refs(seq: bytes, keys: Sequence[Keys]) -> tuple[Keys, U64]:
 
 
 class RedisStore:
+    local = False
+
     def __init__(self, url: str, band_keys: BandKeys, scheme: str) -> None:
         target = parse_url(url)
         self.namespace = target.namespace

@@ -28,10 +28,7 @@ without its scheme. Only ``CREATE`` makes a namespace.
 
 from __future__ import annotations
 
-RECORD = 8  # suffix + ref
 REF = 5
-BUCKET = 3
-SUFFIX = 3
 
 # Takes the scheme off the end of ARGV and checks it against meta's.
 GUARD = """

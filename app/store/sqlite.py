@@ -95,6 +95,8 @@ def _translated(method: Callable[Concatenate[SqliteStore, P], R]) -> Callable[Co
 
 
 class SqliteStore:
+    local = True
+
     def __init__(self, path: str | Path, band_keys: BandKeys, scheme: str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
