@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
+from app.cli import main
 from app.settings import Settings
-from app.store import SchemeMismatch, StoreBroken, open_store
+from app.store import SchemeMismatch, StoreBroken, open_store, verify_store
 from app.store.redis import RedisStore
 from tests.redis_servers import RedisCluster, RedisServer, have_redis, namespace, start_server
 from tests.test_store_contract import FP, TEXTS, document
@@ -182,3 +183,22 @@ def test_eviction_switched_on_later_makes_the_replica_unready(
             finally:
                 set_policy(node, "noeviction")
             assert client.get("/ready").status_code == 200
+
+
+def test_verify_reports_a_vanished_namespace_without_creating_it(redis_url: str) -> None:
+    url = redis_url.replace("&create=1", "")
+    store = open_redis(redis_url)
+    try:
+        store.put([document("doc-1", TEXTS)])
+        # the CLI computes the scheme from the default settings, not the test's
+        assert main(["verify", "--store", url]) == 2
+        assert verify_store(url, FP.scheme) == []
+        assert verify_store(redis_url, FP.scheme) == [
+            "verify never creates a namespace: remove create= from the store URL"
+        ]
+        store.client.delete(*namespace_keys(store))
+        (problem,) = verify_store(url, FP.scheme)
+        assert "does not exist" in problem
+        assert namespace_keys(store) == []
+    finally:
+        store.close()
