@@ -328,6 +328,8 @@ class RedisStore:
 
     def list_ids(self, prefix: str, limit: int) -> list[str]:
         # HSCAN walks the whole id hash: fine for the rare listing it serves.
+        # It runs outside a script: check first that the namespace is there.
+        self._run("stats", [])
         wanted = prefix.encode()
         with self._guard():
             found = [
