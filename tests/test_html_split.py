@@ -37,6 +37,11 @@ def test_a_double_break_separates_paragraphs_and_a_single_one_is_then_soft() -> 
     ]
 
 
+def test_spans_between_breaks_hold_no_surrounding_whitespace() -> None:
+    html = "<div>\n  One, <i>in italics</i> \n<br><br>\n  Two.\n</div>"
+    assert texts_and_spans(html) == [("One, in italics", "One, <i>in italics</i>"), ("Two.", "Two.")]
+
+
 def test_a_single_break_separates_paragraphs_in_a_block_without_double_breaks() -> None:
     html = "<div>One.<br/>Two, <b>bold</b>.<br>Three.</div><div>Four.<br><br>Five<br>still five.</div>"
     assert texts_and_spans(html) == [

@@ -100,7 +100,16 @@ def _segments(pieces: list[_Piece]) -> Iterator[list[_Piece]]:
     yield pieces[at:]
 
 
-def _paragraphs_of(block: _Block, work: Work) -> Iterator[_Found]:
+def _trimmed_end(source: str, start: int, end: int, work: Work) -> int:
+    """``end`` moved back over the whitespace before it, not before ``start``."""
+    stop = end
+    while stop > start + 1 and source[stop - 1].isspace():
+        stop -= 1
+    work.steps += end - stop + 1
+    return stop
+
+
+def _paragraphs_of(source: str, block: _Block, work: Work) -> Iterator[_Found]:
     found = []
     for segment in _segments(block.pieces):
         visible = [p for p in segment if p.rank >= 0]
@@ -108,7 +117,11 @@ def _paragraphs_of(block: _Block, work: Work) -> Iterator[_Found]:
         if visible:
             text = _SPACE.sub(" ", "".join(p.text for p in segment)).strip()
             work.steps += len(text)
-            found.append(_Found(visible[0].rank, visible[0].visible_at, visible[-1].until, text))
+            start = visible[0].visible_at
+            # After the closing tags of its text, before the next <br>.
+            last = next(p for p in reversed(segment) if not p.is_break)
+            end = _trimmed_end(source, start, last.until, work)
+            found.append(_Found(visible[0].rank, start, end, text))
     if len(found) == 1:  # the whole block, as before paragraphs could be split by <br>
         (only,) = found
         if block.tag in PARAGRAPH_ELEMENTS:
@@ -213,7 +226,7 @@ class _Splitter:
         for block in self.done:
             if not block.pieces:
                 continue
-            for found in _paragraphs_of(block, self.work):
+            for found in _paragraphs_of(self.source, block, self.work):
                 by_rank[found.rank] = found
         ordered = [found for found in by_rank if found is not None]
         self.work.steps += len(by_rank)
