@@ -73,7 +73,8 @@ def _ingest(args: argparse.Namespace, console: Console) -> int:
     )  # fmt: skip
     try:
         with progress:
-            total = sum(1 for line in path.open("rb") if line.strip())
+            with path.open("rb") as lines:
+                total = sum(1 for line in lines if line.strip())
             task = progress.add_task("hashing", total=total)
             counts, paragraphs = ingest_stream(
                 service,
@@ -192,4 +193,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         err.print(f"[red]error:[/red] {exc}", highlight=False)
     return EXIT_ERROR
-
