@@ -212,8 +212,13 @@ def test_unicode_ids_and_texts_round_trip(store: Store) -> None:
     assert doc is not None and doc.paragraphs == texts and doc.metadata == {"titre": "Éte\u0301"}
 
 
-def test_ping_succeeds_on_an_open_store(store: Store) -> None:
-    store.ping()
+def test_ping_succeeds_on_an_open_store_and_writes_nothing(store: Store) -> None:
+    store.put([document("doc-1", TEXTS)])
+    assert store.ping() is None  # type: ignore[func-returns-value]
+    assert store.ping() is None  # type: ignore[func-returns-value]
+    stats = store.stats()
+    assert (stats.documents, stats.paragraphs) == (1, 3)
+    assert store.list_ids("", 10) == ["doc-1"]
 
 
 def test_list_ids_by_prefix(store: Store) -> None:
