@@ -17,7 +17,7 @@ from app.store.redis import RedisStore
 from tests.redis_servers import RedisServer, have_redis, namespace, start_server
 from tests.test_store_contract import FP, TEXTS, document, refs_for
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.slow]  # real redis-server processes
 
 LONG = [
     f"Paragraph {i} of the cycle test talks about the harbour, the ferries and the repairs in detail."
