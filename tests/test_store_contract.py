@@ -156,6 +156,21 @@ def test_batch_is_atomic(opener: Opener) -> None:
     assert (stats.documents, stats.paragraphs) == (1, 3)
 
 
+def test_a_batch_naming_a_document_twice_is_refused_and_writes_nothing(store: Store) -> None:
+    store.put([document("kept", TEXTS)])
+    with pytest.raises(ValueError, match="'again'"):
+        store.put([document("again", TEXTS[:1]), document("new", TEXTS[1:2]), document("again", TEXTS[1:])])
+    with pytest.raises(ValueError, match="'kept'"):
+        store.put([document("kept", TEXTS[:1]), document("kept", TEXTS[1:])])
+    assert store.get("again") is None
+    assert store.get("new") is None
+    kept = store.get("kept")
+    assert kept is not None and kept.paragraphs == TEXTS
+    stats = store.stats()
+    assert (stats.documents, stats.paragraphs) == (1, 3)
+    assert len(refs_for(store, TEXTS[0])) == 1
+
+
 def test_data_survives_reopening(opener: Opener) -> None:
     first = opener()
     first.put([document("doc-1", TEXTS, {"a": 1})])

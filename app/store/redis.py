@@ -42,6 +42,7 @@ from app.store.base import (
     StoreStats,
     StoreUnavailable,
     WriteStatus,
+    refuse_repeated_ids,
 )
 
 INDEX_BITS = 16
@@ -243,9 +244,7 @@ class RedisStore:
     # writes
 
     def put(self, documents: Sequence[NewDocument]) -> list[WriteStatus]:
-        ids = [d.id for d in documents]
-        if len(set(ids)) != len(ids):
-            raise ValueError("a batch must not name the same document twice")
+        refuse_repeated_ids(documents)
         for doc in documents:
             if len(doc.paragraphs) > MAX_PARAGRAPHS:
                 raise ValueError(f"document {doc.id!r} has more than {MAX_PARAGRAPHS} paragraphs")

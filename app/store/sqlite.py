@@ -43,6 +43,7 @@ from app.store.base import (
     StoreStats,
     StoreUnavailable,
     WriteStatus,
+    refuse_repeated_ids,
 )
 from app.store.sqlite_bands import BUCKET_BITS, Additions, chunks, lookup_entries, remove_entries
 
@@ -188,6 +189,7 @@ class SqliteStore:
 
     @_translated
     def put(self, documents: Sequence[NewDocument]) -> list[WriteStatus]:
+        refuse_repeated_ids(documents)
         statuses: list[WriteStatus] = []
         with self._write() as conn:
             if sum(len(d.paragraphs) for d in documents) > 10000:
