@@ -233,13 +233,34 @@ def test_ping_succeeds_on_an_open_store_and_writes_nothing(store: Store) -> None
     assert store.ping() is None  # type: ignore[func-returns-value]
     stats = store.stats()
     assert (stats.documents, stats.paragraphs) == (1, 3)
-    assert store.list_ids("", 10) == ["doc-1"]
+    assert [d.id for d in store.first_paragraphs("", 10)] == ["doc-1"]
 
 
-def test_list_ids_by_prefix(store: Store) -> None:
-    store.put([document(i, TEXTS[:1]) for i in ("desk/b", "desk/a", "desk%", "other/a", "desk/c")])
-    assert store.list_ids("desk/", 10) == ["desk/a", "desk/b", "desk/c"]
-    assert store.list_ids("desk/", 2) == ["desk/a", "desk/b"]
-    assert store.list_ids("none/", 10) == []
-    store.delete("desk/b")
-    assert store.list_ids("desk/", 10) == ["desk/a", "desk/c"]
+def test_first_paragraphs_by_prefix(store: Store) -> None:
+    store.put(
+        [
+            document("desk/b", TEXTS[1:], {"note": "b"}),
+            document("desk/a", TEXTS, {"note": "a", "n": [1, 2]}),
+            document("desk/empty", []),
+            document("desk%", TEXTS[:1]),
+            document("other/a", TEXTS[:1]),
+            document("désk/é", TEXTS[2:], {"note": "é"}),
+        ]
+    )
+    found = store.first_paragraphs("desk/", 10)
+    assert [(d.id, d.metadata, d.paragraphs) for d in found] == [
+        ("desk/a", {"note": "a", "n": [1, 2]}, TEXTS[:1]),
+        ("desk/b", {"note": "b"}, TEXTS[1:2]),
+        ("desk/empty", {}, []),
+    ]
+    assert [d.id for d in store.first_paragraphs("desk/", 2)] == ["desk/a", "desk/b"]
+    assert [(d.id, d.paragraphs) for d in store.first_paragraphs("désk/", 10)] == [("désk/é", TEXTS[2:])]
+    assert store.first_paragraphs("none/", 10) == []
+    store.delete("desk/a")
+    store.put([document("desk/b", TEXTS[:1], {"note": "b2"})])
+    found = store.first_paragraphs("desk/", 10)
+    assert [(d.id, d.metadata, d.paragraphs) for d in found] == [
+        ("desk/b", {"note": "b2"}, TEXTS[:1]),
+        ("desk/empty", {}, []),
+    ]
+    assert len(store.first_paragraphs("", 100)) == 5

@@ -64,6 +64,23 @@ def test_cycles_leave_no_orphan_keys(store: RedisStore) -> None:
     assert (stats.documents, stats.paragraphs) == (0, 0)
 
 
+def test_a_namespace_from_before_the_names_index_gets_it_on_open(store: RedisStore, url: str) -> None:
+    store.put([document(f"desk/{i}", TEXTS[:1], {"i": i}) for i in range(3)] + [document("other", TEXTS)])
+    # what a namespace written by the previous version holds: no names, no flag
+    store.client.delete(store.layout.names)
+    store.client.hdel(store.layout.meta, "names")
+    assert store.first_paragraphs("desk/", 10) == []
+    reopened = open_store(url, FP.band_keys, FP.scheme)
+    try:
+        assert [(d.id, d.metadata) for d in reopened.first_paragraphs("desk/", 2)] == [
+            ("desk/0", {"i": 0}),
+            ("desk/1", {"i": 1}),
+        ]
+        assert [d.id for d in reopened.first_paragraphs("", 10)] == ["desk/0", "desk/1", "desk/2", "other"]
+    finally:
+        reopened.close()
+
+
 def test_namespaces_are_separate(url: str) -> None:
     base = url.split("?")[0]
     first = open_store(f"{base}?namespace={namespace()}", FP.band_keys, FP.scheme)

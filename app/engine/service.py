@@ -190,12 +190,11 @@ class Service:
         return entry, result.status
 
     def allowlist(self, limit: int = 10_000) -> list[AllowEntry]:
-        entries = []
-        for entry in self.store.list_ids(allowlist.PREFIX, limit):
-            doc = self.store.get(entry)
-            if doc is not None and doc.paragraphs:
-                entries.append(AllowEntry(entry, doc.paragraphs[0], str(doc.metadata.get("note", ""))))
-        return entries
+        return [
+            AllowEntry(doc.id, doc.paragraphs[0], str(doc.metadata.get("note", "")))
+            for doc in self.store.first_paragraphs(allowlist.PREFIX, limit)
+            if doc.paragraphs
+        ]
 
     def disallow(self, entry_id: str) -> bool:
         return allowlist.is_entry(entry_id) and self.store.delete(entry_id)

@@ -143,8 +143,10 @@ class Store(Protocol):
         (refs deleted meanwhile are absent)."""
         ...
 
-    def list_ids(self, prefix: str, limit: int) -> list[str]:
-        """Ids of stored documents starting with ``prefix``, sorted, at most ``limit``."""
+    def first_paragraphs(self, prefix: str, limit: int) -> list[StoredDocument]:
+        """Stored documents whose id starts with ``prefix``, sorted by id, at
+        most ``limit``, each with its metadata and only its first paragraph
+        (none if it has none): one call that reads those documents only."""
         ...
 
     def stats(self) -> StoreStats: ...
