@@ -12,10 +12,11 @@ from app.hashing.minhash import (
     MinHasher,
     Signatures,
     estimate_jaccard,
-    normalize,
-    normalize_many,
+    normalise,
+    normalise_many,
     permutations,
     signatures,
+    tables_digest,
 )
 from app.hashing.similarity import Overlap, overlap
 
@@ -31,9 +32,10 @@ __all__ = [
     "datasketch_minhash",
     "estimate_jaccard",
     "lean_minhashes",
-    "normalize",
-    "normalize_many",
+    "normalise",
+    "normalise_many",
     "overlap",
     "permutations",
     "signatures",
+    "tables_digest",
 ]

@@ -122,6 +122,10 @@ class Store(Protocol):
     atomic: readers see a document entirely or not at all.
     """
 
+    # An embedded store (a local file): its calls never wait on a network,
+    # so a small request may be served without a thread hop.
+    local: bool
+
     def put(self, documents: Sequence[NewDocument]) -> list[WriteStatus]:
         """Create or replace documents, all in one atomic step. A batch that
         names a document twice raises ValueError (``refuse_repeated_ids``)
