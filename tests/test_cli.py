@@ -279,3 +279,13 @@ def test_ingest_format_option_sets_every_document_s_format(
     stored = _stored(store, "page")
     assert stored is not None
     assert (stored.paragraphs, stored.metadata) == (["One.", "Two."], {"format": "video"})
+
+
+def test_a_document_the_service_refuses_is_named_by_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jsonl = tmp_path / "refused.jsonl"
+    docs = [{"id": "fine", "text": UNRELATED_EN}, {"id": "blank", "text": " \n "}]
+    jsonl.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    assert main(["ingest", "--store", f"sqlite:///{tmp_path}/r.db", "--quiet", str(jsonl)]) == 2
+    assert "refused.jsonl:2: document 'blank' is empty" in capsys.readouterr().err

@@ -76,7 +76,7 @@ def _ingest(args: argparse.Namespace, console: Console) -> int:
         finally:
             remote.close()
     else:
-        from app.engine import DocumentInput, Service
+        from app.engine import DocumentInput, InvalidDocument, Service
         from app.engine.bulk import ingest_stream
 
         service = Service.open(_settings(args))
@@ -88,6 +88,8 @@ def _ingest(args: argparse.Namespace, console: Console) -> int:
                     (DocumentInput(d.id, d.text, d.format, d.metadata) for _, d in source.documents()),
                     lambda done, stage: progress.update(task, advance=done, description=stage),
                 )
+        except InvalidDocument as exc:
+            raise CliError(source.locate(str(exc))) from None
         finally:
             service.close()
     total = sum(counts.values())

@@ -56,6 +56,13 @@ class Source:
         finally:
             lines.close()
 
+    def locate(self, refusal: str) -> str:
+        """``refusal`` (the service's message, naming a document by its
+        ``repr`` id) prefixed with the file and the lines holding that id;
+        read again only on this error path, so a run keeps no id-to-line map."""
+        lines = [str(n) for n, doc in self.documents() if repr(doc.id) in refusal]
+        return f"{self.path}:{','.join(lines) + ':' if lines else ''} {refusal}"
+
     def _hint(self, exc: BadLine) -> str:
         if not exc.problem.endswith(EXTRA_FIELD) or self.fields.keep:
             return ""
