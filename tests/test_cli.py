@@ -289,3 +289,10 @@ def test_a_document_the_service_refuses_is_named_by_file_and_line(
     jsonl.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
     assert main(["ingest", "--store", f"sqlite:///{tmp_path}/r.db", "--quiet", str(jsonl)]) == 2
     assert "refused.jsonl:2: document 'blank' is empty" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_utf8_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    jsonl = tmp_path / "latin1.jsonl"
+    jsonl.write_bytes(json.dumps({"id": "a", "text": "caf\u00e9"}, ensure_ascii=False).encode("latin-1"))
+    assert main(["ingest", "--store", f"sqlite:///{tmp_path}/u.db", "--quiet", str(jsonl)]) == 2
+    assert "latin1.jsonl: not valid UTF-8 (at or after line 1)" in capsys.readouterr().err

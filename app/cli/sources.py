@@ -35,7 +35,14 @@ class Source:
     def _open(self) -> Generator[str, None, None]:
         # utf-8-sig: spreadsheet exports often start with a byte order mark.
         with self.path.open(encoding="utf-8-sig", newline="" if self.csv else None) as lines:
-            yield from lines
+            number = 0
+            try:
+                for line in lines:
+                    number += 1
+                    yield line
+            except UnicodeDecodeError:
+                # Decoded by blocks: the fault is at or after the next line.
+                raise SourceError(f"{self.path}: not valid UTF-8 (at or after line {number + 1})") from None
 
     def count(self) -> int:
         """Documents in the file, for the progress bar (records, not lines, for CSV)."""
