@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ast
 import csv
 import gc
 import json
@@ -296,3 +297,15 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path: Path, capsys: pytest.Capture
     jsonl.write_bytes(json.dumps({"id": "a", "text": "caf\u00e9"}, ensure_ascii=False).encode("latin-1"))
     assert main(["ingest", "--store", f"sqlite:///{tmp_path}/u.db", "--quiet", str(jsonl)]) == 2
     assert "latin1.jsonl: not valid UTF-8 (at or after line 1)" in capsys.readouterr().err
+
+
+def test_the_cli_imports_nothing_from_the_http_layer() -> None:
+    imported = set()
+    for module in (Path(__file__).resolve().parent.parent / "app" / "cli").glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    assert "app.engine.records" in imported  # the walk sees the CLI's imports
+    assert sorted(m for m in imported if m == "app.api" or m.startswith("app.api.")) == []
