@@ -8,7 +8,7 @@ as ``socket_timeout`` may be added to the standalone forms)::
     redis+cluster://[user:password@]host:port[,host:port...]?namespace=news
 
 ``namespace`` (default ``default``) separates indexes sharing one Redis;
-``bucket_bits`` (default 16) is fixed when a namespace is created. The key
+``bucket_bits`` (default 14) is fixed when a namespace is created. The key
 layout and why each write is atomic are described in ``redis_lua``.
 """
 
