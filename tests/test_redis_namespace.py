@@ -72,7 +72,7 @@ def assert_refused_and_not_recreated(store: RedisStore) -> None:
         lambda: store.lookup(FP.band_keys(TEXTS[:1])[0]),
         lambda: store.put([document("doc-2", TEXTS)]),
         lambda: store.delete("doc-1"),
-        lambda: store.list_ids("", 10),
+        lambda: store.first_paragraphs("", 10),
     ):
         with pytest.raises(StoreBroken, match="does not exist"):
             call()
