@@ -12,6 +12,7 @@ import pytest
 
 from tests.articles import ARCHIVED_EN, SEED_SHAPED_FR
 from tests.conftest import Server
+from tests.test_web_security import DECOY_IDS, DOT_IDS, TRICKY_IDS, distinct_paragraph, ingest_all
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -39,6 +40,38 @@ def browser():  # type: ignore[no-untyped-def]
         browser.close()
 
 
+# Reports each CSP violation to the console, where the test collects it (the
+# init script runs before the page's own, and is not subject to its CSP).
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`);
+});
+"""
+
+
+def strict_page(browser, violations: list[str], **options):  # type: ignore[no-untyped-def]
+    """A page whose console errors (CSP violations among them) land in ``violations``."""
+    page = browser.new_page(**options)
+    page.add_init_script(REPORT_VIOLATIONS)
+    page.on("console", lambda msg: violations.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda err: violations.append(f"uncaught: {err}"))
+    return page
+
+
+def assert_violations_are_reported(page) -> None:  # type: ignore[no-untyped-def]
+    """The control: an inline script, which the CSP must refuse, is reported."""
+    seen: list[str] = []
+    page.on("console", lambda msg: seen.append(msg.text))
+    page.evaluate("""() => {
+      const s = document.createElement("script");
+      s.textContent = "document.title = 'inline ran'";
+      document.body.append(s);
+    }""")
+    page.locator("body").click(position={"x": 1, "y": 1})  # lets the event reach the console
+    playwright.expect(page).not_to_have_title("inline ran")
+    assert any(m.startswith("CSP violation: script-src") for m in seen), seen
+
+
 def test_review_page_highlights_and_links(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     archived = ARCHIVED_EN.split("\n\n")[1]
     injected = "<img src=x onerror=\"document.title='pwned'\"> is shown as text, never run as markup here."
@@ -53,7 +86,8 @@ def test_review_page_highlights_and_links(browser, tmp_path: Path) -> None:  # t
             },
             timeout=30,
         )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        violations: list[str] = []
+        page = strict_page(browser, violations, viewport={"width": 1400, "height": 1000})
         page.goto(server.url + "/")
         assert "paradup" in page.title()
         page.fill("#article", article)
@@ -77,6 +111,8 @@ def test_review_page_highlights_and_links(browser, tmp_path: Path) -> None:  # t
         assert shot.stat().st_size > 10_000
         if os.environ.get("PARADUP_SCREENSHOT_DIR"):
             shutil.copy(shot, Path(os.environ["PARADUP_SCREENSHOT_DIR"]) / "review.png")
+        assert violations == []
+        assert_violations_are_reported(page)
         page.close()
 
 
@@ -110,4 +146,51 @@ def test_review_page_shows_api_errors(browser, tmp_path: Path) -> None:  # type:
         page.fill("#key", "desk")
         page.click("#check")
         page.wait_for_selector("#results .para")
+        page.close()
+
+
+def test_review_page_opens_the_document_of_any_id(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Each archived match opens its own document, whatever its id holds:
+    "xss/../a1" shows xss/../a1, not a1; "xss/../../stats" never fetches /stats."""
+    linked = TRICKY_IDS + DOT_IDS
+    with Server(f"sqlite:///{tmp_path}/ids.db") as server:
+        ingest_all(server.client.post, linked + DECOY_IDS)
+        violations: list[str] = []
+        fetched: list[str] = []
+        page = strict_page(browser, violations)
+        page.on("request", lambda request: fetched.append(request.url))
+        page.goto(server.url + "/")
+        page.fill("#article", "\n\n".join(distinct_paragraph(i) for i in linked))
+        page.click("#check")
+        page.wait_for_selector("#results .para")
+        for index, doc_id in enumerate(linked):
+            link = page.locator(f"#p-{index} .doc-link")
+            playwright.expect(link).to_have_text(f"archived document {doc_id}")
+            link.click()
+            meta = page.locator(f"#p-{index} .meta")
+            playwright.expect(meta).to_contain_text(f"doc:{doc_id}")
+            assert (meta.text_content() or "").startswith(f"document {doc_id} · 1 paragraphs")
+        documents = [url for url in fetched if "/documents" in url]
+        assert len(documents) == len(linked)
+        assert not any(url.endswith("/stats") for url in fetched)
+        assert violations == []
+        page.close()
+
+
+def test_docs_page_runs_under_its_csp(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Swagger UI comes from the installed package, not a CDN, and renders
+    the API under a CSP without 'unsafe-inline'."""
+    with Server(f"sqlite:///{tmp_path}/docs.db") as server:
+        violations: list[str] = []
+        fetched: list[str] = []
+        page = strict_page(browser, violations)
+        page.on("request", lambda request: fetched.append(request.url))
+        page.goto(server.url + "/docs")
+        playwright.expect(page.locator(".swagger-ui .info .title")).to_contain_text("paradup")
+        playwright.expect(page.locator(".opblock-summary-path", has_text="/check")).to_have_count(1)
+        page.locator(".opblock-summary-path", has_text="/check").click()
+        playwright.expect(page.locator(".opblock-body").first).to_be_visible()
+        assert fetched and all(url.startswith(server.url + "/") for url in fetched), fetched
+        assert violations == []
+        assert_violations_are_reported(page)
         page.close()
