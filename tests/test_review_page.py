@@ -3,8 +3,13 @@ package, driven by Playwright with its executable path)."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -193,4 +198,52 @@ def test_docs_page_runs_under_its_csp(browser, tmp_path: Path) -> None:  # type:
         assert fetched and all(url.startswith(server.url + "/") for url in fetched), fetched
         assert violations == []
         assert_violations_are_reported(page)
+        page.close()
+
+
+@contextmanager
+def another_site(html: str) -> Iterator[str]:
+    """A plain HTTP server on its own port (another origin, and another site
+    by its host name) that serves ``html``; yields its address."""
+    body = html.encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_another_site_cannot_write_through_the_editors_browser(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A page on another site POSTs a Blob (no Content-Type, so no CORS
+    preflight) to /ingest from the editor's browser: paradup refuses it.
+    Both are on loopback, so Chromium's local network rules do not step in
+    (they would not for an intranet page either, nor in other browsers)."""
+    with Server(f"sqlite:///{tmp_path}/csrf.db") as server:
+        target = server.url + "/ingest"
+        document = {"id": "planted", "text": distinct_paragraph("planted")}
+        attack = f"""<!doctype html><title>loading</title><script>
+          fetch({target!r}, {{ method: "POST", mode: "no-cors", body: new Blob([{json.dumps(document)!r}]) }})
+            .then(() => {{ document.title = "sent"; }}, () => {{ document.title = "failed"; }});
+        </script>"""
+        page = browser.new_page()
+        with another_site(attack) as evil, page.expect_response(target) as sent:
+            page.goto(evil + "/")
+            playwright.expect(page).to_have_title("sent")
+        assert sent.value.status == 403
+        assert server.client.get("/documents/planted").status_code == 404
         page.close()

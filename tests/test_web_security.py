@@ -173,3 +173,37 @@ def test_only_listed_files_are_served(client: TestClient, path: str) -> None:
 def test_redoc_points_to_the_local_docs(client: TestClient) -> None:
     answer = client.get("/redoc", follow_redirects=False)
     assert answer.status_code == 308 and answer.headers["location"] == "/docs"
+
+
+CROSS_SITE_WRITES = [
+    {"origin": "http://evil.example"},
+    {"origin": "null"},
+    {"sec-fetch-site": "cross-site", "origin": "http://evil.example"},
+    {"sec-fetch-site": "same-site", "origin": "http://other.testserver"},
+    # a forged Sec-Fetch-Site is not needed: a browser always sends the real one
+    {"sec-fetch-site": "cross-site"},
+]
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE_WRITES)
+def test_browsers_cross_origin_writes_are_refused(client: TestClient, headers: dict[str, str]) -> None:
+    document = {"id": "csrf/1", "text": distinct_paragraph("csrf")}
+    refused = client.post("/ingest", json=document, headers=headers)
+    assert refused.status_code == 403
+    assert refused.json()["detail"].startswith("cross-origin request refused")
+    assert_common_headers(refused)
+    assert client.delete("/documents/csrf/1", headers=headers).status_code == 403
+    assert client.post("/check", json={"text": "a b c d"}, headers=headers).status_code == 403
+    # reads stay open (a browser cannot read them cross-origin without CORS anyway)
+    assert client.get("/stats", headers=headers).status_code == 200
+    assert client.get("/documents/csrf/1").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"sec-fetch-site": "same-origin"}, {"sec-fetch-site": "none"}, {"origin": "http://testserver"}],
+)
+def test_same_origin_and_non_browser_writes_pass(client: TestClient, headers: dict[str, str]) -> None:
+    document = {"id": "ok/1", "text": distinct_paragraph("ok")}
+    assert client.post("/ingest", json=document, headers=headers).status_code == 200
+    assert client.delete("/documents/ok/1", headers=headers).status_code == 204

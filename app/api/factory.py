@@ -12,7 +12,7 @@ from app.api import errors, openapi
 from app.api.limits import BodyLimit
 from app.api.observability import Observe, configure_logging
 from app.api.routes import allowlist, check, documents, health, review
-from app.api.security import SecurityHeaders
+from app.api.security import CrossOriginGuard, SecurityHeaders
 from app.engine import Service
 from app.settings import Settings
 
@@ -43,9 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    # Added last, so outermost: it times and logs even a 413 from BodyLimit.
+    # Outside BodyLimit: a cross-origin write is refused before its body is read.
+    app.add_middleware(CrossOriginGuard)
+    # Outside those two: it times and logs even a 413 or a 403.
     app.add_middleware(Observe, timeout=settings.request_timeout)
-    # Outside Observe, so that its 504s carry the security headers too.
+    # Outermost, so that Observe's 504s carry the security headers too.
     app.add_middleware(SecurityHeaders)
     for module in (check, documents, allowlist, health, review):
         app.include_router(module.router)

@@ -1,5 +1,6 @@
-"""Security headers on every answer, and the content security policies of
-the two HTML pages (the review page and the API docs).
+"""Security headers on every answer, the content security policies of the
+two HTML pages (the review page and the API docs), and the refusal of
+browsers' cross-origin writes.
 
 Both pages load only their own files from this service: no inline script
 or style, no CDN, and no framing by another site.
@@ -7,7 +8,10 @@ or style, no CDN, and no framing by another site.
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _NO_FRAMING = "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -49,3 +53,45 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cross_origin(method: str, headers: Headers) -> str | None:
+    """Why a request is a browser's cross-origin write, or None.
+
+    Any page an editor opens can make the browser POST to paradup: with no
+    Content-Type (a Blob body) or text/plain, such a request needs no CORS
+    preflight, and without an API key it would ingest. Browsers say where a
+    request comes from (Sec-Fetch-Site, else Origin); other clients send
+    neither and are not concerned.
+    """
+    if method in SAFE_METHODS:
+        return None
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return None if site in ("same-origin", "none") else f"Sec-Fetch-Site is {site!r}"
+    origin = headers.get("origin")
+    if origin is None:
+        return None
+    if origin != "null" and urlsplit(origin).netloc == headers.get("host"):
+        return None
+    return f"Origin {origin!r} is not this service"
+
+
+class CrossOriginGuard:
+    """Answers 403 to writes (any method but GET, HEAD, OPTIONS) that a
+    browser sends from another origin."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            reason = cross_origin(scope["method"], Headers(scope=scope))
+            if reason is not None:
+                detail = f"cross-origin request refused ({reason}): call paradup from a server or its pages"
+                await JSONResponse({"detail": detail}, status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
