@@ -16,7 +16,6 @@ from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
 from app.settings import Settings
 from app.store import (
-    REDIS_SCHEMES,
     NewDocument,
     NewParagraph,
     Store,
@@ -27,7 +26,7 @@ from app.store import (
 )
 from app.store.base import Keys
 from app.text import Format, Paragraph, split
-from app.text.sanitize import UnacceptableText, sanitize
+from app.text.sanitise import UnacceptableText, sanitise
 
 
 class InvalidDocument(ValueError):
@@ -69,29 +68,29 @@ class Service:
     @property
     def store_is_local(self) -> bool:
         """The store is an embedded file: its calls never wait on a network."""
-        return not self.settings.store.startswith(REDIS_SCHEMES)
+        return self.store.local
 
     def close(self) -> None:
         self.store.close()
 
     def _split(self, text: str, fmt: Format, what: str) -> list[Paragraph]:
-        limits = self.settings
+        settings = self.settings
         try:
-            text = sanitize(text, limits.reject_control_chars)
+            text = sanitise(text, settings.reject_control_chars)
         except UnacceptableText as exc:
             raise InvalidDocument(f"{what} contains {exc}") from None
         paragraphs = split(text, fmt)
         if not paragraphs:
             raise InvalidDocument(f"{what} is empty: it holds no paragraph")
-        if len(paragraphs) > limits.max_paragraphs:
+        if len(paragraphs) > settings.max_paragraphs:
             raise InvalidDocument(
-                f"{what} has {len(paragraphs)} paragraphs; the limit is {limits.max_paragraphs}"
+                f"{what} has {len(paragraphs)} paragraphs; the limit is {settings.max_paragraphs}"
             )
         longest = max(paragraphs, key=lambda p: len(p.text))
-        if len(longest.text) > limits.max_paragraph_chars:
+        if len(longest.text) > settings.max_paragraph_chars:
             raise InvalidDocument(
                 f"{what}: paragraph {longest.index} is {len(longest.text)} characters long; "
-                f"the limit is {limits.max_paragraph_chars}"
+                f"the limit is {settings.max_paragraph_chars}"
             )
         return paragraphs
 
@@ -104,8 +103,9 @@ class Service:
         exclude_ids: Collection[str] = (),
         archive_filter: ArchiveFilter | None = None,
     ) -> list[ParagraphResult]:
-        limits = self._thresholds(threshold, containment_threshold)
-        return self.checker.check(self._split(text, fmt, "the text"), limits, exclude_ids, archive_filter)
+        thresholds = self._thresholds(threshold, containment_threshold)
+        paragraphs = self._split(text, fmt, "the text")
+        return self.checker.check(paragraphs, thresholds, exclude_ids, archive_filter)
 
     def _thresholds(self, similarity: float | None, containment: float | None) -> Thresholds:
         return Thresholds(
@@ -132,9 +132,9 @@ class Service:
         texts = [p.text for p in paragraphs]
         analysis = self.fingerprinter.analyse(texts)
         keys = self.fingerprinter.keys_for(analysis)
-        limits = self._thresholds(threshold, containment_threshold)
+        thresholds = self._thresholds(threshold, containment_threshold)
         exclude = {*exclude_ids, doc.id}
-        results = self.checker.check(paragraphs, limits, exclude, archive_filter, (analysis, keys))
+        results = self.checker.check(paragraphs, thresholds, exclude, archive_filter, (analysis, keys))
         if any(r.duplicate for r in results) and not force:
             return results, None
         # The paragraphs and keys just checked are the ones stored: no second
