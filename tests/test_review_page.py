@@ -168,6 +168,8 @@ def test_review_page_opens_the_document_of_any_id(browser, tmp_path: Path) -> No
         page.fill("#article", "\n\n".join(distinct_paragraph(i) for i in linked))
         page.click("#check")
         page.wait_for_selector("#results .para")
+        # a document's box appears only once its link is clicked
+        playwright.expect(page.locator("#results .meta").first).to_be_hidden()
         for index, doc_id in enumerate(linked):
             link = page.locator(f"#p-{index} .doc-link")
             playwright.expect(link).to_have_text(f"archived document {doc_id}")
