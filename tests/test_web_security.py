@@ -91,6 +91,7 @@ def test_query_form_errors_are_json(client: TestClient) -> None:
     assert unknown.json() == {"detail": "no document with id 'x/../nope'"}
 
 
+@pytest.mark.slow
 def test_fully_encoded_ids_on_a_real_server(tmp_path: Path) -> None:
     """uvicorn decodes the path once: %2F is a slash inside the id, %25 a
     percent sign, and nothing is decoded twice or resolved as a segment."""
