@@ -19,7 +19,7 @@ from tests.redis_servers import RedisCluster, RedisServer, have_redis, namespace
 from tests.test_store_contract import FP, TEXTS, document
 from tests.test_store_redis import namespace_keys
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.slow]  # real redis-server processes
 
 ARTICLE = "\n\n".join(TEXTS)
 

@@ -5,6 +5,7 @@ never written to; ``paradup verify`` lists what is wrong."""
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,10 @@ from app.store import StoreBroken
 from app.store.sqlite import SqliteStore, StoreFormatError
 from app.store.sqlite_checks import is_damage
 from tests.test_store_contract import FP, document
+
+
+def autocommit(path: Path) -> closing[sqlite3.Connection]:
+    return closing(sqlite3.connect(path, isolation_level=None))
 
 
 def texts(doc: int) -> list[str]:
@@ -38,7 +43,7 @@ def overwrite_pages(path: Path, table: str, count: int, first: int = 1) -> None:
     """Fills ``count`` leaf pages of a table with garbage, from its ``first``
     in B-tree order (the default leaves its first and last pages, the ones
     the check at open reads)."""
-    with sqlite3.connect(path) as conn:
+    with autocommit(path) as conn:
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         pages = [
             row[0]
@@ -72,7 +77,7 @@ def test_overwritten_pages_break_the_store_for_good(tmp_path: Path) -> None:
         ):
             assert response.status_code == 503
             assert response.json()["retryable"] is False
-    with sqlite3.connect(path) as conn:
+    with autocommit(path) as conn:
         assert conn.execute("SELECT count(*) FROM documents WHERE id = 'new'").fetchone() == (0,)
     assert main(["verify", "--store", str(path)]) == 2
 
@@ -92,7 +97,7 @@ def test_verify_passes_a_sound_store_and_lists_problems(
     build(path, 50)
     assert main(["verify", "--store", str(path)]) == 0
     assert "ok" in capsys.readouterr().out
-    with sqlite3.connect(path) as conn:
+    with autocommit(path) as conn:
         conn.execute("UPDATE meta SET value = '7' WHERE key = 'documents'")
     assert main(["verify", "--store", str(path)]) == 2
     assert "meta counts 7 documents, the tables hold 50" in capsys.readouterr().out
@@ -107,7 +112,7 @@ def test_a_file_with_foreign_tables_is_named_as_such(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "crm.db"
-    with sqlite3.connect(path) as conn:
+    with autocommit(path) as conn:
         conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
         conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer INTEGER)")
     with pytest.raises(
@@ -118,7 +123,7 @@ def test_a_file_with_foreign_tables_is_named_as_such(
     assert not isinstance(err.value, StoreFormatError)
     assert main(["stats", "--store", str(path)]) == 2
     assert "not a paradup index" in capsys.readouterr().err
-    with sqlite3.connect(path) as conn:  # nothing was added to it
+    with autocommit(path) as conn:  # nothing was added to it
         assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == [
             "customers",
             "orders",
@@ -129,7 +134,7 @@ def test_a_missing_table_is_damage_at_open_and_at_run_time(tmp_path: Path) -> No
     path = tmp_path / "index.db"
     store = SqliteStore(path, FP.band_keys, FP.scheme)
     store.put([document("doc-1", texts(1))])
-    with sqlite3.connect(path) as conn:
+    with autocommit(path) as conn:
         conn.execute("DROP TABLE bands")
         conn.execute("DROP TABLE paragraphs")
     with pytest.raises(StoreBroken, match="tables missing: bands, paragraphs"):
@@ -149,8 +154,11 @@ def test_a_locked_file_is_a_passing_failure(tmp_path: Path) -> None:
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        with pytest.raises(sqlite3.OperationalError) as locked:
-            sqlite3.connect(path, timeout=0).execute("BEGIN IMMEDIATE")
+        with (
+            closing(sqlite3.connect(path, timeout=0)) as other,
+            pytest.raises(sqlite3.OperationalError) as locked,
+        ):
+            other.execute("BEGIN IMMEDIATE")
     finally:
         holder.execute("ROLLBACK")
         holder.close()
