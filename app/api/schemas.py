@@ -6,6 +6,7 @@ never renamed, removed or given another meaning.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -41,8 +42,31 @@ def _no_control_chars(value: str) -> str:
 Scalar = str | int | float | bool
 
 
+def _finite(value: Any, where: str) -> None:
+    """Refuse NaN and infinities (``NaN``, ``Infinity``, ``1e400``) anywhere
+    in a JSON value: stored, they would read back as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: {value!r} is not a finite number (NaN, Infinity and 1e400 are refused)")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _finite(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for number, item in enumerate(value):
+            _finite(item, f"{where}[{number}]")
+
+
+def _finite_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    _finite(value, "metadata")
+    return value
+
+
+# Numbers must be finite everywhere: NaN and Infinity are not JSON, even
+# though the parser reads them.
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
 class ArchiveFilterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     since: datetime | date | None = Field(None, description="archived on or after (metadata date field)")
     until: datetime | date | None = Field(None, description="archived on or before (metadata date field)")
@@ -60,7 +84,7 @@ class ArchiveFilterIn(BaseModel):
 
 
 class CheckRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     text: str = TEXT
     format: Format = "text"
@@ -87,6 +111,7 @@ class CheckRequest(BaseModel):
     force: bool = Field(False, description="with ingest_as: ingest even when duplicates are found")
 
     _ingest_id_chars = field_validator("ingest_as")(lambda v: v if v is None else _no_control_chars(v))
+    _metadata_finite = field_validator("metadata")(_finite_metadata)
 
 
 class MatchOut(BaseModel):
@@ -112,6 +137,13 @@ class ParagraphOut(BaseModel):
     )
     boilerplate_documents: int = Field(0, description="archived documents holding it, when boilerplate")
     allowlisted: bool = Field(False, description="matches a phrase of the allowlist: not reported")
+    repeat_of: int | None = Field(
+        None,
+        description="set on a later copy of a paragraph: the index of the first paragraph of the "
+        "article with the same normalised text, its only article match (that one lists the archive "
+        "matches)",
+    )
+    copies: int = Field(1, description="paragraphs of the article with this normalised text, itself included")
     matches: list[MatchOut]
 
 
@@ -124,7 +156,7 @@ class CheckResponse(BaseModel):
 
 
 class DocumentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     id: str = DOCUMENT_ID
     text: str = TEXT
@@ -132,10 +164,11 @@ class DocumentIn(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     _id_chars = field_validator("id")(_no_control_chars)
+    _metadata_finite = field_validator("metadata")(_finite_metadata)
 
 
 class IngestBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     documents: list[DocumentIn] = Field(min_length=1)
 
@@ -184,6 +217,8 @@ def check_response(results: list[ParagraphResult], ingested: IngestResult | None
             boilerplate=r.boilerplate,
             boilerplate_documents=r.boilerplate_documents,
             allowlisted=r.allowlisted,
+            repeat_of=r.repeat_of,
+            copies=r.copies,
             matches=[MatchOut(**m.__dict__) for m in r.matches],
         )
         for r in results
@@ -196,7 +231,7 @@ def check_response(results: list[ParagraphResult], ingested: IngestResult | None
 
 
 class AllowIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     text: str = TEXT
     note: str = Field("", max_length=1000, description="why the desk allows it")

@@ -3,24 +3,24 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from app.api.auth import ReadAccess, require_write_key
 from app.api.body import RAW_FORMATS, decode, media_type, parse_json, require_json
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.observability import CHECKED
 from app.api.schemas import TEXT_PATTERN, CheckRequest, CheckResponse, check_response
+from app.api.work import run_work
 from app.engine import DocumentInput
 
 router = APIRouter(tags=["check"])
 
-# An ordinary article is checked on the event loop itself: handing it to a
+# A short article is checked on the event loop itself: handing it to a
 # thread and back cost about 2 ms per request (measured with wrk -c1: 8.2 ->
 # 5.8 ms for a 10-paragraph article, 3.6 -> 1.7 ms for a one-liner), more than
-# the check, and under the GIL a thread adds no parallelism. Long texts, and
-# stores behind a network (a slow or unreachable Redis would freeze the loop,
-# /health included), still go to a thread.
-INLINE_MAX_CHARS = 50_000
+# the check, and under the GIL a thread adds no parallelism. Anything longer
+# (its cost on the loop would hold /health), and every check of a store behind
+# a network, goes to a worker thread with the request's deadline.
+INLINE_MAX_CHARS = 4_000
 
 _BODY: dict[str, Any] = {
     "requestBody": {
@@ -73,7 +73,8 @@ async def check(
     if body.ingest_as is not None:
         await require_write_key(request, settings)
         doc = DocumentInput(body.ingest_as, body.text, body.format, body.metadata)
-        results, ingested = await run_in_threadpool(
+        results, ingested = await run_work(
+            request,
             service.check_and_publish,
             doc,
             body.force,
@@ -88,7 +89,7 @@ async def check(
         if service.store_is_local and len(body.text) <= INLINE_MAX_CHARS:
             results = service.check(*args, archive_filter)
         else:
-            results = await run_in_threadpool(service.check, *args, archive_filter)
+            results = await run_work(request, service.check, *args, archive_filter)
     response = check_response(results, ingested)
     for p in response.paragraphs:
         CHECKED.labels(p.status).inc()
