@@ -6,8 +6,6 @@ checkpoints through a counting deadline.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -23,7 +21,7 @@ PARAGRAPH = (
 
 
 @pytest.fixture
-def overlaps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+def overlaps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """A one-element list counting the overlap computations of checks."""
     count = [0]
 
@@ -32,7 +30,7 @@ def overlaps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
         return overlap(a, b)  # type: ignore[arg-type]
 
     monkeypatch.setattr(check_module, "overlap", counted)
-    yield count
+    return count
 
 
 def near_duplicates(n: int) -> str:
@@ -164,12 +162,9 @@ def test_nan_or_infinity_anywhere_answers_a_json_422(
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
 @pytest.mark.parametrize("path", ["/ingest", "/check"])
 def test_non_finite_metadata_is_refused_naming_the_field(client: TestClient, path: str, value: str) -> None:
-    meta = '{"section": "local", "scores": {"reach": [1, %s]}}' % value
-    body = (
-        '{"id": "m1", "text": "a b c d e f g h", "metadata": %s}' % meta
-        if path == "/ingest"
-        else '{"ingest_as": "m1", "text": "a b c d e f g h", "metadata": %s}' % meta
-    )
+    meta = '{"section": "local", "scores": {"reach": [1, VALUE]}}'.replace("VALUE", value)
+    id_field = "id" if path == "/ingest" else "ingest_as"
+    body = f'{{"{id_field}": "m1", "text": "a b c d e f g h", "metadata": {meta}}}'
     answer = client.post(path, content=body, headers={"content-type": "application/json"})
     assert answer.status_code == 422
     assert "metadata.scores.reach[1]" in answer.text

@@ -77,8 +77,8 @@ class ParagraphResult:
         return self.boilerplate_documents > 0
 
 
-def _passes(similarity: float, containment: float, limits: Thresholds, containment_ok: bool) -> bool:
-    return similarity >= limits.similarity or (containment_ok and containment >= limits.containment)
+def _passes(similarity: float, containment: float, limits: Thresholds) -> bool:
+    return similarity >= limits.similarity or containment >= limits.containment
 
 
 class Checker:
@@ -163,7 +163,7 @@ class Checker:
             found = []
             for j, _ in votes.most_common(ARTICLE_CANDIDATES):
                 score = overlap(analysis.shingles[i], analysis.shingles[j])
-                if _passes(*score, limits, containment_ok=True):
+                if _passes(*score, limits):
                     found.append(self._article_match(results[j], *score))
             found.sort(key=lambda m: (-m.similarity, -m.containment, m.paragraph_index))
             result.matches.extend(found[:ARTICLE_MATCHES_LISTED])
@@ -220,7 +220,7 @@ class Checker:
                 if ref not in stored:
                     continue
                 score = overlap(analysis.shingles[i], stored_sets[ref])
-                if _passes(*score, limits, containment_ok=True):
+                if _passes(*score, limits):
                     found.append((_archive_match(stored[ref], *score), ref))
             if any(is_entry(m.document_id) for m, _ in found):
                 results[i].allowlisted = True

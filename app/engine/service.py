@@ -18,7 +18,6 @@ from app.engine.fingerprint import Fingerprinter
 from app.hashing import Analysis
 from app.settings import Settings
 from app.store import (
-    REDIS_SCHEMES,
     NewDocument,
     NewParagraph,
     Store,
@@ -29,7 +28,7 @@ from app.store import (
 )
 from app.store.base import Keys
 from app.text import Format, Paragraph, split
-from app.text.sanitize import UnacceptableText, sanitize
+from app.text.sanitise import UnacceptableText, sanitise
 
 # Paragraphs are fingerprinted in slices of about this many characters, so
 # that a deadline is noticed between two slices (a few milliseconds each).
@@ -75,16 +74,16 @@ class Service:
     @property
     def store_is_local(self) -> bool:
         """The store is an embedded file: its calls never wait on a network."""
-        return not self.settings.store.startswith(REDIS_SCHEMES)
+        return self.store.local
 
     def close(self) -> None:
         self.store.close()
 
     def _split(self, text: str, fmt: Format, what: str, deadline: Deadline = NEVER) -> list[Paragraph]:
-        limits = self.settings
+        settings = self.settings
         deadline.check("splitting")
         try:
-            text = sanitize(text, limits.reject_control_chars)
+            text = sanitise(text, settings.reject_control_chars)
         except UnacceptableText as exc:
             raise InvalidDocument(f"{what} contains {exc}") from None
         deadline.check("splitting")
@@ -92,15 +91,15 @@ class Service:
         deadline.check("splitting")
         if not paragraphs:
             raise InvalidDocument(f"{what} is empty: it holds no paragraph")
-        if len(paragraphs) > limits.max_paragraphs:
+        if len(paragraphs) > settings.max_paragraphs:
             raise InvalidDocument(
-                f"{what} has {len(paragraphs)} paragraphs; the limit is {limits.max_paragraphs}"
+                f"{what} has {len(paragraphs)} paragraphs; the limit is {settings.max_paragraphs}"
             )
         longest = max(paragraphs, key=lambda p: len(p.text))
-        if len(longest.text) > limits.max_paragraph_chars:
+        if len(longest.text) > settings.max_paragraph_chars:
             raise InvalidDocument(
                 f"{what}: paragraph {longest.index} is {len(longest.text)} characters long; "
-                f"the limit is {limits.max_paragraph_chars}"
+                f"the limit is {settings.max_paragraph_chars}"
             )
         return paragraphs
 
@@ -114,10 +113,10 @@ class Service:
         archive_filter: ArchiveFilter | None = None,
         deadline: Deadline = NEVER,
     ) -> list[ParagraphResult]:
-        limits = self._thresholds(threshold, containment_threshold)
+        thresholds = self._thresholds(threshold, containment_threshold)
         paragraphs = self._split(text, fmt, "the text", deadline)
         fingerprints = self._fingerprint([p.text for p in paragraphs], deadline)
-        return self.checker.check(paragraphs, limits, exclude_ids, archive_filter, fingerprints, deadline)
+        return self.checker.check(paragraphs, thresholds, exclude_ids, archive_filter, fingerprints, deadline)
 
     def _fingerprint(self, texts: Sequence[str], deadline: Deadline) -> tuple[Analysis, list[Keys]]:
         """Analysis and band keys of the texts, computed slice by slice."""
@@ -163,9 +162,10 @@ class Service:
         paragraphs = self._split(doc.text, doc.format, f"document {doc.id!r}", deadline)
         texts = [p.text for p in paragraphs]
         analysis, keys = self._fingerprint(texts, deadline)
-        limits = self._thresholds(threshold, containment_threshold)
+        thresholds = self._thresholds(threshold, containment_threshold)
         exclude = {*exclude_ids, doc.id}
-        results = self.checker.check(paragraphs, limits, exclude, archive_filter, (analysis, keys), deadline)
+        fingerprints = (analysis, keys)
+        results = self.checker.check(paragraphs, thresholds, exclude, archive_filter, fingerprints, deadline)
         if any(r.duplicate for r in results) and not force:
             return results, None
         deadline.check("checking")  # the last point where nothing is written yet

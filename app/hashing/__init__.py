@@ -11,10 +11,11 @@ from app.hashing.minhash import (
     MinHasher,
     Signatures,
     estimate_jaccard,
-    normalize,
-    normalize_many,
+    normalise,
+    normalise_many,
     permutations,
     signatures,
+    tables_digest,
 )
 from app.hashing.similarity import Overlap, overlap
 
@@ -27,9 +28,10 @@ __all__ = [
     "band_keys",
     "band_params",
     "estimate_jaccard",
-    "normalize",
-    "normalize_many",
+    "normalise",
+    "normalise_many",
     "overlap",
     "permutations",
     "signatures",
+    "tables_digest",
 ]

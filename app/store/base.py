@@ -111,6 +111,10 @@ class Store(Protocol):
     atomic: readers see a document entirely or not at all.
     """
 
+    # An embedded store (a local file): its calls never wait on a network,
+    # so a small request may be served without a thread hop.
+    local: bool
+
     def put(self, documents: Sequence[NewDocument]) -> list[WriteStatus]:
         """Create or replace documents, all in one atomic step."""
         ...

@@ -185,6 +185,8 @@ def _cluster(netloc: str, options: dict[str, str]) -> RedisCluster:
 
 
 class RedisStore:
+    local = False
+
     def __init__(self, url: str, band_keys: BandKeys, scheme: str) -> None:
         target, options, namespace, bits = parse_url(url)
         self.namespace = namespace

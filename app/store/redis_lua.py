@@ -22,10 +22,7 @@ bucket keys would cost more to send than the records themselves.
 
 from __future__ import annotations
 
-RECORD = 8  # suffix + ref
 REF = 5
-BUCKET = 3
-SUFFIX = 3
 
 # ARGV: prefix, then 6-byte queries (bucket + suffix). Returns, per query,
 # the concatenated refs of matching records ("" when none).

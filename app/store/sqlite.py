@@ -98,6 +98,8 @@ def _translated(method: Callable[P, R]) -> Callable[P, R]:
 
 
 class SqliteStore:
+    local = True
+
     def __init__(self, path: str | Path, band_keys: BandKeys, scheme: str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
