@@ -53,7 +53,12 @@ class Settings(BaseSettings):
 
     # Limits.
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
-    max_paragraphs: int = Field(5000, ge=1, description="paragraphs per checked or ingested document")
+    max_paragraphs: int = Field(
+        1000,
+        ge=1,
+        description="paragraphs per checked or ingested document (the cost of the worst request "
+        "grows with it: README, Security and operations)",
+    )
     max_batch_documents: int = Field(1000, ge=1, description="documents per ingest request")
 
     max_paragraph_chars: int = Field(100_000, ge=100, description="longest accepted paragraph")

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 import app.engine.check as check_module
 from app.engine import DocumentInput, Service
 from app.engine.cancel import Cancelled, Deadline
-from app.engine.check import ARTICLE_CANDIDATES, ARTICLE_MATCHES_LISTED
+from app.engine.check import ARTICLE_CANDIDATES, ARTICLE_MATCHES_LISTED, MATCHES_LISTED
 from app.hashing import overlap
 
 PARAGRAPH = (
@@ -190,3 +190,17 @@ def test_a_byte_order_mark_on_json_and_ndjson_bodies_is_accepted(client: TestCli
     assert check.status_code == 200 and check.json()["duplicate"] is True
     allow = client.post("/allowlist", content=BOM + b'{"text": "%s"}' % PARAGRAPH.encode(), headers=json_type)
     assert allow.status_code == 201, allow.text
+
+
+def test_matches_listed_per_paragraph_are_bounded_closest_first(client: TestClient) -> None:
+    # One archived document repeating a paragraph shape 300 times: checked
+    # against it, each paragraph lists the closest MATCHES_LISTED, not 300.
+    client.post("/ingest", json={"id": "flood", "text": near_duplicates(300)}).raise_for_status()
+    answer = client.post("/check", json={"text": near_duplicates(30)})
+    assert answer.status_code == 200
+    for p in answer.json()["paragraphs"]:
+        assert 0 < len(p["matches"]) <= MATCHES_LISTED
+        scores = [(m["similarity"], m["containment"]) for m in p["matches"]]
+        assert scores == sorted(scores, reverse=True)
+    first = answer.json()["paragraphs"][0]["matches"][0]
+    assert (first["document_id"], first["paragraph_index"], first["similarity"]) == ("flood", 0, 1.0)

@@ -21,17 +21,18 @@ from tests.live_server import LiveServer
 HANG = 120.0  # seconds a socket may wait before the test calls the server hung
 
 
-def heavy_article() -> str:
-    """Close to the heaviest article the default limits admit: 5,000
-    paragraphs (the paragraph limit) of near-duplicates, about 4 MB (under
-    the 5 MiB body limit), so that every paragraph has the most candidates."""
-    base = [f"word{(i * 7919) % 4001}" for i in range(100)]
-    paragraphs = []
-    for k in range(5000):
-        words = list(base)
-        words[k % 100] = f"edit{k}"
-        paragraphs.append(" ".join(words))
-    return "\n\n".join(paragraphs)
+def heavy_article(paragraphs: int = 1000, words: int = 700) -> str:
+    """By default close to the heaviest article the default limits admit:
+    1,000 paragraphs (the paragraph limit), about 4.9 MB (under the 5 MiB
+    body limit), near-duplicates of each other so that every paragraph has
+    the most candidates."""
+    base = [f"w{(i * 7919) % 4001}" for i in range(words)]
+    out = []
+    for k in range(paragraphs):
+        edited = list(base)
+        edited[k % words] = f"edit{k}"
+        out.append(" ".join(edited))
+    return "\n\n".join(out)
 
 
 def read_until_eof(sock: socket.socket) -> bytes:
@@ -162,11 +163,20 @@ def test_health_and_ready_answer_while_the_heaviest_checks_run(server: Server) -
     assert answers == [200, 200, 200]
 
 
-@pytest.mark.parametrize("server", [{"PARADUP_REQUEST_TIMEOUT": "1"}], indirect=True)
+# Limits raised so that the check would run ten times the timeout or more:
+# it cannot finish in time, and its body is read long before the timeout.
+STOPPED = {
+    "PARADUP_REQUEST_TIMEOUT": "4",
+    "PARADUP_MAX_PARAGRAPHS": "20000",
+    "PARADUP_MAX_BODY_BYTES": str(64 * 1024 * 1024),
+}
+
+
+@pytest.mark.parametrize("server", [STOPPED], indirect=True)
 def test_a_check_past_the_timeout_answers_504_and_its_work_stops(server: Server) -> None:
-    answer = server.client.post("/check", json={"text": heavy_article()})
+    answer = server.client.post("/check", json={"text": heavy_article(20_000, 300)})
     assert answer.status_code == 504
-    assert answer.json() == {"detail": "request took longer than 1 s"}
+    assert answer.json() == {"detail": "request took longer than 4 s"}
     # The worker thread ended at a checkpoint rather than finishing the check.
     poll(lambda: metric(server, "paradup_work_stopped_total") >= 1, "the work stopped")
     poll(lambda: metric(server, "paradup_work_in_flight") == 0, "no work left running")

@@ -34,6 +34,13 @@ Source = Literal["article", "archive"]
 # names its first occurrence.
 ARTICLE_CANDIDATES = 50
 ARTICLE_MATCHES_LISTED = 5
+# Matches listed per paragraph, closest first: each carries its text, so an
+# unbounded list makes the answer grow with the archive, not the article.
+MATCHES_LISTED = 20
+# Archived paragraphs taken from one band's bucket when voting for candidates:
+# a bucket thousands strong (one archived document repeating a paragraph
+# shape) would otherwise make each paragraph's vote cost the archive's size.
+ARCHIVE_REFS_PER_BAND = 64
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,7 @@ class Checker:
                 result.allowlisted = first.allowlisted
                 result.boilerplate_documents = first.boilerplate_documents
             result.matches.sort(key=lambda m: (-m.similarity, -m.containment, m.source != "article"))
+            del result.matches[MATCHES_LISTED:]
         return results
 
     def _within_article(
@@ -197,7 +205,7 @@ class Checker:
             deadline.check("archive candidates")
             votes: dict[int, int] = {}
             for key in paragraph_keys.tolist():
-                for ref in hits.get(key, ()):
+                for ref in hits.get(key, ())[:ARCHIVE_REFS_PER_BAND]:
                     votes[ref] = votes.get(ref, 0) + 1
             # Most shared bands first: under a flood of candidates (boilerplate)
             # the closest ones are still verified.

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from app.api.auth import ReadAccess, require_write_key
 from app.api.body import RAW_FORMATS, decode, media_type, parse_json, require_json
@@ -10,9 +11,10 @@ from app.api.deps import ServiceDep, SettingsDep
 from app.api.observability import CHECKED
 from app.api.schemas import TEXT_PATTERN, CheckRequest, CheckResponse, check_response
 from app.api.work import run_work
-from app.engine import DocumentInput
+from app.engine import DocumentInput, IngestResult, ParagraphResult
 
 router = APIRouter(tags=["check"])
+JSON = "application/json"
 
 # A short article is checked on the event loop itself: handing it to a
 # thread and back cost about 2 ms per request (measured with wrk -c1: 8.2 ->
@@ -87,12 +89,16 @@ async def check(
         ingested = None
         args = (body.text, body.format, body.threshold, body.containment_threshold, body.exclude_ids)
         if service.store_is_local and len(body.text) <= INLINE_MAX_CHARS:
-            results = service.check(*args, archive_filter)
-        else:
-            results = await run_work(request, service.check, *args, archive_filter)
+            return Response(_answer(service.check(*args, archive_filter), None), media_type=JSON)
+        results = await run_work(request, service.check, *args, archive_filter)
+    # A long answer takes a while to serialise: not on the event loop either.
+    return Response(await run_in_threadpool(_answer, results, ingested), media_type=JSON)
+
+
+def _answer(results: list[ParagraphResult], ingested: IngestResult | None) -> str:
     response = check_response(results, ingested)
     for p in response.paragraphs:
         CHECKED.labels(p.status).inc()
     # Already a validated CheckResponse: serialised directly, FastAPI's
     # generic re-validation and jsonable_encoder pass would only repeat it.
-    return Response(response.model_dump_json(), media_type="application/json")
+    return response.model_dump_json()
