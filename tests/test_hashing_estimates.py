@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.hashing import MinHasher, band_params, estimate_jaccard, overlap
+from app.hashing import MinHasher, band_keys, band_params, estimate_jaccard, overlap
 
 NUM_PERM = 128
 
@@ -87,5 +87,32 @@ def test_band_params_reach_the_recall_at_the_threshold(threshold: float, num_per
     bands = band_params(threshold, num_perm)
     assert bands.bands * bands.rows <= num_perm
     assert bands.recall(threshold) >= 0.99
-    # and recall only grows above the threshold
-    assert bands.recall(min(1.0, threshold + 0.05)) >= bands.recall(threshold)
+
+
+def pair_with_jaccard(rng: np.random.Generator, shared: int, union: int) -> list[np.ndarray]:
+    """Two shingle sets of exactly ``shared / union`` Jaccard (random distinct hashes)."""
+    values = rng.choice(1 << 32, union + (union - shared), replace=False).astype(np.uint32)
+    only = (union - shared) // 2
+    first = np.sort(values[: shared + only])
+    second = np.sort(np.concatenate([values[:shared], values[shared + only : shared + 2 * only]]))
+    return [first, second]
+
+
+@pytest.mark.parametrize(("threshold", "num_perm"), [(0.3, 128), (0.5, 128), (0.7, 64)])
+def test_bands_propose_pairs_at_the_rate_of_the_s_curve(threshold: float, num_perm: int) -> None:
+    """Real signatures and band keys of pairs at a known Jaccard: the share
+    of pairs sharing a band key is the S-curve's, within binomial error."""
+    rng = np.random.default_rng(29)
+    hasher = MinHasher(num_perm=num_perm, threads=1)
+    bands = band_params(threshold, num_perm)
+    pairs, union = 400, 200
+    for jaccard in (threshold - 0.2, threshold - 0.1, threshold, threshold + 0.1):
+        shared = 2 * round(jaccard * union / 2)  # even: both sides get the same share of the rest
+        sets = [s for _ in range(pairs) for s in pair_with_jaccard(rng, shared, union)]
+        keys = band_keys(hasher.signatures_of_sets(sets), bands).reshape(pairs, 2, bands.bands)
+        proposed = np.count_nonzero((keys[:, 0] == keys[:, 1]).any(axis=1)) / pairs
+        expected = bands.recall(shared / union)
+        # Four binomial sigmas, and at least one pair: each pair is proposed
+        # with probability ``expected`` if positions agree with probability J.
+        tolerance = max(4 * math.sqrt(expected * (1 - expected) / pairs), 1 / pairs)
+        assert abs(proposed - expected) <= tolerance, (shared / union, proposed, expected)

@@ -36,7 +36,8 @@ FINGERPRINT_SLICE_CHARS = 64 * 1024
 
 
 class InvalidDocument(ValueError):
-    """The document cannot be accepted as it is (the message says why)."""
+    """The document, or a parameter given with it, cannot be accepted as it
+    is (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,11 @@ class Service:
         return Analysis(normalised, shingles), keys
 
     def _thresholds(self, similarity: float | None, containment: float | None) -> Thresholds:
+        # Checked here and not only in the HTTP schemas: a threshold of 0
+        # would report every candidate as a duplicate, whoever passed it.
+        for name, value in (("threshold", similarity), ("containment threshold", containment)):
+            if value is not None and not 0.0 < value <= 1.0:  # NaN fails too
+                raise InvalidDocument(f"{name} must be above 0 and at most 1, not {value}")
         return Thresholds(
             similarity if similarity is not None else self.settings.similarity_threshold,
             containment if containment is not None else self.settings.containment_threshold,
@@ -226,12 +232,13 @@ class Service:
         return entry, result.status
 
     def allowlist(self, limit: int = 10_000) -> list[AllowEntry]:
-        entries = []
-        for entry in self.store.list_ids(allowlist.PREFIX, limit):
-            doc = self.store.get(entry)
-            if doc is not None and doc.paragraphs:
-                entries.append(AllowEntry(entry, doc.paragraphs[0], str(doc.metadata.get("note", ""))))
-        return entries
+        if limit < 1:
+            raise InvalidDocument(f"allowlist limit must be at least 1, not {limit}")
+        return [
+            AllowEntry(doc.id, doc.paragraphs[0], str(doc.metadata.get("note", "")))
+            for doc in self.store.first_paragraphs(allowlist.PREFIX, limit)
+            if doc.paragraphs
+        ]
 
     def disallow(self, entry_id: str) -> bool:
         return allowlist.is_entry(entry_id) and self.store.delete(entry_id)

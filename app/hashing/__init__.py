@@ -5,6 +5,7 @@ read are the package's own generated tables (``chartables.npz`` for folding,
 ``nfkctables.npz`` for NFKC), loaded once and cached like the permutations.
 """
 
+from app.hashing.interop import as_lean_minhashes, datasketch_minhash, lean_minhashes
 from app.hashing.lsh import Bands, band_keys, band_params
 from app.hashing.minhash import (
     Analysis,
@@ -25,9 +26,12 @@ __all__ = [
     "MinHasher",
     "Overlap",
     "Signatures",
+    "as_lean_minhashes",
     "band_keys",
     "band_params",
+    "datasketch_minhash",
     "estimate_jaccard",
+    "lean_minhashes",
     "normalise",
     "normalise_many",
     "overlap",
