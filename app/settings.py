@@ -96,7 +96,10 @@ class Settings(BaseSettings):
     )
     keep_alive_timeout: int = Field(5, ge=1, description="seconds an idle keep-alive connection stays open")
     max_connections: int = Field(
-        1000, ge=1, description="open connections per worker process; one more is answered 503 and closed"
+        100,
+        ge=1,
+        description="open connections per worker process; one more is answered 503 and closed "
+        "(bodies are held in memory: this times PARADUP_MAX_BODY_BYTES bounds them)",
     )
 
     @field_validator("api_keys", mode="before")
