@@ -32,7 +32,7 @@ from app.text.sanitise import UnacceptableText, sanitise
 
 # Paragraphs are fingerprinted in slices of about this many characters, so
 # that a deadline is noticed between two slices (a few milliseconds each).
-FINGERPRINT_SLICE_CHARS = 64 * 1024
+FINGERPRINT_SLICE_CHARS = 16 * 1024
 
 
 class InvalidDocument(ValueError):

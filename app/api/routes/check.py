@@ -101,4 +101,9 @@ def _answer(results: list[ParagraphResult], ingested: IngestResult | None) -> st
         CHECKED.labels(p.status).inc()
     # Already a validated CheckResponse: serialised directly, FastAPI's
     # generic re-validation and jsonable_encoder pass would only repeat it.
-    return response.model_dump_json()
+    # One paragraph at a time: serialising holds the GIL, and a long answer
+    # in one call would hold the event loop (and /health) for its duration.
+    duplicate = "true" if response.duplicate else "false"
+    paragraphs = ",".join(p.model_dump_json() for p in response.paragraphs)
+    outcome = response.ingested.model_dump_json() if response.ingested else "null"
+    return f'{{"duplicate":{duplicate},"paragraphs":[{paragraphs}],"ingested":{outcome}}}'
