@@ -44,6 +44,12 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port if args.port is not None else settings.port,
         workers=workers,
         log_level=args.log_level,
+        # Header timeout, connection limit, JSON parser errors (app/api/server.py).
+        http="app.api.server:Protocol",
+        timeout_keep_alive=settings.keep_alive_timeout,
+        # The app logs every request itself, without the query string (which
+        # may carry a key): uvicorn's access log would print it in clear.
+        access_log=False,
     )
     return EXIT_OK
 
