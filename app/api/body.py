@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import codecs
 import json
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from app.api.errors import ApiError
 from app.api.schemas import DocumentIn, IngestBatch
 from app.engine.records import BadLine, documents_from_lines
 
 Model = TypeVar("Model", bound=BaseModel)
+Parsed = TypeVar("Parsed")
 RAW_FORMATS = {"text/plain": "text", "text/html": "html"}
+# Bodies larger than this are decoded and validated in a thread: a few
+# megabytes of JSON hold the GIL for milliseconds, and several such bodies
+# arriving together would hold the event loop (and /health) for all of them.
+# Smaller ones stay on the loop, where a thread hop would cost more than them.
+OFF_LOOP_BYTES = 64 * 1024
+
+
+async def off_loop(raw: bytes, parse: Callable[..., Parsed], *args: Any) -> Parsed:
+    """``parse(*args)``, in a thread when ``raw`` (the body it reads) is large."""
+    if len(raw) <= OFF_LOOP_BYTES:
+        return parse(*args)
+    return await run_in_threadpool(parse, *args)
 
 
 def media_type(request: Request) -> tuple[str, str]:

@@ -3,6 +3,7 @@ the index store (and warms the hashing kernels) and closes it."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,6 +28,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service = Service.open(settings)
         app.state.service = service
         app.state.work_limiter = work_limiter(settings.work_threads)
+        # The objects of the imports (numba, pydantic, FastAPI: about 100,000)
+        # live for ever: frozen, a full collection during a heavy request no
+        # longer walks them while holding the GIL (measured 40-60 ms each).
+        gc.freeze()
         try:
             yield
         finally:
@@ -44,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     openapi.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
     # Outside BodyLimit: a cross-origin write is refused before its body is read.
     app.add_middleware(CrossOriginGuard)
     # Outside those two: it times and logs even a 413 or a 403.

@@ -215,12 +215,15 @@ def _sign_range(data, bounds, first, last, k, a, b, tables, check, out, suspect)
         _min_hash(hashes, count, a, b, out[p])
 
 
-@njit(cache=True)
+# The entry points called from Python release the GIL (nogil): they touch no
+# Python object, and while a worker thread signs a slice of paragraphs the
+# event loop and the other threads go on.
+@njit(cache=True, nogil=True)
 def sign_serial(data, bounds, k, a, b, tables, check, out, suspect):  # type: ignore[no-untyped-def]
     _sign_range(data, bounds, 0, out.shape[0], k, a, b, tables, check, out, suspect)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def sign_parallel(data, bounds, k, a, b, tables, check, out, suspect, parts):  # type: ignore[no-untyped-def]
     n = out.shape[0]
     step = (n + parts - 1) // parts
@@ -231,7 +234,7 @@ def sign_parallel(data, bounds, k, a, b, tables, check, out, suspect, parts):  #
             _sign_range(data, bounds, first, last, k, a, b, tables, check, out, suspect)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sign_hashes(values, offsets, a, b, out):  # type: ignore[no-untyped-def]
     """Signatures from shingle hashes already computed by ``shingle_hashes``:
     the same minima, without normalising and hashing the text a second time."""
@@ -248,7 +251,7 @@ def _grown(values: np.ndarray, used: int, needed: int) -> np.ndarray:
     return grown
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def shingle_hashes(data, bounds, k, tables, check):  # type: ignore[no-untyped-def]
     """Normalised text and sorted distinct shingle hashes of every paragraph.
 

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.api.auth import ReadAccess, WriteAccess
-from app.api.body import parse_json, require_json
+from app.api.body import off_loop, parse_json, require_json
 from app.api.deps import ServiceDep
 from app.api.errors import ApiError
 from app.api.schemas import AllowCreated, AllowIn, AllowList, AllowOut
@@ -27,7 +27,8 @@ router = APIRouter(tags=["allowlist"])
 )
 async def add(request: Request, service: ServiceDep, _: WriteAccess) -> AllowCreated:
     require_json(request, allowed_raw=False)
-    body = parse_json(AllowIn, await request.body())
+    raw = await request.body()
+    body = await off_loop(raw, parse_json, AllowIn, raw)
     entry, status = await run_in_threadpool(service.allow, body.text, body.note)
     return AllowCreated(id=entry.id, text=entry.text, note=entry.note, status=status)
 

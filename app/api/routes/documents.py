@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.api.auth import ReadAccess, WriteAccess
-from app.api.body import NDJSON_TYPES, media_type, parse_documents, parse_ndjson, require_json
+from app.api.body import NDJSON_TYPES, media_type, off_loop, parse_documents, parse_ndjson, require_json
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.errors import ApiError
 from app.api.observability import INGESTED
@@ -59,10 +59,10 @@ async def ingest(
     kind, _charset = media_type(request)
     raw = await request.body()
     if kind in NDJSON_TYPES:
-        docs = parse_ndjson(raw)
+        docs = await off_loop(raw, parse_ndjson, raw)
     else:
         require_json(request, allowed_raw=False)
-        docs = parse_documents(raw)
+        docs = await off_loop(raw, parse_documents, raw)
     if len(docs) > settings.max_batch_documents:
         raise ApiError(
             422, f"{len(docs)} documents in one request; the limit is {settings.max_batch_documents}"
