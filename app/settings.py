@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     max_batch_documents: int = Field(1000, ge=1, description="documents per ingest request")
 
     max_paragraph_chars: int = Field(100_000, ge=100, description="longest accepted paragraph")
+    max_metadata_bytes: int = Field(
+        64 * 1024,
+        ge=2,
+        description="largest accepted metadata of a document, as compact UTF-8 JSON (a filtered "
+        "check reads every candidate's metadata)",
+    )
     reject_control_chars: bool = Field(
         False,
         description="answer 422 to text holding C0/C1 control characters; by default they are "
@@ -69,6 +75,12 @@ class Settings(BaseSettings):
     )
     request_timeout: float = Field(
         30.0, gt=0, description="seconds before a request answers 504 (its work then stops)"
+    )
+    body_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="seconds to wait for the next piece of a request body (408 after): a body "
+        "announced longer than what is sent does not hold the request",
     )
     work_threads: int = Field(
         2, ge=1, description="checks and ingests run at once per worker process (the others queue)"

@@ -32,6 +32,13 @@ _HEADERS = (
 )
 
 
+# The same headers as raw bytes, for the answers app/api/server.py writes to
+# the socket itself (timeouts, the connection limit, malformed heads).
+RAW_HEADERS = tuple(
+    (name.encode(), value.encode()) for name, value in (*_HEADERS, ("content-security-policy", API_CSP))
+)
+
+
 class SecurityHeaders:
     """Adds the headers above to every response, and the API's CSP to any
     response that did not set its own."""
