@@ -11,8 +11,9 @@ and any other field is refused.
 from __future__ import annotations
 
 import csv
+import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,20 @@ from app.text import Format
 # Declared in the schema so that clients (and fuzzers) know what is refused;
 # the checks themselves live in the service, with clearer messages.
 TEXT_PATTERN = r"^[^\x00]*[^\s\x00-\x1f\x7f-\x9f][^\x00]*$"
-ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+# Characters an id may not hold, besides control characters: invisible ones
+# (zero-width, soft hyphen, invisible operators) and bidirectional controls
+# (which reorder what follows them). With them, two different ids could look
+# the same on the review page, or an id could show as another one.
+INVISIBLE_IN_IDS = {
+    **dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff\u180e", "a zero-width character"),
+    **dict.fromkeys("\xad͏\u2061\u2062\u2063\u2064", "an invisible character"),
+    **dict.fromkeys("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e", "a bidirectional control"),
+    **dict.fromkeys("\u2066\u2067\u2068\u2069", "a bidirectional control"),
+}
+ID_PATTERN = (
+    r"^[^\x00-\x1f\x7f-\x9f\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    r"\u2060-\u2064\u2066-\u2069\ufeff]+$"
+)
 DOCUMENT_ID = Field(
     min_length=1,
     max_length=512,
@@ -44,17 +58,24 @@ CSV_FIELD_LIMIT = 1 << 30
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-def _finite(value: Any, where: str) -> None:
+# Metadata is a record of the document, not a document tree: deeper
+# nesting is refused (each candidate's metadata is read during a filtered check).
+MAX_METADATA_DEPTH = 16
+
+
+def _finite(value: Any, where: str, depth: int = 0) -> None:
     """Refuse NaN and infinities (``NaN``, ``Infinity``, ``1e400``) anywhere
     in a JSON value: stored, they would read back as null."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{where}: {value!r} is not a finite number (NaN, Infinity and 1e400 are refused)")
+    if isinstance(value, dict | list) and depth >= MAX_METADATA_DEPTH:
+        raise ValueError(f"{where}: metadata is nested more than {MAX_METADATA_DEPTH} levels deep")
     if isinstance(value, dict):
         for key, item in value.items():
-            _finite(item, f"{where}.{key}")
+            _finite(item, f"{where}.{key}", depth + 1)
     elif isinstance(value, list):
         for number, item in enumerate(value):
-            _finite(item, f"{where}[{number}]")
+            _finite(item, f"{where}[{number}]", depth + 1)
 
 
 def finite_metadata(value: dict[str, Any]) -> dict[str, Any]:
@@ -62,9 +83,22 @@ def finite_metadata(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def metadata_bytes(metadata: Mapping[str, Any]) -> int:
+    """Size of the metadata as the stores serialise it (compact UTF-8 JSON)."""
+    return len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode())
+
+
 def no_control_chars(value: str) -> str:
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValueError("must not contain control characters")
+    """An id: no control character (C0, DEL, C1), nothing invisible."""
+    for at, char in enumerate(value):
+        code = ord(char)
+        if code < 32 or 127 <= code <= 159:
+            raise ValueError(f"must not contain control characters (U+{code:04X} at {at})")
+        if char in INVISIBLE_IN_IDS:
+            raise ValueError(
+                f"must not contain {INVISIBLE_IN_IDS[char]} (U+{code:04X} at {at}): "
+                "two different ids would look the same"
+            )
     return value
 
 

@@ -15,6 +15,7 @@ from app.engine.cancel import NEVER, Deadline
 from app.engine.check import Checker, ParagraphResult, Thresholds
 from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
+from app.engine.records import metadata_bytes
 from app.hashing import Analysis
 from app.settings import Settings
 from app.store import (
@@ -164,7 +165,7 @@ class Service:
         Its own published version is excluded from the check, so re-publishing
         an edited article is not flagged against itself.
         """
-        self._refuse_reserved([doc])
+        self._refuse_unfit([doc])
         paragraphs = self._split(doc.text, doc.format, f"document {doc.id!r}", deadline)
         texts = [p.text for p in paragraphs]
         analysis, keys = self._fingerprint(texts, deadline)
@@ -182,16 +183,23 @@ class Service:
     def prepare_many(self, docs: Sequence[DocumentInput], deadline: Deadline = NEVER) -> list[NewDocument]:
         """Split and fingerprint documents, all their paragraphs in one hashing
         call (its fixed cost dominates at a few paragraphs per document)."""
-        self._refuse_reserved(docs)
+        self._refuse_unfit(docs)
         return self._prepare(docs, deadline)
 
-    @staticmethod
-    def _refuse_reserved(docs: Sequence[DocumentInput]) -> None:
+    def _refuse_unfit(self, docs: Sequence[DocumentInput]) -> None:
         reserved = next((d.id for d in docs if allowlist.is_entry(d.id)), None)
         if reserved is not None:
             raise InvalidDocument(
                 f"document id {reserved!r}: ids starting with {allowlist.PREFIX!r} are reserved"
             )
+        limit = self.settings.max_metadata_bytes
+        for doc in docs:
+            size = metadata_bytes(doc.metadata) if doc.metadata else 0
+            if size > limit:
+                raise InvalidDocument(
+                    f"document {doc.id!r}: its metadata takes {size} bytes as JSON; the limit is {limit} "
+                    "(PARADUP_MAX_METADATA_BYTES)"
+                )
 
     def _prepare(self, docs: Sequence[DocumentInput], deadline: Deadline = NEVER) -> list[NewDocument]:
         texts = [
