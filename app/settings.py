@@ -51,6 +51,25 @@ class Settings(BaseSettings):
         "boilerplate (no matches listed); 0 disables the rule",
     )
 
+    # Passages (runs of words shared with an earlier paragraph or the archive;
+    # see docs/quality.md for how the defaults were chosen). The k-gram and
+    # window are part of the index scheme, like the fingerprint settings.
+    passages: bool = Field(
+        True, description="index passage fingerprints with each paragraph (false: bands only)"
+    )
+    passage_kgram: int = Field(4, ge=2, le=16, description="tokens per fingerprinted k-gram")
+    passage_window: int = Field(
+        4, ge=1, le=64, description="winnowing window: any shared run of kgram + window - 1 tokens is seeded"
+    )
+    passage_min_tokens: int = Field(
+        10, ge=2, description="equal tokens a passage holds at least (characters for Chinese/Japanese/Thai)"
+    )
+    passage_max_postings: int = Field(
+        10,
+        ge=1,
+        description="a fingerprint indexed for more archived paragraphs is a formula, not a seed",
+    )
+
     # Limits.
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     max_paragraphs: int = Field(5000, ge=1, description="paragraphs per checked or ingested document")

@@ -17,13 +17,14 @@ PARAGRAPH_KEYS = {
     "boilerplate_documents",
     "allowlisted",
     "matches",
+    "passages",
 }
 MATCH_KEYS = {"source", "document_id", "paragraph_index", "similarity", "containment", "text"}
 
 
 def test_check_shape(client: TestClient) -> None:
     body = client.post("/check", json={"text": SEED_SHAPED_FR}).json()
-    assert set(body) == {"duplicate", "paragraphs", "ingested"}
+    assert set(body) == {"duplicate", "reuse", "paragraphs", "ingested"}
     assert body["ingested"] is None
     assert len(body["paragraphs"]) == 5
     for p in body["paragraphs"]:

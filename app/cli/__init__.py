@@ -192,4 +192,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         err.print(f"[red]error:[/red] {exc}", highlight=False)
     return EXIT_ERROR
-

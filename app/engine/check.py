@@ -17,7 +17,9 @@ import numpy as np
 from app.engine.allowlist import is_entry
 from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
+from app.engine.passages import Passage, PassageFinder, Seeds, ordered
 from app.hashing import Analysis, overlap
+from app.hashing.tokens import Tokens
 from app.store import Store, StoredParagraph
 from app.store.base import Keys
 from app.text import Paragraph
@@ -51,6 +53,9 @@ class ParagraphResult:
     boilerplate_documents: int = 0
     # It matches a phrase of the desk's allowlist: no archive match reported.
     allowlisted: bool = False
+    # Runs of words shared with an earlier paragraph or an archived one
+    # (app/engine/passages.py); they never change ``duplicate``.
+    passages: list[Passage] = field(default_factory=list)
 
     @property
     def duplicate(self) -> bool:
@@ -72,8 +77,10 @@ class Checker:
         store: Store,
         max_candidates: int,
         boilerplate_min_documents: int = 0,
+        passages: PassageFinder | None = None,
     ) -> None:
         self.fp = fingerprinter
+        self.passages = passages
         self.store = store
         self.max_candidates = max_candidates
         self.boilerplate_min_documents = boilerplate_min_documents
@@ -88,17 +95,25 @@ class Checker:
     ) -> list[ParagraphResult]:
         """``fingerprints`` (the paragraphs' analysis and band keys) when the
         caller already has them, so that they are not computed twice."""
+        texts = [p.text for p in paragraphs]
         if fingerprints is None:
-            analysis = self.fp.analyse([p.text for p in paragraphs])
-            keys = self.fp.keys_for(analysis)
+            analysis = self.fp.analyse(texts)
+            index_keys = self.fp.index_keys(texts, analysis)
         else:
-            analysis, keys = fingerprints
+            analysis, index_keys = fingerprints
+        split = [self.fp.split_keys(k) for k in index_keys]
+        keys = [bands for bands, _ in split]
         indexable = self.fp.indexable(analysis)
         results = [ParagraphResult(p, not ok) for p, ok in zip(paragraphs, indexable, strict=True)]
+        tokens = self.passages.tokens(texts) if self.passages else None
         self._within_article(results, analysis, indexable, keys, limits)
-        self._against_archive(results, analysis, keys, limits, set(exclude_ids), archive_filter)
+        if self.passages and tokens is not None:
+            for result, found in zip(results, self.passages.within_article(paragraphs, tokens), strict=True):
+                result.passages.extend(found)
+        self._against_archive(results, analysis, index_keys, limits, set(exclude_ids), archive_filter, tokens)
         for result in results:
             result.matches.sort(key=lambda m: (-m.similarity, -m.containment, m.source != "article"))
+            result.passages = ordered(result.passages)
         return results
 
     def _within_article(
@@ -143,13 +158,18 @@ class Checker:
         limits: Thresholds,
         exclude: set[str],
         archive_filter: ArchiveFilter | None,
+        tokens: list[Tokens] | None = None,
     ) -> None:
+        # ``keys``: index keys (bands and passage fingerprints), looked up
+        # together in one store call.
         nonempty = [k for k in keys if k.size]
         if not nonempty:
             return
         hits = self.store.lookup(np.concatenate(nonempty))
+        split = [self.fp.split_keys(k) for k in keys]
+        seeds = self._passage_seeds(split, hits, tokens)
         wanted: dict[int, list[int]] = {}
-        for i, paragraph_keys in enumerate(keys):
+        for i, (paragraph_keys, _) in enumerate(split):
             votes: dict[int, int] = {}
             for key in paragraph_keys.tolist():
                 for ref in hits.get(key, ()):
@@ -160,12 +180,16 @@ class Checker:
                 wanted[i] = heapq.nlargest(self.max_candidates, votes, key=votes.__getitem__)
             else:
                 wanted[i] = list(votes)
-        stored = self.store.paragraphs(sorted({r for refs in wanted.values() for r in refs}))
+        proposed = {r for refs in wanted.values() for r in refs}
+        seeded = {r for s in seeds for r in s.refs}
+        # One round trip for band and passage candidates alike.
+        stored = self.store.paragraphs(sorted(proposed | seeded))
         stored = {r: p for r, p in stored.items() if p.document_id not in exclude}
         if not stored:
             return
-        order = list(stored)
+        order = [r for r in stored if r in proposed]
         stored_sets = dict(zip(order, self.fp.analyse([stored[r].text for r in order]).shingles, strict=True))
+        matched: dict[int, list[int]] = {}
         for i, refs in wanted.items():
             found = []
             for ref in refs:
@@ -186,10 +210,54 @@ class Checker:
                 results[i].boilerplate_documents = documents
             elif archive_filter is None:
                 results[i].matches.extend(m for m, _ in found)
+                matched[i] = [ref for _, ref in found]
             else:
                 results[i].matches.extend(
                     m for m, ref in found if archive_filter.accepts(stored[ref].metadata)
                 )
+                matched[i] = [ref for m, ref in found if archive_filter.accepts(stored[ref].metadata)]
+        self._archive_passages(results, tokens, seeds, matched, stored, archive_filter)
+
+    def _passage_seeds(
+        self, split: list[tuple[Keys, Keys]], hits: dict[int, list[int]], tokens: list[Tokens] | None
+    ) -> list[Seeds]:
+        if self.passages is None or tokens is None:
+            return [Seeds([], {}) for _ in split]
+        return [self.passages.seeds(t, fps, hits) for t, (_, fps) in zip(tokens, split, strict=True)]
+
+    def _archive_passages(
+        self,
+        results: list[ParagraphResult],
+        tokens: list[Tokens] | None,
+        seeds: list[Seeds],
+        matched: dict[int, list[int]],
+        stored: dict[int, StoredParagraph],
+        archive_filter: ArchiveFilter | None,
+    ) -> None:
+        """Passages of the archive, from the candidates already fetched.
+        Allowlisted and boilerplate paragraphs get none, like matches; the
+        metadata filters and allowlist entries apply to sources too."""
+        if self.passages is None or tokens is None:
+            return
+        usable = {
+            r: p
+            for r, p in stored.items()
+            if not is_entry(p.document_id) and (archive_filter is None or archive_filter.accepts(p.metadata))
+        }
+        wanted = sorted(
+            {r for i, s in enumerate(seeds) for r in (*s.refs, *matched.get(i, ())) if r in usable}
+        )
+        if not wanted:
+            return
+        stored_tokens = dict(zip(wanted, self.passages.tokens([usable[r].text for r in wanted]), strict=True))
+        for i, result in enumerate(results):
+            if result.allowlisted or result.boilerplate:
+                continue
+            result.passages.extend(
+                self.passages.against_archive(
+                    result.paragraph, tokens[i], seeds[i], matched.get(i, ()), usable, stored_tokens
+                )
+            )
 
 
 def _archive_match(p: StoredParagraph, similarity: float, containment: float) -> Match:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,11 +15,14 @@ from app.engine.allowlist import AllowEntry
 from app.engine.check import Checker, ParagraphResult, Thresholds
 from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
+from app.engine.passages import PassageFinder, PassageRules
+from app.hashing.winnow import Winnowing
 from app.settings import Settings
 from app.store import (
     REDIS_SCHEMES,
     NewDocument,
     NewParagraph,
+    SchemeMismatch,
     Store,
     StoredDocument,
     StoreStats,
@@ -28,6 +32,8 @@ from app.store import (
 from app.store.base import Keys
 from app.text import Format, Paragraph, split
 from app.text.sanitize import UnacceptableText, sanitize
+
+log = logging.getLogger("paradup")
 
 
 class InvalidDocument(ValueError):
@@ -55,16 +61,39 @@ class Service:
         self.store = store
         self.fingerprinter = fingerprinter
         self.checker = Checker(
-            fingerprinter, store, settings.max_candidates, settings.boilerplate_min_documents
+            fingerprinter,
+            store,
+            settings.max_candidates,
+            settings.boilerplate_min_documents,
+            PassageFinder(passage_rules(settings)),
         )
 
     @classmethod
     def open(cls, settings: Settings) -> Service:
-        fp = Fingerprinter.create(
-            settings.num_perm, settings.shingle_size, settings.lsh_threshold, settings.min_shingles
-        )
+        fp = fingerprinter(settings)
         fp.warm_up()
-        return cls(settings, open_store(settings.store, fp.band_keys, fp.scheme), fp)
+        try:
+            store = open_store(settings.store, fp.band_keys, fp.scheme)
+        except SchemeMismatch as mismatch:
+            if fp.passages is None:
+                raise
+            # A store created before passages existed (same fingerprints,
+            # no postings) keeps working on its bands; passages are then
+            # found within the article and for near-duplicate matches only.
+            # Otherwise the original message, naming the store's scheme.
+            bands_only = fp.without_postings()
+            try:
+                store = open_store(settings.store, bands_only.band_keys, bands_only.scheme)
+            except SchemeMismatch:
+                raise mismatch from None
+            log.warning(
+                "store %s has no passage postings (created before passages existed): passages "
+                "against the archive are limited to near-duplicate matches; re-ingest the "
+                "archive into a new store to index them",
+                settings.store,
+            )
+            fp = bands_only
+        return cls(settings, store, fp)
 
     @property
     def store_is_local(self) -> bool:
@@ -131,7 +160,7 @@ class Service:
         paragraphs = self._split(doc.text, doc.format, f"document {doc.id!r}")
         texts = [p.text for p in paragraphs]
         analysis = self.fingerprinter.analyse(texts)
-        keys = self.fingerprinter.keys_for(analysis)
+        keys = self.fingerprinter.index_keys(texts, analysis)
         limits = self._thresholds(threshold, containment_threshold)
         exclude = {*exclude_ids, doc.id}
         results = self.checker.check(paragraphs, limits, exclude, archive_filter, (analysis, keys))
@@ -159,7 +188,7 @@ class Service:
         texts = [[p.text for p in self._split(d.text, d.format, f"document {d.id!r}")] for d in docs]
         flat = [t for paragraphs in texts for t in paragraphs]
         fp = self.fingerprinter
-        keys = iter(fp.keys_for(fp.analyse(flat)) if flat else [])
+        keys = iter(fp.index_keys(flat, fp.analyse(flat)) if flat else [])
         return [
             _document(doc, paragraphs, [next(keys) for _ in paragraphs])
             for doc, paragraphs in zip(docs, texts, strict=True)
@@ -218,3 +247,18 @@ def _document(doc: DocumentInput, texts: Sequence[str], keys: Sequence[Keys]) ->
     )
     paragraphs = [NewParagraph(t, k) for t, k in zip(texts, keys, strict=True)]
     return NewDocument(doc.id, dict(doc.metadata), digest.hexdigest(), paragraphs)
+
+
+def fingerprinter(settings: Settings) -> Fingerprinter:
+    winnowing = Winnowing(settings.passage_kgram, settings.passage_window) if settings.passages else None
+    return Fingerprinter.create(
+        settings.num_perm, settings.shingle_size, settings.lsh_threshold, settings.min_shingles, winnowing
+    )
+
+
+def passage_rules(settings: Settings) -> PassageRules:
+    return PassageRules(
+        Winnowing(settings.passage_kgram, settings.passage_window),
+        settings.passage_min_tokens,
+        settings.passage_max_postings,
+    )

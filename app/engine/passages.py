@@ -1,0 +1,199 @@
+"""Passages: runs of words a paragraph shares with an earlier paragraph of
+the article or with an archived paragraph, with their character spans.
+
+The archive side rides on the paragraph index: each indexed paragraph's
+keys are its LSH band keys followed by the winnowed fingerprints of its
+token k-grams (``Fingerprinter.index_keys``), so postings are written,
+replaced and deleted with the paragraph in the same atomic store write, and
+the check's one lookup answers bands and fingerprints together. A posting
+holds no position: the candidate's text is fetched anyway (for the
+passage's source text and offsets), and aligning needs all of its tokens,
+which are recomputed from it in one compiled pass.
+
+A fingerprint whose postings list more than ``max_postings`` paragraphs is
+a formula of the archive ("a déclaré le porte-parole du ministère"): it
+proposes no candidate, and a passage must cover at least one fingerprint
+that is not one, unless the two paragraphs are a reported near-duplicate
+match (then the passage shows exactly which words are shared).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from app.engine.align import Span, align
+from app.hashing.tokens import Tokens, tokenise
+from app.hashing.winnow import Winnowing, fingerprints, kgram_hashes
+from app.store.base import Keys, StoredParagraph
+from app.text import Paragraph
+
+Source = Literal["article", "archive"]
+
+
+@dataclass(frozen=True)
+class PassageRules:
+    scheme: Winnowing
+    min_tokens: int  # equal tokens in a passage, at least
+    max_postings: int  # a fingerprint indexed for more paragraphs is not a seed
+    max_gap: int = 3  # tokens skipped on either side inside one passage
+    max_sources: int = 20  # archive paragraphs aligned per checked paragraph, most shared first
+
+
+@dataclass(frozen=True)
+class Passage:
+    start: int  # offsets into the submitted body, like the paragraph's own
+    end: int
+    source: Source
+    document_id: str | None
+    paragraph_index: int
+    source_start: int  # offsets into the source paragraph's text
+    source_end: int
+    text: str  # the paragraph text's words (for plain text: body[start:end])
+    source_text: str
+
+
+# Maps an offset into a paragraph's text to one into the submitted body.
+BodyOffsets = Callable[[Paragraph, int, int], tuple[int, int]]
+
+
+def text_offsets(paragraph: Paragraph, start: int, end: int) -> tuple[int, int]:
+    """Plain text: a paragraph's text is the body between its offsets."""
+    offsets = getattr(paragraph, "offsets", None)
+    if offsets is not None:
+        # Sources where text and body differ (HTML) give each text
+        # character's body offset, plus one past the end.
+        return int(offsets[start]), int(offsets[end - 1]) + 1
+    return paragraph.start + start, paragraph.start + end
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """One checked paragraph's archive candidates from the fingerprint
+    postings, and the query positions of the rare fingerprints each shares."""
+
+    refs: list[int]
+    anchors: dict[int, npt.NDArray[np.intp]]
+
+
+class PassageFinder:
+    def __init__(self, rules: PassageRules, body_offsets: BodyOffsets = text_offsets) -> None:
+        self.rules = rules
+        self.body_offsets = body_offsets
+
+    def tokens(self, texts: Sequence[str]) -> list[Tokens]:
+        return tokenise(texts)
+
+    def _align(self, query: Tokens, source: Tokens, anchors: npt.NDArray[np.intp] | None) -> list[Span]:
+        r = self.rules
+        return align(query.ids, source.ids, r.scheme.kgram, r.min_tokens, r.max_gap, anchors)
+
+    def _passage(
+        self,
+        paragraph: Paragraph,
+        query: Tokens,
+        span: Span,
+        source: Source,
+        document_id: str | None,
+        index: int,
+        source_text: str,
+        source_tokens: Tokens,
+    ) -> Passage:
+        a, b = int(query.starts[span.q0]), int(query.ends[span.q1 - 1])
+        sa, sb = int(source_tokens.starts[span.s0]), int(source_tokens.ends[span.s1 - 1])
+        start, end = self.body_offsets(paragraph, a, b)
+        return Passage(
+            start, end, source, document_id, index, sa, sb, paragraph.text[a:b], source_text[sa:sb]
+        )
+
+    # within the article
+
+    def within_article(
+        self, paragraphs: Sequence[Paragraph], tokens: Sequence[Tokens]
+    ) -> list[list[Passage]]:
+        """Passages each paragraph shares with an earlier one of the article."""
+        k = self.rules.scheme.kgram
+        seen: dict[int, set[int]] = {}  # k-gram hash -> earlier paragraphs holding it
+        out: list[list[Passage]] = []
+        for i, (paragraph, query) in enumerate(zip(paragraphs, tokens, strict=True)):
+            grams = kgram_hashes(query.ids, k).tolist()
+            earlier = sorted({j for g in grams for j in seen.get(g, ())})
+            found: list[Passage] = []
+            for j in earlier:
+                source = paragraphs[j]
+                for span in self._align(query, tokens[j], None):
+                    found.append(
+                        self._passage(
+                            paragraph, query, span, "article", None, source.index, source.text, tokens[j]
+                        )
+                    )
+            out.append(found)
+            for g in grams:
+                seen.setdefault(g, set()).add(i)
+        return out
+
+    # against the archive
+
+    def seeds(self, query: Tokens | None, keys: Keys, hits: dict[int, list[int]]) -> Seeds:
+        """Candidates of one paragraph from its fingerprint keys' postings,
+        those sharing the most rare fingerprints first."""
+        if query is None or not keys.size:
+            return Seeds([], {})
+        values, positions = fingerprints(query.ids, self.rules.scheme)
+        where: dict[int, list[int]] = {}
+        for value, at in zip(values.view(np.int64).tolist(), positions.tolist(), strict=True):
+            where.setdefault(value, []).append(at)
+        votes: dict[int, list[int]] = {}
+        for key in keys.tolist():
+            refs = hits.get(key, ())
+            if not refs or len(refs) > self.rules.max_postings:
+                continue
+            for ref in refs:
+                votes.setdefault(ref, []).extend(where.get(key, ()))
+        ranked = sorted(votes, key=lambda r: (-len(votes[r]), r))[: self.rules.max_sources]
+        return Seeds(ranked, {r: np.asarray(votes[r], dtype=np.intp) for r in ranked})
+
+    def against_archive(
+        self,
+        paragraph: Paragraph,
+        query: Tokens,
+        seeds: Seeds,
+        matched: Collection[int],
+        stored: dict[int, StoredParagraph],
+        stored_tokens: dict[int, Tokens],
+    ) -> list[Passage]:
+        """Passages shared with the seeded candidates (anchored on a rare
+        fingerprint) and with the paragraph's near-duplicate matches (any seed)."""
+        found: list[Passage] = []
+        for ref in sorted(set(seeds.refs) | set(matched)):
+            if ref not in stored or ref not in stored_tokens:
+                continue
+            anchors = None if ref in matched else seeds.anchors.get(ref)
+            if anchors is None and ref not in matched:
+                continue
+            source = stored[ref]
+            for span in self._align(query, stored_tokens[ref], anchors):
+                found.append(
+                    self._passage(
+                        paragraph,
+                        query,
+                        span,
+                        "archive",
+                        source.document_id,
+                        source.index,
+                        source.text,
+                        stored_tokens[ref],
+                    )
+                )
+        return found
+
+
+def ordered(passages: list[Passage]) -> list[Passage]:
+    """Passages in reading order; the article's own first at equal starts."""
+    return sorted(
+        passages, key=lambda p: (p.start, p.source != "article", p.document_id or "", p.paragraph_index)
+    )
