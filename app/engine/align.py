@@ -7,8 +7,12 @@ next diagonal), is compared token by token: its runs of equal tokens are
 the segments. Segments are chained when they follow each other in both
 sequences with gaps of at most ``max_gap`` tokens, so a changed, inserted
 or deleted word joins the two halves of a passage instead of splitting it.
-The heaviest chain (most equal tokens) is a passage when it holds at least
-``min_tokens`` equal tokens and a seed; its segments are then set aside and
+Each join costs ``GAP_COST`` tokens: the heaviest chain (equal tokens less
+the joins' cost) is a passage when that score reaches ``min_tokens`` and
+it holds a seed. A verbatim run of ``min_tokens`` tokens passes, and so
+does a 15-token quote with one word changed (14 - 2); a set phrase patched
+together from short common runs ("a spokesperson of the ministry, X, said")
+does not; its segments are then set aside and
 the next chain is looked for, so one source paragraph may give several
 passages (two quotes from it) but never overlapping ones.
 """
@@ -30,6 +34,8 @@ MAX_DIAGONALS = 96
 MAX_SEGMENTS = 400
 # Runs shorter than this off the seeded runs are coincidences ("of the").
 MIN_RUN = 2
+# What joining two runs over a gap costs, in tokens (see above).
+GAP_COST = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,21 +119,22 @@ def _follows(a: _Segment, b: _Segment, max_gap: int) -> bool:
     return a.q1 <= b.q0 <= a.q1 + max_gap and a.s1 <= b.s0 <= a.s1 + max_gap
 
 
-def _best_chain(segments: list[_Segment], max_gap: int) -> list[int]:
-    """Indices of the chain of segments with the most tokens."""
+def _best_chain(segments: list[_Segment], max_gap: int) -> tuple[list[int], int]:
+    """Indices of the chain of segments with the best score, and the score."""
     weight = [s.q1 - s.q0 for s in segments]
     best = weight[:]
     previous = [-1] * len(segments)
     for b, seg in enumerate(segments):
         for a in range(b):
-            if best[a] + weight[b] > best[b] and _follows(segments[a], seg, max_gap):
-                best[b] = best[a] + weight[b]
+            joined = best[a] + weight[b] - GAP_COST
+            if joined > best[b] and _follows(segments[a], seg, max_gap):
+                best[b] = joined
                 previous[b] = a
     end = max(range(len(segments)), key=best.__getitem__)
     chain = [end]
     while previous[chain[-1]] >= 0:
         chain.append(previous[chain[-1]])
-    return chain[::-1]
+    return chain[::-1], best[end]
 
 
 def align(
@@ -146,10 +153,11 @@ def align(
     segments = _segments(query, source, k, max_gap)
     spans: list[Span] = []
     while segments:
-        chain = [segments[i] for i in _best_chain(segments, max_gap)]
+        indices, score = _best_chain(segments, max_gap)
+        chain = [segments[i] for i in indices]
         first, last = chain[0], chain[-1]
         matched = sum(s.q1 - s.q0 for s in chain)
-        if matched < min_tokens:
+        if score < min_tokens:
             break
         span = Span(first.q0, last.q1, first.s0, last.s1, matched)
         seeded = any(s.q1 - s.q0 >= k for s in chain)
