@@ -44,7 +44,8 @@ def test_light_edits_give_equal_tokens() -> None:
     plain, edited = tokenise(
         [
             "The mayor said on Monday that the ferry would resume",
-            "THE  Mayor said\u00a0on Mon\u00adday — that the \uff46erry w\u200bould r\u0435sume",  # Cyrillic е
+            # a Cyrillic е in "resume"
+            "THE  Mayor said\u00a0on Mon\u00adday — that the \uff46erry w\u200bould r\u0435sume",
         ]
     )
     assert plain.ids.tolist() == edited.ids.tolist()
