@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         4, ge=1, le=64, description="winnowing window: any shared run of kgram + window - 1 tokens is seeded"
     )
     passage_min_tokens: int = Field(
-        10, ge=2, description="equal tokens a passage holds at least (characters for Chinese/Japanese/Thai)"
+        12, ge=2, description="equal tokens a passage holds at least (characters for Chinese/Japanese/Thai)"
     )
     passage_max_postings: int = Field(
         10,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from app.hashing.winnow import kgram_hashes
 
@@ -32,6 +33,7 @@ U64 = npt.NDArray[np.uint64]
 MAX_SEEDS = 4096
 MAX_DIAGONALS = 96
 MAX_SEGMENTS = 400
+MAX_SPANS = 64
 # Runs shorter than this off the seeded runs are coincidences ("of the").
 MIN_RUN = 2
 # What joining two runs over a gap costs, in tokens (see above).
@@ -50,91 +52,107 @@ class Span:
     matched: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Segment:
-    q0: int
-    q1: int
-    diagonal: int
-
-    @property
-    def s0(self) -> int:
-        return self.q0 + self.diagonal
-
-    @property
-    def s1(self) -> int:
-        return self.q1 + self.diagonal
-
-
-def seed_diagonals(query: U64, source: U64, k: int) -> npt.NDArray[np.int64]:
-    """Distinct diagonals (source position - query position) of shared k-grams."""
+@njit(cache=True)
+def _diagonals(query: np.ndarray, source: np.ndarray, k: int, max_gap: int) -> np.ndarray:
+    """Diagonals of shared k-grams, each widened by ``max_gap`` either way."""
     hq, hs = kgram_hashes(query, k), kgram_hashes(source, k)
-    if not hq.size or not hs.size:
+    if hq.size == 0 or hs.size == 0:
         return np.empty(0, dtype=np.int64)
-    order = np.argsort(hs, kind="stable")
+    order = np.argsort(hs)
     ranked = hs[order]
-    left = np.searchsorted(ranked, hq, "left")
-    counts = np.searchsorted(ranked, hq, "right") - left
-    total = int(counts.sum())
-    if not total:
-        return np.empty(0, dtype=np.int64)
-    if total > MAX_SEEDS:
-        counts = np.minimum(counts, max(1, MAX_SEEDS // max(1, int(np.count_nonzero(counts)))))
-        total = int(counts.sum())
-    q_at = np.repeat(np.arange(hq.size), counts)
-    first = np.repeat(left - (np.cumsum(counts) - counts), counts)
-    s_at = order[first + np.arange(total)]
-    return np.unique(s_at.astype(np.int64) - q_at)
+    seeds = np.empty(MAX_SEEDS, dtype=np.int64)
+    n = 0
+    for i in range(hq.size):
+        at = np.searchsorted(ranked, hq[i])
+        while at < ranked.size and ranked[at] == hq[i] and n < MAX_SEEDS:
+            seeds[n] = order[at] - i
+            n += 1
+            at += 1
+    seeded = np.unique(seeds[:n])[:MAX_DIAGONALS]
+    width = 2 * max_gap + 1
+    near = np.empty(seeded.size * width, dtype=np.int64)
+    for j in range(seeded.size):
+        for shift in range(width):
+            near[j * width + shift] = seeded[j] + shift - max_gap
+    return np.unique(near)
 
 
-def _runs(query: U64, source: U64, diagonal: int, shortest: int) -> list[_Segment]:
-    lo = max(0, -diagonal)
-    hi = min(query.size, source.size - diagonal)
-    if hi - lo < shortest:
-        return []
-    equal = query[lo:hi] == source[lo + diagonal : hi + diagonal]
-    edges = np.diff(np.concatenate(([0], equal.view(np.int8), [0])))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
-    keep = ends - starts >= shortest
-    return [
-        _Segment(lo + a, lo + b, diagonal)
-        for a, b in zip(starts[keep].tolist(), ends[keep].tolist(), strict=True)
-    ]
+@njit(cache=True)
+def _segments(query: np.ndarray, source: np.ndarray, k: int, max_gap: int) -> np.ndarray:
+    """Runs of equal tokens on the seeded diagonals and their neighbours:
+    rows (q0, q1, diagonal), sorted by q0."""
+    found = np.empty((MAX_SEGMENTS, 3), dtype=np.int64)
+    n = 0
+    for d in _diagonals(query, source, k, max_gap):
+        i, hi = max(0, -d), min(query.size, source.size - d)
+        while i < hi and n < MAX_SEGMENTS:
+            if query[i] != source[i + d]:
+                i += 1
+                continue
+            j = i + 1
+            while j < hi and query[j] == source[j + d]:
+                j += 1
+            if j - i >= MIN_RUN:
+                found[n, 0], found[n, 1], found[n, 2] = i, j, d
+                n += 1
+            i = j
+    found = found[:n]
+    # by q0, then diagonal (offset to be positive; tokens are far fewer than 2^24)
+    return found[np.argsort(found[:, 0] * (1 << 26) + found[:, 2] + (1 << 25), kind="mergesort")]
 
 
-def _segments(query: U64, source: U64, k: int, max_gap: int) -> list[_Segment]:
-    seeded = seed_diagonals(query, source, k)[:MAX_DIAGONALS].tolist()
-    near = sorted({d + shift for d in seeded for shift in range(-max_gap, max_gap + 1)})
-    segments: list[_Segment] = []
-    for diagonal in near:
-        segments += _runs(query, source, diagonal, MIN_RUN)
-        if len(segments) >= MAX_SEGMENTS:
+@njit(cache=True)
+def _align(query, source, k, min_score, max_gap, anchors, anchored, out):  # type: ignore[no-untyped-def]
+    seg = _segments(query, source, k, max_gap)
+    n = seg.shape[0]
+    alive = np.ones(n, dtype=np.bool_)
+    best = np.zeros(n, dtype=np.int64)
+    previous = np.empty(n, dtype=np.int64)
+    spans = 0
+    while spans < out.shape[0]:
+        top = -1
+        for b in range(n):
+            if not alive[b]:
+                continue
+            best[b] = seg[b, 1] - seg[b, 0]
+            previous[b] = -1
+            q0, s0 = seg[b, 0], seg[b, 0] + seg[b, 2]
+            for a in range(b):
+                if not alive[a]:
+                    continue
+                q1, s1 = seg[a, 1], seg[a, 1] + seg[a, 2]
+                joined = best[a] + seg[b, 1] - seg[b, 0] - GAP_COST
+                if joined > best[b] and q1 <= q0 <= q1 + max_gap and s1 <= s0 <= s1 + max_gap:
+                    best[b] = joined
+                    previous[b] = a
+            if top < 0 or best[b] > best[top]:
+                top = b
+        if top < 0 or best[top] < min_score:
             break
-    segments.sort(key=lambda s: (s.q0, s.diagonal))
-    return segments[:MAX_SEGMENTS]
-
-
-def _follows(a: _Segment, b: _Segment, max_gap: int) -> bool:
-    """b may come right after a in a chain."""
-    return a.q1 <= b.q0 <= a.q1 + max_gap and a.s1 <= b.s0 <= a.s1 + max_gap
-
-
-def _best_chain(segments: list[_Segment], max_gap: int) -> tuple[list[int], int]:
-    """Indices of the chain of segments with the best score, and the score."""
-    weight = [s.q1 - s.q0 for s in segments]
-    best = weight[:]
-    previous = [-1] * len(segments)
-    for b, seg in enumerate(segments):
-        for a in range(b):
-            joined = best[a] + weight[b] - GAP_COST
-            if joined > best[b] and _follows(segments[a], seg, max_gap):
-                best[b] = joined
-                previous[b] = a
-    end = max(range(len(segments)), key=best.__getitem__)
-    chain = [end]
-    while previous[chain[-1]] >= 0:
-        chain.append(previous[chain[-1]])
-    return chain[::-1], best[end]
+        last, first, matched, seeded = top, top, 0, False
+        while first >= 0:
+            length = seg[first, 1] - seg[first, 0]
+            matched += length
+            seeded = seeded or length >= k
+            alive[first] = False
+            if previous[first] < 0:
+                break
+            first = previous[first]
+        q0, q1 = seg[first, 0], seg[last, 1]
+        s0, s1 = seg[first, 0] + seg[first, 2], seg[last, 1] + seg[last, 2]
+        covered = not anchored
+        for p in anchors:
+            covered = covered or (q0 <= p and p + k <= q1)
+        if seeded and covered:
+            out[spans, 0], out[spans, 1], out[spans, 2] = q0, q1, s0
+            out[spans, 3], out[spans, 4] = s1, matched
+            spans += 1
+        for c in range(n):
+            sq0, sq1 = seg[c, 0], seg[c, 1]
+            ss0, ss1 = sq0 + seg[c, 2], sq1 + seg[c, 2]
+            if not (sq1 <= q0 or sq0 >= q1) or not (ss1 <= s0 or ss0 >= s1):
+                alive[c] = False
+    return spans
 
 
 def align(
@@ -149,24 +167,9 @@ def align(
 
     ``anchors``: query k-gram positions of which a passage must cover one
     (the rare fingerprints the archive lookup found); None: any seed does.
+    Compiled: a check aligns its paragraphs with every candidate.
     """
-    segments = _segments(query, source, k, max_gap)
-    spans: list[Span] = []
-    while segments:
-        indices, score = _best_chain(segments, max_gap)
-        chain = [segments[i] for i in indices]
-        first, last = chain[0], chain[-1]
-        matched = sum(s.q1 - s.q0 for s in chain)
-        if score < min_tokens:
-            break
-        span = Span(first.q0, last.q1, first.s0, last.s1, matched)
-        seeded = any(s.q1 - s.q0 >= k for s in chain)
-        anchored = anchors is None or bool(np.any((anchors >= span.q0) & (anchors + k <= span.q1)))
-        if seeded and anchored:
-            spans.append(span)
-        segments = [
-            s
-            for s in segments
-            if (s.q1 <= span.q0 or s.q0 >= span.q1) and (s.s1 <= span.s0 or s.s0 >= span.s1)
-        ]
-    return sorted(spans, key=lambda s: s.q0)
+    out = np.empty((MAX_SPANS, 5), dtype=np.int64)
+    points = np.empty(0, dtype=np.int64) if anchors is None else anchors.astype(np.int64)
+    count = _align(query, source, k, min_tokens, max_gap, points, anchors is not None, out)
+    return sorted((Span(*row) for row in out[:count].tolist()), key=lambda s: s.q0)

@@ -42,6 +42,10 @@ class PassageRules:
     max_postings: int  # a fingerprint indexed for more paragraphs is not a seed
     max_gap: int = 3  # tokens skipped on either side inside one passage
     max_sources: int = 20  # archive paragraphs aligned per checked paragraph, most shared first
+    # Rare fingerprints a candidate must share. Two: any 15-token quote with
+    # one word changed still shares two (its unchanged runs hold at least
+    # two disjoint windows), while most single shared k-grams are chance.
+    min_seeds: int = 2
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,8 @@ class PassageFinder:
                 continue
             for ref in refs:
                 votes.setdefault(ref, []).extend(where.get(key, ()))
-        ranked = sorted(votes, key=lambda r: (-len(votes[r]), r))[: self.rules.max_sources]
+        chosen = [r for r in votes if len(votes[r]) >= self.rules.min_seeds]
+        ranked = sorted(chosen, key=lambda r: (-len(votes[r]), r))[: self.rules.max_sources]
         return Seeds(ranked, {r: np.asarray(votes[r], dtype=np.intp) for r in ranked})
 
     def against_archive(

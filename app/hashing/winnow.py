@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
+from numba import njit
 
 U64 = npt.NDArray[np.uint64]
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
@@ -29,37 +29,47 @@ class Winnowing(NamedTuple):
         return self.window + self.kgram - 1
 
 
-def _mix(h: U64) -> U64:
+@njit(cache=True, inline="always")
+def _mix(h: np.uint64) -> np.uint64:
     h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return h ^ (h >> np.uint64(31))
 
 
-def kgram_hashes(token_ids: U64, k: int) -> U64:
+@njit(cache=True)
+def kgram_hashes(token_ids: np.ndarray, k: int) -> np.ndarray:
     """Hash of every run of ``k`` tokens, by the position of its first token
     (empty when there are fewer than ``k`` tokens)."""
-    count = token_ids.size - k + 1
-    if count <= 0:
-        return np.empty(0, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        h = token_ids[:count].copy()
+    count = max(token_ids.size - k + 1, 0)
+    out = np.empty(count, dtype=np.uint64)
+    for i in range(count):
+        h = token_ids[i]
         for j in range(1, k):
-            h = _mix(h * _MULTIPLIER + token_ids[j : j + count])
-    return h
+            h = _mix(h * _MULTIPLIER + token_ids[i + j])
+        out[i] = h
+    return out
 
 
-def winnow(hashes: U64, window: int) -> npt.NDArray[np.intp]:
+@njit(cache=True)
+def winnow(hashes: np.ndarray, window: int) -> np.ndarray:
     """Positions of the selected k-grams (sorted, distinct): the rightmost
     minimum of every window of ``window`` hashes; a text shorter than one
     window keeps its minimum."""
-    if hashes.size == 0:
-        return np.empty(0, dtype=np.intp)
-    if hashes.size <= window:
-        reverse = int(np.argmin(hashes[::-1]))
-        return np.array([hashes.size - 1 - reverse], dtype=np.intp)
-    windows = sliding_window_view(hashes, window)
-    rightmost = window - 1 - np.argmin(windows[:, ::-1], axis=1)
-    return np.unique(rightmost + np.arange(windows.shape[0]))
+    n = hashes.size
+    out = np.empty(max(n, 1), dtype=np.intp)
+    count = 0
+    if n == 0:
+        return out[:0]
+    for start in range(max(n - window + 1, 1)):
+        at = start
+        for j in range(start + 1, min(start + window, n)):
+            if hashes[j] <= hashes[at]:
+                at = j
+        # Windows move right and so do their minima: a repeat is the last one.
+        if count == 0 or out[count - 1] != at:
+            out[count] = at
+            count += 1
+    return out[:count]
 
 
 def fingerprints(token_ids: U64, scheme: Winnowing) -> tuple[U64, npt.NDArray[np.intp]]:
