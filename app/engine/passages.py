@@ -92,6 +92,12 @@ class PassageFinder:
     def tokens(self, texts: Sequence[str]) -> list[Tokens]:
         return tokenise(texts)
 
+    def warm_up(self) -> None:
+        """Load the compiled tokeniser and alignment before the first check."""
+        text = "warm up the passage kernels with words repeated twice over"
+        query, source = self.tokens([text, text])
+        self._align(query, source, None)
+
     def _align(self, query: Tokens, source: Tokens, anchors: npt.NDArray[np.intp] | None) -> list[Span]:
         r = self.rules
         return align(query.ids, source.ids, r.scheme.kgram, r.min_tokens, r.max_gap, anchors)

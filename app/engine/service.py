@@ -93,7 +93,10 @@ class Service:
                 settings.store,
             )
             fp = bands_only
-        return cls(settings, store, fp)
+        service = cls(settings, store, fp)
+        if service.checker.passages is not None:
+            service.checker.passages.warm_up()
+        return service
 
     @property
     def store_is_local(self) -> bool:
