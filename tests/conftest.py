@@ -51,7 +51,12 @@ class Server(LiveServer):
 
 # Backends of the store contract suite. The Redis backends add their params
 # (and the fixtures that start real servers) in tests/redis_servers.py.
-STORE_BACKENDS = ["sqlite", "redis", "redis-cluster"]
+# The Redis ones start real servers: slow, like every real-server test.
+STORE_BACKENDS = [
+    "sqlite",
+    pytest.param("redis", marks=pytest.mark.slow),
+    pytest.param("redis-cluster", marks=pytest.mark.slow),
+]
 pytest_plugins = ["tests.redis_servers"]
 
 

@@ -10,11 +10,16 @@ from __future__ import annotations
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import Server
+
+# Real servers (uvicorn processes, Chromium): `pytest -m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
 
 TRIALS = 6
 BATCH = 25
@@ -72,6 +77,7 @@ def test_sigkill_during_bulk_ingest_loses_no_acknowledged_document(tmp_path: Pat
         assert server.proc is not None
         server.proc.kill()
         server.proc.wait()
+        server.stop()  # closes its readiness client, whose socket would leak
         writer.join()
         assert len(acked) >= trial + 1
         for batch in acked:
@@ -81,7 +87,8 @@ def test_sigkill_during_bulk_ingest_loses_no_acknowledged_document(tmp_path: Pat
             maybe[str(doc["id"])] = str(doc["text"]).split("\n\n")
 
     db = tmp_path / "kill.db"
-    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     with Server(store, env=NO_BOILERPLATE) as server, httpx.Client(base_url=server.url, timeout=60) as client:
         for doc_id, paragraphs in expected.items():
             got = client.get(f"/documents/{doc_id}")

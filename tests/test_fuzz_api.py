@@ -21,6 +21,9 @@ from schemathesis import GenerationMode
 
 from tests.conftest import Server
 
+# Real servers (uvicorn processes, Chromium): `pytest -m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = 40
 
 

@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from app.hashing import MinHasher, minhash, normalize
+from app.hashing import MinHasher, minhash, normalise
 from app.hashing.charmap import ALONE, ASTRAL_ALONE, DELETE, MULTI, PLANE, SEPARATOR, WORD, char_tables
-from app.hashing.minhash import chunks, code_points, text_ends
-from app.hashing.xxh32 import LANE_BYTES, OVERREAD, xxh32, xxh32_lane
+from app.hashing.minhash import chunk_bounds, code_points, text_ends
+from app.hashing.xxh32 import LANE_BYTES, OVERREAD, xxh32_at, xxh32_lane
 
 ROOT = Path(__file__).resolve().parent.parent
 EMPTY = 0xFFFFFFFF
@@ -92,7 +92,7 @@ def datasketch_signature(text: str) -> np.ndarray:
 @given(st.binary(max_size=100), st.integers(0, 7), st.sampled_from([0, 1, 2**31, 2**32 - 1]))
 def test_xxh32_equals_xxhash(data: bytes, offset: int, seed: int) -> None:
     buffer = np.frombuffer(bytes(offset) + data + bytes(OVERREAD), dtype=np.uint8)
-    assert int(xxh32(buffer, offset, offset + len(data), seed)) == xxhash.xxh32_intdigest(data, seed)
+    assert int(scalar_hash(buffer, offset, offset + len(data), seed)) == xxhash.xxh32_intdigest(data, seed)
 
 
 def test_xxh32_every_length_up_to_64() -> None:
@@ -100,7 +100,7 @@ def test_xxh32_every_length_up_to_64() -> None:
     for length in range(65):
         buffer = rng.integers(0, 256, length + OVERREAD, dtype=np.uint8)
         expected = xxhash.xxh32_intdigest(buffer[:length].tobytes())
-        assert int(xxh32(buffer, 0, length, 0)) == expected
+        assert int(scalar_hash(buffer, 0, length, 0)) == expected
 
 
 @settings(max_examples=200, deadline=None)
@@ -149,7 +149,7 @@ def test_same_signatures_in_another_process() -> None:
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(UNICODE_TEXT, COMPOSING_TEXT))
 def test_normalised_text_equals_the_reference(text: str) -> None:
-    assert normalize(text) == reference_normalise(text)
+    assert normalise(text) == reference_normalise(text)
 
 
 @settings(max_examples=200, deadline=None)
@@ -204,19 +204,26 @@ def test_xxh32_lanes_equal_xxhash(inputs: list[bytes]) -> None:
 
 
 @njit(cache=True)
+def scalar_hash(data: np.ndarray, start: int, end: int, seed: int) -> np.uint32:
+    """The kernel's one-input xxh32 of ``data[start:end]`` (``data`` holds
+    OVERREAD readable bytes after ``end``)."""
+    return xxh32_at(np.uint64(data.ctypes.data + start), np.uint64(end - start), np.uint64(seed))
+
+
+@njit(cache=True)
 def lane_hash(words: np.ndarray, lengths: np.ndarray, i: int, stripes: int) -> np.uint32:
     return xxh32_lane(words, lengths, i, stripes)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.integers(0, 30), max_size=40), st.integers(1, 50))
-def test_chunks_cover_every_text_once_in_order(lengths: list[int], size: int) -> None:
+def test_chunk_bounds_cover_every_text_once_in_order(lengths: list[int], size: int) -> None:
     texts = ["x" * n for n in lengths]
-    runs = chunks(text_ends(texts), size)
-    assert [i for start, end in runs for i in range(start, end)] == list(range(len(texts)))
-    for start, end in runs:
+    bounds = chunk_bounds(text_ends(texts), size)
+    assert [i for start, end in bounds for i in range(start, end)] == list(range(len(texts)))
+    for start, end in bounds:
         assert start < end
-        # a run reaches the size only with its last text
+        # a chunk reaches the size only with its last text
         assert sum(lengths[start : end - 1]) < size
 
 
@@ -231,7 +238,7 @@ def test_chunked_batches_equal_one_by_one(monkeypatch: pytest.MonkeyPatch) -> No
     normalised = [hasher.analyse([t]).normalised[0] for t in texts]
     monkeypatch.setattr(minhash, "CHUNK_CODE_POINTS", 150)
     monkeypatch.setattr(minhash, "PARALLEL_MIN_BATCH", 8)
-    assert len(chunks(text_ends(texts))) > 5
+    assert len(chunk_bounds(text_ends(texts))) > 5
     assert np.array_equal(hasher.signatures(texts), np.array(alone))
     assert hasher.analyse(texts).normalised == normalised
 
@@ -266,4 +273,4 @@ def test_characters_that_normalise_to_several_tokens_side_by_side() -> None:
         analysis = hasher.analyse(texts)
         assert analysis.normalised == [reference_normalise(t) for t in texts]
         assert np.array_equal(hasher.signatures_of_sets(analysis.shingles), hasher.signatures(texts))
-    assert normalize("㏂㏘") == "a m p m"
+    assert normalise("㏂㏘") == "a m p m"

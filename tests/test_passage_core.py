@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.engine.align import align
-from app.hashing import normalize
+from app.hashing import normalise
 from app.hashing.tokens import tokenise
 from app.hashing.winnow import Winnowing, fingerprints, kgram_hashes, winnow
 
@@ -31,7 +31,7 @@ def test_offsets_are_ordered_within_bounds_and_each_span_is_its_token(text: str)
 @given(TEXTS)
 def test_tokens_are_the_normalisers_tokens(text: str) -> None:
     (tokens,) = tokenise([text])
-    words = normalize(text).split()
+    words = normalise(text).split()
     assert len(tokens.ids) == len(words)
     # Equal normalised words have equal ids, different ones different ids.
     by_word: dict[str, int] = {}

@@ -13,6 +13,9 @@ import pytest
 from tests.articles import ARCHIVED_EN, SEED_SHAPED_FR
 from tests.conftest import Server
 
+# Real servers (uvicorn processes, Chromium): `pytest -m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
+
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Background networking off: this machine has no network, and Chromium would

@@ -10,6 +10,9 @@ import pytest
 from tests.articles import SEED_SHAPED_FR
 from tests.conftest import SHARED, Server
 
+# Real servers (uvicorn processes, Chromium): `pytest -m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
+
 
 def duplicates_of(response: dict) -> dict[int, list[int]]:  # type: ignore[type-arg]
     return {

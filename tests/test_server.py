@@ -6,9 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.articles import ARCHIVED_EN, UNRELATED_EN
 from tests.conftest import Server
+
+# Real servers (uvicorn processes, Chromium): `pytest -m "not slow"` leaves them out.
+pytestmark = pytest.mark.slow
 
 COPIED = ARCHIVED_EN.split("\n\n")[2]
 

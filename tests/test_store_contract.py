@@ -165,6 +165,21 @@ def test_batch_is_atomic(opener: Opener) -> None:
     assert (stats.documents, stats.paragraphs) == (1, 3)
 
 
+def test_a_batch_naming_a_document_twice_is_refused_and_writes_nothing(store: Store) -> None:
+    store.put([document("kept", TEXTS)])
+    with pytest.raises(ValueError, match="'again'"):
+        store.put([document("again", TEXTS[:1]), document("new", TEXTS[1:2]), document("again", TEXTS[1:])])
+    with pytest.raises(ValueError, match="'kept'"):
+        store.put([document("kept", TEXTS[:1]), document("kept", TEXTS[1:])])
+    assert store.get("again") is None
+    assert store.get("new") is None
+    kept = store.get("kept")
+    assert kept is not None and kept.paragraphs == TEXTS
+    stats = store.stats()
+    assert (stats.documents, stats.paragraphs) == (1, 3)
+    assert len(refs_for(store, TEXTS[0])) == 1
+
+
 def test_data_survives_reopening(opener: Opener) -> None:
     first = opener()
     first.put([document("doc-1", TEXTS, {"a": 1})])
@@ -221,17 +236,43 @@ def test_unicode_ids_and_texts_round_trip(store: Store) -> None:
     assert doc is not None and doc.paragraphs == texts and doc.metadata == {"titre": "Éte\u0301"}
 
 
-def test_ping_succeeds_on_an_open_store(store: Store) -> None:
-    store.ping()
+def test_ping_succeeds_on_an_open_store_and_writes_nothing(store: Store) -> None:
+    store.put([document("doc-1", TEXTS)])
+    assert store.ping() is None  # type: ignore[func-returns-value]
+    assert store.ping() is None  # type: ignore[func-returns-value]
+    stats = store.stats()
+    assert (stats.documents, stats.paragraphs) == (1, 3)
+    assert [d.id for d in store.first_paragraphs("", 10)] == ["doc-1"]
 
 
-def test_list_ids_by_prefix(store: Store) -> None:
-    store.put([document(i, TEXTS[:1]) for i in ("desk/b", "desk/a", "desk%", "other/a", "desk/c")])
-    assert store.list_ids("desk/", 10) == ["desk/a", "desk/b", "desk/c"]
-    assert store.list_ids("desk/", 2) == ["desk/a", "desk/b"]
-    assert store.list_ids("none/", 10) == []
-    store.delete("desk/b")
-    assert store.list_ids("desk/", 10) == ["desk/a", "desk/c"]
+def test_first_paragraphs_by_prefix(store: Store) -> None:
+    store.put(
+        [
+            document("desk/b", TEXTS[1:], {"note": "b"}),
+            document("desk/a", TEXTS, {"note": "a", "n": [1, 2]}),
+            document("desk/empty", []),
+            document("desk%", TEXTS[:1]),
+            document("other/a", TEXTS[:1]),
+            document("désk/é", TEXTS[2:], {"note": "é"}),
+        ]
+    )
+    found = store.first_paragraphs("desk/", 10)
+    assert [(d.id, d.metadata, d.paragraphs) for d in found] == [
+        ("desk/a", {"note": "a", "n": [1, 2]}, TEXTS[:1]),
+        ("desk/b", {"note": "b"}, TEXTS[1:2]),
+        ("desk/empty", {}, []),
+    ]
+    assert [d.id for d in store.first_paragraphs("desk/", 2)] == ["desk/a", "desk/b"]
+    assert [(d.id, d.paragraphs) for d in store.first_paragraphs("désk/", 10)] == [("désk/é", TEXTS[2:])]
+    assert store.first_paragraphs("none/", 10) == []
+    store.delete("desk/a")
+    store.put([document("desk/b", TEXTS[:1], {"note": "b2"})])
+    found = store.first_paragraphs("desk/", 10)
+    assert [(d.id, d.metadata, d.paragraphs) for d in found] == [
+        ("desk/b", {"note": "b2"}, TEXTS[:1]),
+        ("desk/empty", {}, []),
+    ]
+    assert len(store.first_paragraphs("", 100)) == 5
 
 
 # Passage postings: a paragraph's passage fingerprints follow its band keys

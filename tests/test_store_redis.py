@@ -17,7 +17,7 @@ from app.store.redis import RedisStore
 from tests.redis_servers import RedisServer, have_redis, namespace, start_server
 from tests.test_store_contract import FP, TEXTS, document, refs_for
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.slow]  # real redis-server processes
 
 LONG = [
     f"Paragraph {i} of the cycle test talks about the harbour, the ferries and the repairs in detail."
@@ -62,6 +62,23 @@ def test_cycles_leave_no_orphan_keys(store: RedisStore) -> None:
     assert namespace_keys(store) == [store.layout.meta]
     stats = store.stats()
     assert (stats.documents, stats.paragraphs) == (0, 0)
+
+
+def test_a_namespace_from_before_the_names_index_gets_it_on_open(store: RedisStore, url: str) -> None:
+    store.put([document(f"desk/{i}", TEXTS[:1], {"i": i}) for i in range(3)] + [document("other", TEXTS)])
+    # what a namespace written by the previous version holds: no names, no flag
+    store.client.delete(store.layout.names)
+    store.client.hdel(store.layout.meta, "names")
+    assert store.first_paragraphs("desk/", 10) == []
+    reopened = open_store(url, FP.band_keys, FP.scheme)
+    try:
+        assert [(d.id, d.metadata) for d in reopened.first_paragraphs("desk/", 2)] == [
+            ("desk/0", {"i": 0}),
+            ("desk/1", {"i": 1}),
+        ]
+        assert [d.id for d in reopened.first_paragraphs("", 10)] == ["desk/0", "desk/1", "desk/2", "other"]
+    finally:
+        reopened.close()
 
 
 def test_namespaces_are_separate(url: str) -> None:

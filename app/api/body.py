@@ -11,7 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from app.api.errors import ApiError
-from app.api.schemas import BadLine, DocumentIn, IngestBatch, documents_from_lines
+from app.api.schemas import DocumentIn, IngestBatch
+from app.engine.records import BadLine, documents_from_lines
 
 Model = TypeVar("Model", bound=BaseModel)
 RAW_FORMATS = {"text/plain": "text", "text/html": "html"}

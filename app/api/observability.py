@@ -111,13 +111,15 @@ class Observe:
         incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"")
         request_id = incoming.decode("latin-1")[:128] if incoming else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
-        status = 500
+        status = 500  # what the log and metrics say if the app fails before answering
+        responded = False  # a response start went out: a timeout can only cut its body
         started = time.perf_counter()
 
         async def send_wrapped(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
                 status = message["status"]
+                responded = True
                 headers = MutableHeaders(scope=message)
                 headers["x-request-id"] = request_id
                 headers["x-served-by"] = f"pid-{_PID}"
@@ -127,7 +129,7 @@ class Observe:
             async with asyncio.timeout(self.timeout):
                 await self.app(scope, receive, send_wrapped)
         except TimeoutError:
-            if status == 500:  # nothing sent yet
+            if not responded:
                 status = 504
                 body = json.dumps({"detail": f"request took longer than {self.timeout:g} s"}).encode()
                 await send_wrapped(

@@ -6,37 +6,26 @@ never renamed, removed or given another meaning.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.engine import ArchiveFilter, IngestResult, ParagraphResult
+from app.engine import ArchiveFilter
+
+# The check report and the document record are shared with the CLI: they
+# live in the engine and are part of this contract all the same.
+from app.engine.check_report import CheckResponse as CheckResponse
+from app.engine.check_report import IngestedOut as IngestedOut
+from app.engine.check_report import MatchOut as MatchOut
+from app.engine.check_report import ParagraphOut as ParagraphOut
+from app.engine.check_report import check_response as check_response
 from app.engine.filters import as_datetime
-
-Format = Literal["text", "html"]
-# Declared in the schema so that clients (and fuzzers) know what is refused;
-# the checks themselves live in the service, with clearer messages.
-TEXT_PATTERN = r"^[^\x00]*[^\s\x00-\x1f\x7f-\x9f][^\x00]*$"
-ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
-DOCUMENT_ID = Field(
-    min_length=1,
-    max_length=512,
-    description="the publisher's id for the document",
-    json_schema_extra={"pattern": ID_PATTERN},
-)
-TEXT = Field(
-    description="plain text or HTML; at least one non-blank character, no NUL",
-    json_schema_extra={"pattern": TEXT_PATTERN},
-)
-
-
-def _no_control_chars(value: str) -> str:
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ValueError("must not contain control characters")
-    return value
-
+from app.engine.records import ID_PATTERN, TEXT
+from app.engine.records import TEXT_PATTERN as TEXT_PATTERN
+from app.engine.records import DocumentIn as DocumentIn
+from app.engine.records import no_control_chars as _no_control_chars
+from app.text import Format
 
 Scalar = str | int | float | bool
 
@@ -89,79 +78,10 @@ class CheckRequest(BaseModel):
     _ingest_id_chars = field_validator("ingest_as")(lambda v: v if v is None else _no_control_chars(v))
 
 
-class MatchOut(BaseModel):
-    source: Literal["article", "archive"]
-    document_id: str | None
-    paragraph_index: int
-    similarity: float
-    containment: float
-    text: str
-
-
-class PassageOut(BaseModel):
-    start: int = Field(description="offset into the submitted body (HTML included), like the paragraph's")
-    end: int
-    source: Literal["article", "archive"]
-    document_id: str | None = Field(description="the archived document; null for the article itself")
-    paragraph_index: int
-    source_start: int = Field(description="offset into the source paragraph's text")
-    source_end: int
-    text: str = Field(description="the passage in this paragraph's text")
-    source_text: str = Field(description="the passage in the source paragraph's text")
-
-
-class ParagraphOut(BaseModel):
-    index: int
-    start: int
-    end: int
-    text: str
-    status: Literal["unique", "duplicate"]
-    short: bool = Field(
-        description="too short to fingerprint: only exact repeats inside the article are reported"
-    )
-    boilerplate: bool = Field(
-        False, description="recurs across many archived documents; archive matches are left out"
-    )
-    boilerplate_documents: int = Field(0, description="archived documents holding it, when boilerplate")
-    allowlisted: bool = Field(False, description="matches a phrase of the allowlist: not reported")
-    matches: list[MatchOut]
-    passages: list[PassageOut] = Field(
-        default_factory=list,
-        description="runs of words shared with an earlier paragraph or an archived one; "
-        "they never change status",
-    )
-
-
-class CheckResponse(BaseModel):
-    duplicate: bool
-    reuse: bool = Field(False, description="any paragraph has a match or a passage")
-    paragraphs: list[ParagraphOut]
-    ingested: IngestedOut | None = Field(
-        None, description="publish flow: the ingest outcome, or null when not ingested"
-    )
-
-
-class DocumentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = DOCUMENT_ID
-    text: str = TEXT
-    format: Format = "text"
-    metadata: dict[str, Any] = Field(default_factory=dict)
-
-    _id_chars = field_validator("id")(_no_control_chars)
-
-
 class IngestBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     documents: list[DocumentIn] = Field(min_length=1)
-
-
-class IngestedOut(BaseModel):
-    id: str
-    status: Literal["created", "updated", "unchanged"]
-    paragraphs: int
 
 
 class IngestResponse(BaseModel):
@@ -190,31 +110,6 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
-def check_response(results: list[ParagraphResult], ingested: IngestResult | None = None) -> CheckResponse:
-    paragraphs = [
-        ParagraphOut(
-            index=r.paragraph.index,
-            start=r.paragraph.start,
-            end=r.paragraph.end,
-            text=r.paragraph.text,
-            status="duplicate" if r.duplicate else "unique",
-            short=r.short,
-            boilerplate=r.boilerplate,
-            boilerplate_documents=r.boilerplate_documents,
-            allowlisted=r.allowlisted,
-            matches=[MatchOut(**m.__dict__) for m in r.matches],
-            passages=[PassageOut(**p.__dict__) for p in r.passages],
-        )
-        for r in results
-    ]
-    return CheckResponse(
-        duplicate=any(r.duplicate for r in results),
-        reuse=any(r.duplicate or r.passages for r in results),
-        paragraphs=paragraphs,
-        ingested=IngestedOut(**ingested.__dict__) if ingested else None,
-    )
-
-
 class AllowIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -234,26 +129,3 @@ class AllowCreated(AllowOut):
 
 class AllowList(BaseModel):
     entries: list[AllowOut]
-
-
-class BadLine(ValueError):
-    """A line of a JSON-lines batch that is not a valid document."""
-
-    def __init__(self, number: int, problem: str) -> None:
-        super().__init__(f"line {number}: {problem}")
-        self.number = number
-        self.problem = problem
-
-
-def documents_from_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, DocumentIn]]:
-    """(line number, document) for each non-blank line of a JSON-lines batch;
-    the first invalid line raises ``BadLine`` naming the field and the fault."""
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            yield number, DocumentIn.model_validate_json(line)
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise BadLine(number, f"{where + ': ' if where else ''}{first['msg']}") from None

@@ -11,9 +11,8 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -49,39 +48,50 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _documents(path: Path) -> Iterator[tuple[int, Any]]:
-    from app.api.schemas import BadLine, documents_from_lines
-
-    with path.open(encoding="utf-8") as lines:
-        try:
-            yield from documents_from_lines(lines)
-        except BadLine as exc:
-            raise CliError(f"{path}:{exc.number}: {exc.problem}") from None
+def _progress(console: Console, quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, disable=quiet,
+    )  # fmt: skip
 
 
 def _ingest(args: argparse.Namespace, console: Console) -> int:
-    from app.engine import DocumentInput, Service
-    from app.engine.bulk import ingest_stream
+    from app.cli.sources import Source
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise CliError(f"{path}: no such file")
-    service = Service.open(_settings(args))
-    progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, disable=args.quiet,
-    )  # fmt: skip
-    try:
-        with progress:
-            total = sum(1 for line in path.open("rb") if line.strip())
-            task = progress.add_task("hashing", total=total)
-            counts, paragraphs = ingest_stream(
-                service,
-                (DocumentInput(doc.id, doc.text, doc.format, doc.metadata) for _, doc in _documents(path)),
-                lambda done, stage: progress.update(task, advance=done, description=stage),
-            )
-    finally:
-        service.close()
+    source = Source(args)
+    progress = _progress(console, args.quiet)
+    if args.url:
+        from app.cli.remote import Remote, ingest_remote
+
+        remote = Remote(args.url, _key(args))
+        try:
+            with progress:
+                task = progress.add_task("sending", total=source.count())
+                counts, paragraphs = ingest_remote(
+                    remote,
+                    source.documents(),
+                    str(source.path),
+                    lambda done, stage: progress.update(task, advance=done, description=stage),
+                )
+        finally:
+            remote.close()
+    else:
+        from app.engine import DocumentInput, InvalidDocument, Service
+        from app.engine.bulk import ingest_stream
+
+        service = Service.open(_settings(args))
+        try:
+            with progress:
+                task = progress.add_task("hashing", total=source.count())
+                counts, paragraphs = ingest_stream(
+                    service,
+                    (DocumentInput(d.id, d.text, d.format, d.metadata) for _, d in source.documents()),
+                    lambda done, stage: progress.update(task, advance=done, description=stage),
+                )
+        except InvalidDocument as exc:
+            raise CliError(source.locate(str(exc))) from None
+        finally:
+            service.close()
     total = sum(counts.values())
     console.print(
         f"{total} documents ({counts['created']} created, {counts['updated']} updated, "
@@ -91,9 +101,6 @@ def _ingest(args: argparse.Namespace, console: Console) -> int:
 
 
 def _check(args: argparse.Namespace, console: Console) -> int:
-    from app.api.schemas import check_response
-    from app.engine import Service
-
     if args.file == "-":
         text = sys.stdin.read()
     else:
@@ -103,12 +110,24 @@ def _check(args: argparse.Namespace, console: Console) -> int:
         text = path.read_text(encoding="utf-8")
     is_html = args.format == "html" or (args.format is None and args.file.lower().endswith((".html", ".htm")))
     fmt: Format = "html" if is_html else "text"
-    service = Service.open(_settings(args))
-    try:
-        results = service.check(text, fmt, args.threshold, None, args.exclude_id or [])
-    finally:
-        service.close()
-    response = check_response(results)
+    exclude = args.exclude_id or []
+    if args.url:
+        from app.cli.remote import Remote
+
+        remote = Remote(args.url, _key(args))
+        try:
+            response = remote.check(text, fmt, args.threshold, exclude)
+        finally:
+            remote.close()
+    else:
+        from app.engine import Service
+        from app.engine.check_report import check_response
+
+        service = Service.open(_settings(args))
+        try:
+            response = check_response(service.check(text, fmt, args.threshold, None, exclude))
+        finally:
+            service.close()
     if args.json:
         print(response.model_dump_json(indent=2))
     else:
@@ -134,17 +153,27 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(store=args.store) if args.store else Settings()
 
 
+def _key(args: argparse.Namespace) -> str | None:
+    key: str | None = args.key or os.environ.get("PARADUP_KEY") or None
+    return key
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="paradup",
         description="Near-duplicate paragraph detection. The index is chosen by PARADUP_STORE "
-        "(default: sqlite:///data/paradup.db) or --store.",
+        "(default: sqlite:///data/paradup.db) or --store; check and ingest can also use a running "
+        "service (--url).",
     )
     sub = top.add_subparsers(dest="command", required=True)
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, remote: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--store", help="index location, overrides PARADUP_STORE")
+        where = p.add_mutually_exclusive_group() if remote else p
+        where.add_argument("--store", help="index location, overrides PARADUP_STORE")
+        if remote:
+            where.add_argument("--url", help="a running paradup service (http://host:port), not a store")
+            p.add_argument("--key", help="API key for --url (default: the PARADUP_KEY variable)")
         return p
 
     serve = command("serve", "Run the HTTP API.")
@@ -156,12 +185,27 @@ def parser() -> argparse.ArgumentParser:
     )
 
     ingest = command(
-        "ingest", "Add documents from a JSONL file: one {id, text, format?, metadata?} per line."
+        "ingest",
+        "Add documents from a JSON-lines file (one {id, text, format?, metadata?} per line) or a CSV file.",
+        remote=True,
     )
-    ingest.add_argument("file", help="JSONL file")
+    ingest.add_argument("file", help="JSON-lines file, or CSV (--csv or a .csv name) with a header row")
+    ingest.add_argument("--csv", action="store_true", help="read CSV whatever the file name")
+    ingest.add_argument("--id-field", default="id", metavar="NAME", help="field holding the id (default id)")
+    ingest.add_argument(
+        "--text-field", default="text", metavar="NAME", help="field holding the text (default text)"
+    )
+    ingest.add_argument(
+        "--format", choices=["text", "html"], help="format of every document (default: a format field)"
+    )
+    ingest.add_argument(
+        "--metadata-field", action="append", metavar="NAME",
+        help="keep this field as metadata (repeatable); other fields are left out",
+    )  # fmt: skip
+    ingest.add_argument("--all-metadata", action="store_true", help="keep every other field as metadata")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    check = command("check", "Report duplicate paragraphs of an article (exit 1 when any).")
+    check = command("check", "Report duplicate paragraphs of an article (exit 1 when any).", remote=True)
     check.add_argument("file", help="article file (plain text or .html), or - for standard input")
     check.add_argument("--format", choices=["text", "html"], help="default: from the file extension")
     check.add_argument("--threshold", type=float, help="similarity threshold (0-1]")
@@ -173,17 +217,22 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from app.cli.remote import RemoteError
+    from app.cli.sources import SourceError
+
     args = parser().parse_args(argv)
-    console = Console(stderr=args.command == "ingest")
     err = Console(stderr=True, soft_wrap=True)
+    # ingest reports on stderr: its errors and its progress bar share one
+    # console, so an error starts on a line of its own.
+    console = err if args.command == "ingest" else Console()
     try:
+        if getattr(args, "key", None) and not args.url:
+            raise CliError("--key goes with --url")
         if args.command == "serve":
             return _serve(args)
         handler = {"ingest": _ingest, "check": _check, "stats": _stats}[args.command]
         return handler(args, console)
-    except CliError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-    except (ValueError, OSError) as exc:
+    except (CliError, SourceError, RemoteError, ValueError, OSError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
     except Exception as exc:  # store unavailable and the like: still exit 2, never a traceback
         from app.store import StoreError

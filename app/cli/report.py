@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from app.api.schemas import CheckResponse
+from app.engine.check_report import CheckResponse
 
 PREVIEW = 60
 

@@ -66,8 +66,8 @@ class ParagraphResult:
         return self.boilerplate_documents > 0
 
 
-def _passes(similarity: float, containment: float, limits: Thresholds, containment_ok: bool) -> bool:
-    return similarity >= limits.similarity or (containment_ok and containment >= limits.containment)
+def _passes(similarity: float, containment: float, limits: Thresholds) -> bool:
+    return similarity >= limits.similarity or containment >= limits.containment
 
 
 class Checker:
@@ -139,7 +139,7 @@ class Checker:
             candidates = sorted({j for key in keys[i].tolist() for j in seen_keys.get(key, ())})
             for j in candidates:
                 score = overlap(analysis.shingles[i], analysis.shingles[j])
-                if _passes(*score, limits, containment_ok=True):
+                if _passes(*score, limits):
                     result.matches.append(self._article_match(results[j], *score))
             for key in keys[i].tolist():
                 seen_keys.setdefault(key, []).append(i)
@@ -196,7 +196,7 @@ class Checker:
                 if ref not in stored:
                     continue
                 score = overlap(analysis.shingles[i], stored_sets[ref])
-                if _passes(*score, limits, containment_ok=True):
+                if _passes(*score, limits):
                     found.append((_archive_match(stored[ref], *score), ref))
             if any(is_entry(m.document_id) for m, _ in found):
                 results[i].allowlisted = True

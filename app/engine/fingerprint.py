@@ -6,10 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import xxhash
 
-from app.hashing import Analysis, Bands, MinHasher, band_keys, band_params
-from app.hashing.charmap import char_tables
+from app.hashing import Analysis, Bands, MinHasher, band_keys, band_params, tables_digest
 from app.hashing.tokens import tokenise
 from app.hashing.winnow import Winnowing, fingerprints
 from app.store.base import Keys
@@ -45,10 +43,10 @@ class Fingerprinter:
         """Everything that decides the stored band keys; a store built with
         another scheme cannot be queried with this one."""
         h = self.hasher
-        tables = xxhash.xxh64(b"".join(t.tobytes() for t in char_tables())).hexdigest()
         return (
             f"minhash-affine32-xxh32 perm={h.num_perm} seed={h.seed} shingle={h.shingle_size} "
-            f"bands={self.bands.bands}x{self.bands.rows} min_shingles={self.min_shingles} tables={tables}"
+            f"bands={self.bands.bands}x{self.bands.rows} min_shingles={self.min_shingles} "
+            f"tables={tables_digest()}"
             + (f" passages=winnow-k{self.passages.kgram}-w{self.passages.window}" if self.passages else "")
         )
 

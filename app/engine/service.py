@@ -19,7 +19,6 @@ from app.engine.passages import PassageFinder, PassageRules
 from app.hashing.winnow import Winnowing
 from app.settings import Settings
 from app.store import (
-    REDIS_SCHEMES,
     NewDocument,
     NewParagraph,
     SchemeMismatch,
@@ -31,13 +30,14 @@ from app.store import (
 )
 from app.store.base import Keys
 from app.text import Format, Paragraph, split
-from app.text.sanitize import UnacceptableText, sanitize
+from app.text.sanitise import UnacceptableText, sanitise
 
 log = logging.getLogger("paradup")
 
 
 class InvalidDocument(ValueError):
-    """The document cannot be accepted as it is (the message says why)."""
+    """The document, or a parameter given with it, cannot be accepted as it
+    is (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -101,29 +101,29 @@ class Service:
     @property
     def store_is_local(self) -> bool:
         """The store is an embedded file: its calls never wait on a network."""
-        return not self.settings.store.startswith(REDIS_SCHEMES)
+        return self.store.local
 
     def close(self) -> None:
         self.store.close()
 
     def _split(self, text: str, fmt: Format, what: str) -> list[Paragraph]:
-        limits = self.settings
+        settings = self.settings
         try:
-            text = sanitize(text, limits.reject_control_chars)
+            text = sanitise(text, settings.reject_control_chars)
         except UnacceptableText as exc:
             raise InvalidDocument(f"{what} contains {exc}") from None
         paragraphs = split(text, fmt)
         if not paragraphs:
             raise InvalidDocument(f"{what} is empty: it holds no paragraph")
-        if len(paragraphs) > limits.max_paragraphs:
+        if len(paragraphs) > settings.max_paragraphs:
             raise InvalidDocument(
-                f"{what} has {len(paragraphs)} paragraphs; the limit is {limits.max_paragraphs}"
+                f"{what} has {len(paragraphs)} paragraphs; the limit is {settings.max_paragraphs}"
             )
         longest = max(paragraphs, key=lambda p: len(p.text))
-        if len(longest.text) > limits.max_paragraph_chars:
+        if len(longest.text) > settings.max_paragraph_chars:
             raise InvalidDocument(
                 f"{what}: paragraph {longest.index} is {len(longest.text)} characters long; "
-                f"the limit is {limits.max_paragraph_chars}"
+                f"the limit is {settings.max_paragraph_chars}"
             )
         return paragraphs
 
@@ -136,10 +136,16 @@ class Service:
         exclude_ids: Collection[str] = (),
         archive_filter: ArchiveFilter | None = None,
     ) -> list[ParagraphResult]:
-        limits = self._thresholds(threshold, containment_threshold)
-        return self.checker.check(self._split(text, fmt, "the text"), limits, exclude_ids, archive_filter)
+        thresholds = self._thresholds(threshold, containment_threshold)
+        paragraphs = self._split(text, fmt, "the text")
+        return self.checker.check(paragraphs, thresholds, exclude_ids, archive_filter)
 
     def _thresholds(self, similarity: float | None, containment: float | None) -> Thresholds:
+        # Checked here and not only in the HTTP schemas: a threshold of 0
+        # would report every candidate as a duplicate, whoever passed it.
+        for name, value in (("threshold", similarity), ("containment threshold", containment)):
+            if value is not None and not 0.0 < value <= 1.0:  # NaN fails too
+                raise InvalidDocument(f"{name} must be above 0 and at most 1, not {value}")
         return Thresholds(
             similarity if similarity is not None else self.settings.similarity_threshold,
             containment if containment is not None else self.settings.containment_threshold,
@@ -164,9 +170,9 @@ class Service:
         texts = [p.text for p in paragraphs]
         analysis = self.fingerprinter.analyse(texts)
         keys = self.fingerprinter.index_keys(texts, analysis)
-        limits = self._thresholds(threshold, containment_threshold)
+        thresholds = self._thresholds(threshold, containment_threshold)
         exclude = {*exclude_ids, doc.id}
-        results = self.checker.check(paragraphs, limits, exclude, archive_filter, (analysis, keys))
+        results = self.checker.check(paragraphs, thresholds, exclude, archive_filter, (analysis, keys))
         if any(r.duplicate for r in results) and not force:
             return results, None
         # The paragraphs and keys just checked are the ones stored: no second
@@ -222,12 +228,13 @@ class Service:
         return entry, result.status
 
     def allowlist(self, limit: int = 10_000) -> list[AllowEntry]:
-        entries = []
-        for entry in self.store.list_ids(allowlist.PREFIX, limit):
-            doc = self.store.get(entry)
-            if doc is not None and doc.paragraphs:
-                entries.append(AllowEntry(entry, doc.paragraphs[0], str(doc.metadata.get("note", ""))))
-        return entries
+        if limit < 1:
+            raise InvalidDocument(f"allowlist limit must be at least 1, not {limit}")
+        return [
+            AllowEntry(doc.id, doc.paragraphs[0], str(doc.metadata.get("note", "")))
+            for doc in self.store.first_paragraphs(allowlist.PREFIX, limit)
+            if doc.paragraphs
+        ]
 
     def disallow(self, entry_id: str) -> bool:
         return allowlist.is_entry(entry_id) and self.store.delete(entry_id)

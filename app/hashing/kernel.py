@@ -221,10 +221,10 @@ def sign_serial(data, bounds, k, a, b, tables, check, out, suspect):  # type: ig
 
 
 @njit(cache=True, parallel=True)
-def sign_parallel(data, bounds, k, a, b, tables, check, out, suspect, chunks):  # type: ignore[no-untyped-def]
+def sign_parallel(data, bounds, k, a, b, tables, check, out, suspect, parts):  # type: ignore[no-untyped-def]
     n = out.shape[0]
-    step = (n + chunks - 1) // chunks
-    for c in prange(chunks):
+    step = (n + parts - 1) // parts
+    for c in prange(parts):
         first = c * step
         last = min(n, first + step)
         if first < last:

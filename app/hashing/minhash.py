@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import hashlib
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -12,10 +12,12 @@ from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+from numba import get_num_threads
 
 from app.hashing import kernel
 from app.hashing.charmap import char_tables
-from app.hashing.nfkc import fast_actions, nfkc_tables
+from app.hashing.nfkc import nfkc_tables
+from app.hashing.normaliser import fast_actions
 
 DEFAULT_NUM_PERM = 128
 DEFAULT_SHINGLE_SIZE = 3
@@ -64,9 +66,9 @@ def code_points(
     return np.array("".join(texts)).reshape(1).view(np.uint32), bounds
 
 
-def chunks(ends: npt.NDArray[np.int64], size: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) of consecutive runs of texts of about ``size`` code
-    points each (``CHUNK_CODE_POINTS`` by default; a run ends with the text
+def chunk_bounds(ends: npt.NDArray[np.int64], size: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of consecutive chunks of texts of about ``size`` code
+    points each (``CHUNK_CODE_POINTS`` by default; a chunk ends with the text
     that reaches the size), given ``text_ends`` of the texts."""
     size = size or CHUNK_CODE_POINTS
     if not ends.size:
@@ -76,10 +78,10 @@ def chunks(ends: npt.NDArray[np.int64], size: int | None = None) -> list[tuple[i
     return list(pairwise(bounds))
 
 
-def _runs(texts: Sequence[str]) -> Iterator[tuple[int, Sequence[str], npt.NDArray[np.int64]]]:
+def _chunks(texts: Sequence[str]) -> Iterator[tuple[int, Sequence[str], npt.NDArray[np.int64]]]:
     """Each chunk of the texts: where it starts, its texts and their ends."""
     ends = text_ends(texts)
-    for start, end in chunks(ends):
+    for start, end in chunk_bounds(ends):
         yield start, texts[start:end], ends[start:end] - (ends[start - 1] if start else 0)
 
 
@@ -87,6 +89,15 @@ def _runs(texts: Sequence[str]) -> Iterator[tuple[int, Sequence[str], npt.NDArra
 def _tables() -> tuple[npt.NDArray[np.generic], ...]:
     chars, nfkc = char_tables(), nfkc_tables()
     return (*chars, *nfkc, fast_actions(chars, nfkc))
+
+
+def tables_digest() -> str:
+    """Digest of every table the kernel reads (folding and NFKC): a changed
+    table changes signatures, so it belongs to a store's scheme."""
+    digest = hashlib.blake2b(digest_size=8)
+    for table in (*char_tables(), *nfkc_tables()):
+        digest.update(table.tobytes())
+    return digest.hexdigest()
 
 
 def _nfkc_of(texts: Sequence[str], which: npt.NDArray[np.intp]) -> list[str]:
@@ -101,14 +112,14 @@ class Analysis(NamedTuple):
     shingles: list[npt.NDArray[np.uint32]]
 
 
-def normalize_many(texts: Sequence[str]) -> list[str]:
+def normalise_many(texts: Sequence[str]) -> list[str]:
     """Normalised form of each text: folded tokens joined by single spaces."""
     return MinHasher(shingle_size=1).analyse(texts).normalised
 
 
-def normalize(text: str) -> str:
+def normalise(text: str) -> str:
     """Normalised form of one text."""
-    return normalize_many([text])[0]
+    return normalise_many([text])[0]
 
 
 @dataclass(frozen=True)
@@ -122,7 +133,8 @@ class MinHasher:
     num_perm: int = DEFAULT_NUM_PERM
     shingle_size: int = DEFAULT_SHINGLE_SIZE
     seed: int = DEFAULT_SEED
-    threads: int = field(default_factory=lambda: os.cpu_count() or 1, compare=False)
+    # numba's thread pool (one thread per core unless NUMBA_NUM_THREADS says otherwise).
+    threads: int = field(default_factory=lambda: int(get_num_threads()), compare=False)
 
     def __post_init__(self) -> None:
         if self.num_perm < 1:
@@ -136,7 +148,7 @@ class MinHasher:
         if not texts:
             return out
         parallel = len(texts) >= PARALLEL_MIN_BATCH and self.threads > 1
-        for start, part, ends in _runs(texts):
+        for start, part, ends in _chunks(texts):
             rows = out[start : start + len(part)]
             redo = np.flatnonzero(self._sign(part, rows, True, parallel, ends))
             if redo.size:
@@ -166,7 +178,7 @@ class MinHasher:
     def analyse(self, texts: Sequence[str]) -> Analysis:
         """Normalised text and exact shingle set of each raw paragraph."""
         whole = Analysis([], [])
-        for _, part, ends in _runs(texts):
+        for _, part, ends in _chunks(texts):
             analysis, suspect = self._analyse(part, True, ends)
             redo = np.flatnonzero(suspect)
             if redo.size:

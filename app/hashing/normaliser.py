@@ -9,23 +9,23 @@ paragraph where NFKC would act on context is flagged for a second pass.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from numba import njit
 
-from app.hashing.charmap import ALONE, ASTRAL_ALONE, DELETE, MULTI, PLANE, SEPARATOR, WORD
+from app.hashing.charmap import ALONE, ASTRAL_ALONE, DELETE, MULTI, PLANE, SEPARATOR, WORD, CharTables
 from app.hashing.memory import no_refcount, store32
-from app.hashing.nfkc import (
-    FAST_ALONE_SHIFT,
-    FAST_BYTES,
-    FAST_LENGTH_SHIFT,
-    FAST_TRAILING_SHIFT,
-    FAST_WORD_SHIFT,
-    REPLACED,
-    TRANSPARENT,
-    UNSTABLE,
-)
 from app.hashing.nfkc import LIMIT as NFKC_LIMIT
+from app.hashing.nfkc import REPLACED, TRANSPARENT, UNSTABLE, NfkcTables
 
 SPACE = np.uint8(0x20)
+SPACE_BYTE = 0x20
+# A fast-path action per BMP code point (see ``fast_actions``).
+FAST = 1 << 44
+FAST_BYTES = (1 << 32) - 1
+FAST_LENGTH_SHIFT = 32
+FAST_ALONE_SHIFT = 34
+FAST_WORD_SHIFT = 35
+FAST_TRAILING_SHIFT = 36
 _ASTRAL_LO = ASTRAL_ALONE[0]
 _ASTRAL_HI = ASTRAL_ALONE[1]
 
@@ -175,3 +175,64 @@ def normalise_one(
         out[n] = SPACE
     starts[ntok] = n + 1
     return n - int(ntok > 0), ntok, suspect
+
+
+def fast_actions(chars: CharTables, nfkc: NfkcTables) -> npt.NDArray[np.uint64]:
+    """What the kernel does with each BMP character that needs no table but
+    this one: 0 where it must take the general path; else FAST, plus the
+    four bytes it stores (FAST_BYTES) and, for a letter, digit or
+    ideograph: 1 from FAST_WORD_SHIFT, the number of bytes it writes from
+    FAST_LENGTH_SHIFT, 1 from FAST_ALONE_SHIFT for a character that is a
+    token by itself, and the combining class that ends it (for the order
+    check of marks after it) from FAST_TRAILING_SHIFT. The bytes stored are
+    the character's UTF-8 (up to three bytes, little-endian) and a space
+    after it, which the next character keeps if it starts a token; a
+    separator stores the space alone. Only characters that start with
+    combining class 0 and that NFKC keeps qualify, so no check is needed
+    before writing them."""
+    flags = nfkc.flags[:PLANE].astype(np.int64)
+    plain = (flags < TRANSPARENT) & (flags & 0xFF == 0)
+    kind = chars.kind
+    code = np.where(kind == WORD, chars.mapped, np.arange(PLANE)).astype(np.int64)
+    writes = plain & ((kind == WORD) | (kind == ALONE)) & (code < PLANE) & ((code < 0xD800) | (code > 0xDFFF))
+    # UTF-8 of code points below 0x10000, as little-endian integers.
+    one, two = code < 0x80, code < 0x800
+    utf8 = np.where(
+        one,
+        code,
+        np.where(
+            two,
+            (0xC0 | code >> 6) | (0x80 | code & 0x3F) << 8,
+            (0xE0 | code >> 12) | (0x80 | code >> 6 & 0x3F) << 8 | (0x80 | code & 0x3F) << 16,
+        ),
+    )
+    length = np.where(one, 1, np.where(two, 2, 3))
+    packed = (
+        FAST
+        | utf8
+        | SPACE_BYTE << 8 * length
+        | length << FAST_LENGTH_SHIFT
+        | (kind == ALONE).astype(np.int64) << FAST_ALONE_SHIFT
+        | 1 << FAST_WORD_SHIFT
+        | (flags >> 8) << FAST_TRAILING_SHIFT
+    )
+    actions = np.zeros(PLANE, dtype=np.uint64)
+    actions[plain & (kind == SEPARATOR)] = FAST | SPACE_BYTE
+    actions[writes] = packed[writes].astype(np.uint64)
+    _add_replaced(actions, chars, nfkc)
+    actions.setflags(write=False)
+    return actions
+
+
+def _add_replaced(actions: npt.NDArray[np.uint64], chars: CharTables, nfkc: NfkcTables) -> None:
+    """Give characters that NFKC replaces alike in every context the action
+    of their replacement where the fast table decides it: one character
+    (full-width letters and digits) or separators only (full-width commas
+    and brackets, three dots for an ellipsis): a Chinese paragraph has three
+    or four such characters, each a detour through the general path."""
+    for cp in np.flatnonzero(nfkc.flags[:PLANE] == REPLACED).tolist():
+        form = nfkc.replacement(cp)
+        if all(c < PLANE and chars.kind[c] == SEPARATOR and actions[c] for c in form):
+            actions[cp] = FAST | SPACE_BYTE
+        elif len(form) == 1 and form[0] < PLANE and actions[form[0]]:
+            actions[cp] = actions[form[0]]

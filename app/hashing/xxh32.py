@@ -150,10 +150,3 @@ def xxh32_at(address: np.uint64, length: np.uint64, seed: np.uint64) -> np.uint3
         h = _byte_step(h, np.uint32(load32(at)) & np.uint32(0xFF))
         at += np.uint64(1)
     return _avalanche(h)
-
-
-@njit(cache=True)
-def xxh32(data: np.ndarray, start: int, end: int, seed: int) -> np.uint32:
-    """xxHash32 of ``data[start:end]`` (uint8 array); ``data`` must hold
-    OVERREAD readable bytes after ``end``."""
-    return xxh32_at(np.uint64(data.ctypes.data + start), np.uint64(end - start), np.uint64(seed))

@@ -104,6 +104,17 @@ class StoreStats:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def refuse_repeated_ids(documents: Sequence[NewDocument]) -> None:
+    """Which of two versions in one batch should win is the caller's to
+    say (the CLI writes a repeated document as its later version, in a later
+    batch), so every backend refuses such a batch before writing anything."""
+    seen: set[str] = set()
+    for doc in documents:
+        if doc.id in seen:
+            raise ValueError(f"document {doc.id!r} appears twice in one batch: write one version of it")
+        seen.add(doc.id)
+
+
 class Store(Protocol):
     """What the service needs from an index backend.
 
@@ -111,8 +122,14 @@ class Store(Protocol):
     atomic: readers see a document entirely or not at all.
     """
 
+    # An embedded store (a local file): its calls never wait on a network,
+    # so a small request may be served without a thread hop.
+    local: bool
+
     def put(self, documents: Sequence[NewDocument]) -> list[WriteStatus]:
-        """Create or replace documents, all in one atomic step."""
+        """Create or replace documents, all in one atomic step. A batch that
+        names a document twice raises ValueError (``refuse_repeated_ids``)
+        and writes nothing."""
         ...
 
     def get(self, document_id: str) -> StoredDocument | None: ...
@@ -130,8 +147,10 @@ class Store(Protocol):
         (refs deleted meanwhile are absent)."""
         ...
 
-    def list_ids(self, prefix: str, limit: int) -> list[str]:
-        """Ids of stored documents starting with ``prefix``, sorted, at most ``limit``."""
+    def first_paragraphs(self, prefix: str, limit: int) -> list[StoredDocument]:
+        """Stored documents whose id starts with ``prefix``, sorted by id, at
+        most ``limit``, each with its metadata and only its first paragraph
+        (none if it has none): one call that reads those documents only."""
         ...
 
     def stats(self) -> StoreStats: ...

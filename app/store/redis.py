@@ -8,7 +8,7 @@ as ``socket_timeout`` may be added to the standalone forms)::
     redis+cluster://[user:password@]host:port[,host:port...]?namespace=news
 
 ``namespace`` (default ``default``) separates indexes sharing one Redis;
-``bucket_bits`` (default 16) is fixed when a namespace is created. The key
+``bucket_bits`` (default 14) is fixed when a namespace is created. The key
 layout and why each write is atomic are described in ``redis_lua``.
 """
 
@@ -42,6 +42,7 @@ from app.store.base import (
     StoreStats,
     StoreUnavailable,
     WriteStatus,
+    refuse_repeated_ids,
 )
 
 INDEX_BITS = 16
@@ -81,6 +82,13 @@ def _as_bytes(column: U64, width: int) -> npt.NDArray[np.uint8]:
     return column.astype(">u8").view(np.uint8).reshape(-1, 8)[:, 8 - width :]
 
 
+def _lex_range(prefix: str) -> tuple[bytes, bytes]:
+    """ZRANGEBYLEX bounds of the ids starting with ``prefix``: UTF-8 never
+    holds the byte 0xff, so every such id sorts below prefix + 0xff."""
+    encoded = prefix.encode()
+    return b"[" + encoded, b"(" + encoded + b"\xff"
+
+
 class _Layout:
     """Key names and the packing of band keys and refs into bytes."""
 
@@ -88,6 +96,7 @@ class _Layout:
         self.prefix = f"paradup:{{{namespace}}}:".encode()
         self.meta = self.prefix + b"meta"
         self.ids = self.prefix + b"ids"
+        self.names = self.prefix + b"names"
         self.bits = bucket_bits
 
     def doc_key(self, seq: bytes) -> bytes:
@@ -185,6 +194,8 @@ def _cluster(netloc: str, options: dict[str, str]) -> RedisCluster:
 
 
 class RedisStore:
+    local = False
+
     def __init__(self, url: str, band_keys: BandKeys, scheme: str) -> None:
         target, options, namespace, bits = parse_url(url)
         self.namespace = namespace
@@ -210,8 +221,11 @@ class RedisStore:
                 "paragraphs": lua.PARAGRAPHS,
                 "state": lua.STATE,
                 "apply": lua.APPLY,
+                "index_names": lua.INDEX_NAMES,
+                "first_paragraphs": lua.FIRST_PARAGRAPHS,
             }.items()
         }
+        self._run("index_names", [])
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -243,9 +257,7 @@ class RedisStore:
     # writes
 
     def put(self, documents: Sequence[NewDocument]) -> list[WriteStatus]:
-        ids = [d.id for d in documents]
-        if len(set(ids)) != len(ids):
-            raise ValueError("a batch must not name the same document twice")
+        refuse_repeated_ids(documents)
         for doc in documents:
             if len(doc.paragraphs) > MAX_PARAGRAPHS:
                 raise ValueError(f"document {doc.id!r} has more than {MAX_PARAGRAPHS} paragraphs")
@@ -378,16 +390,14 @@ class RedisStore:
                 out[ref] = StoredParagraph(ref, doc_id.decode(), index, text.decode(), meta_of)
         return out
 
-    def list_ids(self, prefix: str, limit: int) -> list[str]:
-        # HSCAN walks the whole id hash: fine for the rare listing it serves.
-        wanted = prefix.encode()
-        with self._guard():
-            found = [
-                field.decode()
-                for field, _ in self.client.hscan_iter(self.layout.ids, count=1000)
-                if field.startswith(wanted)
-            ]
-        return sorted(found)[:limit]
+    def first_paragraphs(self, prefix: str, limit: int) -> list[StoredDocument]:
+        raw = self._run("first_paragraphs", [*_lex_range(prefix), limit])
+        return [
+            StoredDocument(
+                raw[i].decode(), json.loads(raw[i + 1]), [raw[i + 2].decode()] if raw[i + 2] else []
+            )
+            for i in range(0, len(raw), 3)
+        ]
 
     def stats(self) -> StoreStats:
         with self._guard():

@@ -6,6 +6,8 @@ and each script below is a single atomic step on one node):
 
 - ``meta``          HASH: scheme, bucket_bits, documents, paragraphs, seq
 - ``ids``           HASH: document id -> 3-byte document number (seq)
+- ``names``         ZSET: every document id, score 0, so that ids sort and
+                    a prefix is a range (ZRANGEBYLEX) instead of a scan
 - ``d<seq>``        LIST: id, digest, metadata JSON, paragraph texts...
 - ``b<bucket>``     STRING: 8-byte records, suffix (3 bytes) + ref (5 bytes)
 
@@ -22,10 +24,7 @@ bucket keys would cost more to send than the records themselves.
 
 from __future__ import annotations
 
-RECORD = 8  # suffix + ref
 REF = 5
-BUCKET = 3
-SUFFIX = 3
 
 # ARGV: prefix, then 6-byte queries (bucket + suffix). Returns, per query,
 # the concatenated refs of matching records ("" when none).
@@ -138,6 +137,7 @@ for _, doc in ipairs(docs) do
     if doc.old_seq ~= '' then redis.call('DEL', prefix .. 'd' .. doc.old_seq) end
     if doc.op == 'd' then
       redis.call('HDEL', ids, doc.id)
+      redis.call('ZREM', prefix .. 'names', doc.id)
     else
       local key = prefix .. 'd' .. doc.seq
       redis.call('RPUSH', key, doc.id, doc.digest, doc.meta)
@@ -148,6 +148,7 @@ for _, doc in ipairs(docs) do
         j = k + 1
       end
       redis.call('HSET', ids, doc.id, doc.seq)
+      redis.call('ZADD', prefix .. 'names', 0, doc.id)
     end
   end
 end
@@ -179,4 +180,40 @@ end
 redis.call('HINCRBY', meta, 'documents', ARGV[i + 1])
 redis.call('HINCRBY', meta, 'paragraphs', ARGV[i + 2])
 return 1
+"""
+
+# KEYS[1]: meta. ARGV: prefix. Fills ``names`` from ``ids`` once, for a
+# namespace written before ``names`` existed; atomic, so no write of another
+# replica can slip between the copy and the flag that says it is done.
+INDEX_NAMES = """
+local prefix, meta = ARGV[1], KEYS[1]
+if redis.call('HGET', meta, 'names') then return 0 end
+local ids = redis.call('HKEYS', prefix .. 'ids')
+for i = 1, #ids, 1000 do
+  local args = {}
+  for j = i, math.min(i + 999, #ids) do
+    args[#args + 1] = 0
+    args[#args + 1] = ids[j]
+  end
+  redis.call('ZADD', prefix .. 'names', unpack(args))
+end
+redis.call('HSET', meta, 'names', 1)
+return #ids
+"""
+
+# ARGV: prefix, lowest id (ZRANGEBYLEX form), highest, limit. Returns id,
+# metadata and first paragraph (false when none) of each document in range.
+FIRST_PARAGRAPHS = """
+local prefix = ARGV[1]
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYLEX', prefix .. 'names', ARGV[2], ARGV[3], 'LIMIT', 0, ARGV[4])) do
+  local seq = redis.call('HGET', prefix .. 'ids', id)
+  if seq then
+    local head = redis.call('LRANGE', prefix .. 'd' .. seq, 2, 3)
+    out[#out + 1] = id
+    out[#out + 1] = head[1]
+    out[#out + 1] = head[2] or false
+  end
+end
+return out
 """

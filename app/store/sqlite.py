@@ -43,6 +43,7 @@ from app.store.base import (
     StoreStats,
     StoreUnavailable,
     WriteStatus,
+    refuse_repeated_ids,
 )
 from app.store.sqlite_bands import BUCKET_BITS, Additions, chunks, lookup_entries, remove_entries
 
@@ -98,6 +99,8 @@ def _translated(method: Callable[P, R]) -> Callable[P, R]:
 
 
 class SqliteStore:
+    local = True
+
     def __init__(self, path: str | Path, band_keys: BandKeys, scheme: str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,6 +191,7 @@ class SqliteStore:
 
     @_translated
     def put(self, documents: Sequence[NewDocument]) -> list[WriteStatus]:
+        refuse_repeated_ids(documents)
         statuses: list[WriteStatus] = []
         with self._write() as conn:
             if sum(len(d.paragraphs) for d in documents) > 10000:
@@ -305,13 +309,15 @@ class SqliteStore:
         return out
 
     @_translated
-    def list_ids(self, prefix: str, limit: int) -> list[str]:
+    def first_paragraphs(self, prefix: str, limit: int) -> list[StoredDocument]:
         # A range on the unique index, not LIKE, so '%' or '_' in ids are literal.
         rows = self._conn.execute(
-            "SELECT id FROM documents WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+            "SELECT d.id, d.metadata, p.text FROM documents d"
+            " LEFT JOIN paragraphs p ON d.paragraphs > 0 AND p.ref = d.first"
+            " WHERE d.id >= ? AND d.id < ? ORDER BY d.id LIMIT ?",
             (prefix, prefix + "\U0010ffff", limit),
         )
-        return [row[0] for row in rows]
+        return [StoredDocument(i, json.loads(meta), [] if text is None else [text]) for i, meta, text in rows]
 
     @_translated
     def stats(self) -> StoreStats:

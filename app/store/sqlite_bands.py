@@ -45,7 +45,7 @@ def split_keys(keys: npt.NDArray[np.int64]) -> tuple[UInts, UInts]:
     return raw & _BUCKET_MASK, (raw >> _SHIFT) & _TAG_MASK
 
 
-def _runs(sorted_buckets: UInts) -> tuple[list[int], list[int], list[int]]:
+def _bucket_runs(sorted_buckets: UInts) -> tuple[list[int], list[int], list[int]]:
     """Each distinct bucket of a sorted array with the [start, end) of its run."""
     n = sorted_buckets.size
     starts = np.flatnonzero(np.r_[True, sorted_buckets[1:] != sorted_buckets[:-1]])
@@ -54,7 +54,7 @@ def _runs(sorted_buckets: UInts) -> tuple[list[int], list[int], list[int]]:
 
 
 def chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
-    """Runs of at most CHUNK values, one statement's worth of parameters."""
+    """Chunks of at most CHUNK values, one statement's worth of parameters."""
     for i in range(0, len(values), CHUNK):
         yield values[i : i + CHUNK]
 
@@ -94,7 +94,7 @@ class Additions:
         entries["ref"] = refs[order]
         data = entries.tobytes()
         width = ENTRY.itemsize
-        ids, starts, ends = _runs(buckets[order])
+        ids, starts, ends = _bucket_runs(buckets[order])
         # Against the table's capacity, not a count(*) that would read the
         # whole index on every write: a batch touching a good share of all
         # possible rows is cheaper to merge in one rewrite.

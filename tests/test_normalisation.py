@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.api.factory import create_app
-from app.hashing import MinHasher, normalize
+from app.hashing import MinHasher, normalise
 from app.settings import Settings
 
 # rule -> (plain paragraph, the same paragraph as someone re-typed or disguised it)
@@ -106,7 +106,7 @@ def archive_matches(paragraph: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_disguised_paragraph_normalises_and_signs_like_the_plain_one(rule: str) -> None:
     plain, disguised = RULES[rule]
     assert plain != disguised
-    assert normalize(disguised) == normalize(plain)
+    assert normalise(disguised) == normalise(plain)
     sigs = MinHasher().signatures([plain, disguised])
     assert np.array_equal(sigs[0], sigs[1])
 
@@ -120,21 +120,21 @@ def test_check_flags_the_disguised_copy_of_an_ingested_paragraph(client: TestCli
 
 
 def test_no_space_scripts_are_shingled_by_character() -> None:
-    assert normalize("图书馆开放。") == "图 书 馆 开 放"
-    assert normalize("カタカナとひらがな") == "カ タ カ ナ と ひ ら が な"
-    assert normalize("ภาษาไทย") == "ภ า ษ า ไ ท ย"
+    assert normalise("图书馆开放。") == "图 书 馆 开 放"
+    assert normalise("カタカナとひらがな") == "カ タ カ ナ と ひ ら が な"
+    assert normalise("ภาษาไทย") == "ภ า ษ า ไ ท ย"
 
 
 def test_arabic_and_latin_are_shingled_by_word() -> None:
-    assert normalize("المكتبة الجديدة ستفتح") == "المكتبة الجديدة ستفتح"
-    assert normalize("Mixed 中文 text") == "mixed 中 文 text"
+    assert normalise("المكتبة الجديدة ستفتح") == "المكتبة الجديدة ستفتح"
+    assert normalise("Mixed 中文 text") == "mixed 中 文 text"
 
 
 def test_rules_do_not_merge_different_words() -> None:
     # Folding must stay within look-alikes: other letters keep other words apart.
-    assert normalize("bank") != normalize("back")
-    assert normalize("résumé") != normalize("resume")
-    assert normalize("كتب") != normalize("كلب")
+    assert normalise("bank") != normalise("back")
+    assert normalise("résumé") != normalise("resume")
+    assert normalise("كتب") != normalise("كلب")
 
 
 BASE = (
@@ -199,7 +199,7 @@ def test_invisible_characters_inside_words_never_change_the_normalised_text(
         cut = data.draw(st.integers(1, len(word) - 1))
         mark = data.draw(st.sampled_from(INVISIBLES))
         disguised.append(word[:cut] + mark + word[cut:])
-    assert normalize(" ".join(disguised)) == normalize(" ".join(words)) == " ".join(words)
+    assert normalise(" ".join(disguised)) == normalise(" ".join(words)) == " ".join(words)
 
 
 @settings(max_examples=100, deadline=None)
@@ -208,4 +208,4 @@ def test_case_and_spacing_never_change_the_normalised_text(words: list[str], dat
     spaces = st.sampled_from([" ", "  ", "\u00a0", "\u202f", "\t", "\n", "\u3000"])
     styled = [data.draw(st.sampled_from([w, w.upper(), w.title()])) for w in words]
     text = "".join(w + data.draw(spaces) for w in styled)
-    assert normalize(text) == " ".join(words)
+    assert normalise(text) == " ".join(words)

@@ -16,7 +16,7 @@ class UnacceptableText(ValueError):
     pass
 
 
-def sanitize(text: str, reject_control_chars: bool) -> str:
+def sanitise(text: str, reject_control_chars: bool) -> str:
     nul = text.find("\x00")
     if nul >= 0:
         raise UnacceptableText(f"a NUL character at offset {nul}")

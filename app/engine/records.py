@@ -1,0 +1,178 @@
+"""Documents as records: the ``{id, text, format?, metadata?}`` shape, and
+readers for JSON lines and CSV exports (the HTTP API's NDJSON batches and
+``paradup ingest``).
+
+A ``FieldMap`` reads exports as they come: the id and text under other
+names, one format for every record, and other fields kept as metadata (the
+named ones, or all of them). Without one, records have paradup's own shape
+and any other field is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from app.text import Format
+
+# Declared in the schema so that clients (and fuzzers) know what is refused;
+# the checks themselves live in the service, with clearer messages.
+TEXT_PATTERN = r"^[^\x00]*[^\s\x00-\x1f\x7f-\x9f][^\x00]*$"
+ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+DOCUMENT_ID = Field(
+    min_length=1,
+    max_length=512,
+    description="the publisher's id for the document",
+    json_schema_extra={"pattern": ID_PATTERN},
+)
+TEXT = Field(
+    description="plain text or HTML; at least one non-blank character, no NUL",
+    json_schema_extra={"pattern": TEXT_PATTERN},
+)
+# A CSV cell holds a whole article; the csv module's default limit (128 KiB)
+# is below the longest accepted document.
+CSV_FIELD_LIMIT = 1 << 30
+
+
+def no_control_chars(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = DOCUMENT_ID
+    text: str = TEXT
+    format: Format = "text"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    _id_chars = field_validator("id")(no_control_chars)
+
+
+class BadLine(ValueError):
+    """A line of a JSON-lines batch that is not a valid document."""
+
+    def __init__(self, number: int, problem: str) -> None:
+        super().__init__(f"line {number}: {problem}")
+        self.number = number
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Where a record keeps a document's parts.
+
+    ``format``: every record is in this format (a ``format`` field is then an
+    ordinary field); ``None`` reads the record's own ``format`` field. Other
+    fields are kept as metadata when named in ``keep`` (the others are left
+    out) or, with ``keep_all``, all of them; with neither, they are refused.
+    Kept fields go over the keys of a ``metadata`` object of the same name.
+    """
+
+    id: str = "id"
+    text: str = "text"
+    format: Format | None = None
+    keep: tuple[str, ...] = ()
+    keep_all: bool = False
+
+    @property
+    def native(self) -> bool:
+        return self == FieldMap()
+
+
+_RECORD = TypeAdapter(dict[str, Any])
+
+
+def _problem(exc: ValidationError, names: dict[str, str]) -> str:
+    first = exc.errors(include_url=False)[0]
+    loc = [str(p) for p in first["loc"]]
+    if loc:
+        loc[0] = names.get(loc[0], loc[0])
+    where = ".".join(loc)
+    return f"{where + ': ' if where else ''}{first['msg']}"
+
+
+def _mapped(record: dict[str, Any], fields: FieldMap) -> DocumentIn:
+    """The document a record holds under ``fields``; ValidationError names
+    the record's own field."""
+    rest = dict(record)
+    doc: dict[str, Any] = {}
+    for part, name in (("id", fields.id), ("text", fields.text)):
+        if name in rest:
+            doc[part] = rest.pop(name)
+    if isinstance(doc.get("id"), int) and not isinstance(doc["id"], bool):
+        doc["id"] = str(doc["id"])  # exports number their rows
+    if fields.format is not None:
+        doc["format"] = fields.format
+    elif "format" in rest:
+        doc["format"] = rest.pop("format")
+    base = rest.pop("metadata") if isinstance(rest.get("metadata"), dict) else {}
+    if fields.keep_all:
+        kept = rest
+    elif fields.keep:
+        kept = {name: rest[name] for name in fields.keep if name in rest}
+    else:
+        kept = {}
+        doc.update(rest)  # refused by the model, naming the first one
+    if base or kept:
+        doc["metadata"] = {**base, **kept}
+    return DocumentIn.model_validate(doc)
+
+
+def documents_from_lines(
+    lines: Iterable[str | bytes], fields: FieldMap | None = None
+) -> Iterator[tuple[int, DocumentIn]]:
+    """(line number, document) for each non-blank line of a JSON-lines batch;
+    the first invalid line raises ``BadLine`` naming the field and the fault."""
+    fields = fields or FieldMap()
+    names = {"id": fields.id, "text": fields.text}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            if fields.native:
+                yield number, DocumentIn.model_validate_json(line)
+            else:
+                yield number, _mapped(_RECORD.validate_json(line), fields)
+        except ValidationError as exc:
+            raise BadLine(number, _problem(exc, names)) from None
+
+
+def documents_from_csv(
+    lines: Iterable[str], fields: FieldMap | None = None
+) -> Iterator[tuple[int, DocumentIn]]:
+    """(line number, document) for each row of a CSV file whose first row
+    names the columns; ``lines`` is a file opened with ``newline=""``. A row
+    is numbered by its first line (a quoted cell may span several)."""
+    fields = fields or FieldMap()
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+    rows = csv.reader(lines)
+    try:
+        header = next(rows, None)
+        if header is None:
+            return
+        for name in (fields.id, fields.text):
+            if name not in header:
+                raise BadLine(1, f"no {name!r} column; the columns are {', '.join(header)}")
+        names = {"id": fields.id, "text": fields.text}
+        while True:
+            number = rows.line_num + 1
+            row = next(rows, None)
+            if row is None:
+                return
+            if not row:
+                continue
+            if len(row) > len(header):
+                raise BadLine(number, f"{len(row)} values, but the header names {len(header)} columns")
+            try:
+                yield number, _mapped(dict(zip(header, row, strict=False)), fields)
+            except ValidationError as exc:
+                raise BadLine(number, _problem(exc, names)) from None
+    except csv.Error as exc:
+        raise BadLine(rows.line_num, f"not valid CSV: {exc}") from None
