@@ -159,3 +159,19 @@ def test_two_quotes_of_one_source_are_two_passages() -> None:
     query = " ".join(["first", *words[:12], "then", "much", "later", "on", "it", "said", *words[13:]])
     spans = align(_ids(query), _ids(SOURCE), 4, 10, 3)
     assert [(s.s0, s.s1) for s in spans] == [(0, 12), (13, len(words))]
+
+
+def test_a_sentence_repeated_in_every_paragraph_is_aligned_with_a_bounded_number_of_them() -> None:
+    from app.engine.passages import ARTICLE_SOURCES, PassageFinder, PassageRules
+    from app.text import split
+
+    finder = PassageFinder(PassageRules(Winnowing(4, 4), 12, 10))
+    article = "\n\n".join(f"Paragraph {n} opens like this: {SOURCE}." for n in range(40))
+    paragraphs = split(article, "text")
+    found = finder.within_article(paragraphs, finder.tokens([p.text for p in paragraphs]))
+    assert found[0] == []
+    assert [len(f) for f in found[1:]] == [min(n, ARTICLE_SOURCES) for n in range(1, 40)]
+    for paragraph, passages in zip(paragraphs, found, strict=True):
+        for passage in passages:
+            assert article[passage.start : passage.end] == passage.text
+            assert passage.source_text.endswith("on the columns")

@@ -19,6 +19,7 @@ match (then the passage shows exactly which words are shared).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -33,6 +34,10 @@ from app.store.base import Keys, StoredParagraph
 from app.text import Paragraph
 
 Source = Literal["article", "archive"]
+# Earlier paragraphs of the article a k-gram remembers, and that a paragraph
+# is aligned with (see within_article).
+ARTICLE_POSTINGS = 50
+ARTICLE_SOURCES = 5
 
 
 @dataclass(frozen=True)
@@ -125,13 +130,19 @@ class PassageFinder:
     def within_article(
         self, paragraphs: Sequence[Paragraph], tokens: Sequence[Tokens]
     ) -> list[list[Passage]]:
-        """Passages each paragraph shares with an earlier one of the article."""
+        """Passages each paragraph shares with an earlier one of the article.
+
+        Bounded like the archive side, so that a long article repeating one
+        sentence in every paragraph stays linear: a k-gram remembers its
+        first ``ARTICLE_POSTINGS`` paragraphs, and a paragraph is aligned
+        with the ``ARTICLE_SOURCES`` earlier ones sharing most k-grams."""
         k = self.rules.scheme.kgram
-        seen: dict[int, set[int]] = {}  # k-gram hash -> earlier paragraphs holding it
+        seen: dict[int, list[int]] = {}  # k-gram hash -> earlier paragraphs holding it
         out: list[list[Passage]] = []
         for i, (paragraph, query) in enumerate(zip(paragraphs, tokens, strict=True)):
-            grams = kgram_hashes(query.ids, k).tolist()
-            earlier = sorted({j for g in grams for j in seen.get(g, ())})
+            grams = set(kgram_hashes(query.ids, k).tolist())
+            shared = Counter(j for g in grams for j in seen.get(g, ()))
+            earlier = sorted(j for j, _ in shared.most_common(ARTICLE_SOURCES))
             found: list[Passage] = []
             for j in earlier:
                 source = paragraphs[j]
@@ -143,7 +154,9 @@ class PassageFinder:
                     )
             out.append(found)
             for g in grams:
-                seen.setdefault(g, set()).add(i)
+                holders = seen.setdefault(g, [])
+                if len(holders) < ARTICLE_POSTINGS:
+                    holders.append(i)
         return out
 
     # against the archive
