@@ -136,13 +136,9 @@ class PassageFinder:
         sentence in every paragraph stays linear: a k-gram remembers its
         first ``ARTICLE_POSTINGS`` paragraphs, and a paragraph is aligned
         with the ``ARTICLE_SOURCES`` earlier ones sharing most k-grams."""
-        k = self.rules.scheme.kgram
-        seen: dict[int, list[int]] = {}  # k-gram hash -> earlier paragraphs holding it
         out: list[list[Passage]] = []
-        for i, (paragraph, query) in enumerate(zip(paragraphs, tokens, strict=True)):
-            grams = set(kgram_hashes(query.ids, k).tolist())
-            shared = Counter(j for g in grams for j in seen.get(g, ()))
-            earlier = sorted(j for j, _ in shared.most_common(ARTICLE_SOURCES))
+        for i, earlier in enumerate(_earlier_sharing(tokens, self.rules.scheme.kgram)):
+            paragraph, query = paragraphs[i], tokens[i]
             found: list[Passage] = []
             for j in earlier:
                 source = paragraphs[j]
@@ -153,10 +149,6 @@ class PassageFinder:
                         )
                     )
             out.append(found)
-            for g in grams:
-                holders = seen.setdefault(g, [])
-                if len(holders) < ARTICLE_POSTINGS:
-                    holders.append(i)
         return out
 
     # against the archive
@@ -214,6 +206,31 @@ class PassageFinder:
                     )
                 )
         return found
+
+
+def _earlier_sharing(tokens: Sequence[Tokens], k: int) -> list[list[int]]:
+    """Per paragraph, the earlier ones (at most ``ARTICLE_SOURCES``, those
+    sharing most) holding one of its k-grams; a k-gram counts for its first
+    ``ARTICLE_POSTINGS`` paragraphs. Sorted in one pass: most k-grams of an
+    article occur once, and only those shared cost a Python step."""
+    grams = [kgram_hashes(t.ids, k) for t in tokens]
+    values = np.concatenate(grams) if grams else np.empty(0, dtype=np.uint64)
+    owners = np.repeat(np.arange(len(grams)), [g.size for g in grams])
+    order = np.lexsort((owners, values))
+    values, owners = values[order], owners[order]
+    first = np.r_[True, (values[1:] != values[:-1]) | (owners[1:] != owners[:-1])] if values.size else []
+    values, owners = values[first], owners[first]
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if values.size else np.empty(0, int)
+    ends = np.r_[starts[1:], values.size]
+    several = ends - starts >= 2
+    shared: list[Counter[int]] = [Counter() for _ in tokens]
+    for a, b in zip(starts[several].tolist(), ends[several].tolist(), strict=True):
+        holders = owners[a : min(b, a + ARTICLE_POSTINGS)].tolist()
+        for n, later in enumerate(holders[1:], 1):
+            shared[later].update(holders[:n])
+        for later in owners[a + ARTICLE_POSTINGS : b].tolist():
+            shared[later].update(holders)
+    return [sorted(j for j, _ in counts.most_common(ARTICLE_SOURCES)) for counts in shared]
 
 
 def ordered(passages: list[Passage]) -> list[Passage]:
