@@ -168,7 +168,7 @@ def test_a_sentence_repeated_in_every_paragraph_is_aligned_with_a_bounded_number
     finder = PassageFinder(PassageRules(Winnowing(4, 4), 12, 10))
     article = "\n\n".join(f"Paragraph {n} opens like this: {SOURCE}." for n in range(40))
     paragraphs = split(article, "text")
-    found = finder.within_article(paragraphs, finder.tokens([p.text for p in paragraphs]))
+    found = finder.within_article(paragraphs, finder.tokens([p.text for p in paragraphs]), range(40))
     assert found[0] == []
     assert [len(f) for f in found[1:]] == [min(n, ARTICLE_SOURCES) for n in range(1, 40)]
     for passages in found:

@@ -12,6 +12,8 @@ from app.api import errors, openapi
 from app.api.limits import BodyLimit
 from app.api.observability import Observe, configure_logging
 from app.api.routes import allowlist, check, documents, health, review
+from app.api.security import CrossOriginGuard, SecurityHeaders
+from app.api.work import work_limiter
 from app.engine import Service
 from app.settings import Settings
 
@@ -24,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = Service.open(settings)
         app.state.service = service
+        app.state.work_limiter = work_limiter(settings.work_threads)
         try:
             yield
         finally:
@@ -34,13 +37,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Near-duplicate paragraph detection for publishers",
         lifespan=lifespan,
+        # Served by app/api/routes/review.py from a packaged Swagger UI, not a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     errors.install(app)
     openapi.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    # Added last, so outermost: it times and logs even a 413 from BodyLimit.
+    # Outside BodyLimit: a cross-origin write is refused before its body is read.
+    app.add_middleware(CrossOriginGuard)
+    # Outside those two: it times and logs even a 413 or a 403.
     app.add_middleware(Observe, timeout=settings.request_timeout)
+    # Outermost, so that Observe's 504s carry the security headers too.
+    app.add_middleware(SecurityHeaders)
     for module in (check, documents, allowlist, health, review):
         app.include_router(module.router)
     return app

@@ -50,6 +50,13 @@ class ParagraphOut(BaseModel):
     )
     boilerplate_documents: int = Field(0, description="archived documents holding it, when boilerplate")
     allowlisted: bool = Field(False, description="matches a phrase of the allowlist: not reported")
+    repeat_of: int | None = Field(
+        None,
+        description="set on a later copy of a paragraph: the index of the first paragraph of the "
+        "article with the same normalised text, its only article match (that one lists the archive "
+        "matches)",
+    )
+    copies: int = Field(1, description="paragraphs of the article with this normalised text, itself included")
     matches: list[MatchOut]
     passages: list[PassageOut] = Field(
         default_factory=list,
@@ -85,6 +92,8 @@ def check_response(results: list[ParagraphResult], ingested: IngestResult | None
             boilerplate=r.boilerplate,
             boilerplate_documents=r.boilerplate_documents,
             allowlisted=r.allowlisted,
+            repeat_of=r.repeat_of,
+            copies=r.copies,
             matches=[MatchOut(**m.__dict__) for m in r.matches],
             passages=[PassageOut(**p.__dict__) for p in r.passages],
         )

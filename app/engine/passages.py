@@ -128,19 +128,21 @@ class PassageFinder:
     # within the article
 
     def within_article(
-        self, paragraphs: Sequence[Paragraph], tokens: Sequence[Tokens]
+        self, paragraphs: Sequence[Paragraph], tokens: Sequence[Tokens], among: Sequence[int]
     ) -> list[list[Passage]]:
-        """Passages each paragraph shares with an earlier one of the article.
+        """Passages each paragraph of ``among`` (indices, ascending) shares
+        with an earlier one of them; a list per paragraph of ``among``.
 
         Bounded like the archive side, so that a long article repeating one
         sentence in every paragraph stays linear: a k-gram remembers its
         first ``ARTICLE_POSTINGS`` paragraphs, and a paragraph is aligned
         with the ``ARTICLE_SOURCES`` earlier ones sharing most k-grams."""
         out: list[list[Passage]] = []
-        for i, earlier in enumerate(_earlier_sharing(tokens, self.rules.scheme.kgram)):
+        chosen = [tokens[i] for i in among]
+        for i, earlier in zip(among, _earlier_sharing(chosen, self.rules.scheme.kgram), strict=True):
             paragraph, query = paragraphs[i], tokens[i]
             found: list[Passage] = []
-            for j in earlier:
+            for j in (among[n] for n in earlier):
                 source = paragraphs[j]
                 for span in self._align(query, tokens[j], None):
                     found.append(

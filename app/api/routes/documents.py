@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.api.auth import ReadAccess, WriteAccess
@@ -16,7 +16,8 @@ from app.api.schemas import (
     IngestResponse,
     StoredParagraphOut,
 )
-from app.engine import DocumentInput
+from app.api.work import run_work
+from app.engine import DocumentInput, Service
 
 router = APIRouter(tags=["documents"])
 
@@ -66,8 +67,8 @@ async def ingest(
         raise ApiError(
             422, f"{len(docs)} documents in one request; the limit is {settings.max_batch_documents}"
         )
-    results = await run_in_threadpool(
-        service.ingest, [DocumentInput(d.id, d.text, d.format, d.metadata) for d in docs]
+    results = await run_work(
+        request, service.ingest, [DocumentInput(d.id, d.text, d.format, d.metadata) for d in docs]
     )
     for r in results:
         INGESTED.labels(r.status).inc()
@@ -78,8 +79,29 @@ async def ingest(
     "/documents/{document_id:path}",
     response_model=DocumentOut,
     responses={401: {}, 404: {"description": "unknown"}},
+    summary="A stored document; the id percent-encoded whole (a slash as %2F) or as it is",
 )
 async def get_document(document_id: str, service: ServiceDep, _: ReadAccess) -> DocumentOut:
+    return await _document(document_id, service)
+
+
+@router.get(
+    "/documents",
+    response_model=DocumentOut,
+    responses={401: {}, 404: {"description": "unknown"}},
+    summary="A stored document, its id in the query string (any id, even '.' or '..')",
+)
+async def get_document_by_query(
+    service: ServiceDep,
+    _: ReadAccess,
+    document_id: Annotated[str, Query(alias="id", min_length=1, description="the document's id")],
+) -> DocumentOut:
+    # Clients (browsers first) resolve "." and ".." path segments, even
+    # percent-encoded, before sending: in the query string an id arrives as is.
+    return await _document(document_id, service)
+
+
+async def _document(document_id: str, service: Service) -> DocumentOut:
     doc = await run_in_threadpool(service.get, document_id)
     if doc is None:
         raise ApiError(404, f"no document with id {document_id!r}")
