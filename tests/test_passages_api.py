@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,27 @@ def test_a_quote_of_the_archive_is_a_passage_and_not_a_duplicate(archived: TestC
     stored = archived.get("/documents/harbour").json()["paragraphs"][1]["text"]
     assert stored[passage["source_start"] : passage["source_end"]] == passage["source_text"] == QUOTE
     assert all(p["passages"] == [] for p in body["paragraphs"][:2])
+
+
+def _visible(fragment: str) -> str:
+    """What a reader sees of an HTML fragment: tags dropped, references decoded."""
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", fragment)).split())
+
+
+def test_html_passages_point_into_the_submitted_html(archived: TestClient) -> None:
+    marked = QUOTE.replace("departures", "<em>departures</em>").replace("terminal,", "terminal&#44;")
+    body = (
+        "<!doctype html><article><h1>Quay anger</h1><p>Traders on the quay were furious. "
+        f"{marked} &mdash; and the cooperative lost its berth.</p></article>"
+    )
+    answer = _check(archived, body, format="html")
+    assert answer["reuse"] is True
+    (passage,) = answer["paragraphs"][1]["passages"]
+    assert passage["text"] == QUOTE
+    assert body[passage["start"] : passage["end"]] == marked
+    assert _visible(body[passage["start"] : passage["end"]]) == QUOTE
+    paragraph = answer["paragraphs"][1]
+    assert paragraph["start"] <= passage["start"] < passage["end"] <= paragraph["end"]
 
 
 def test_light_edits_inside_a_quote_give_one_passage_spanning_it(archived: TestClient) -> None:

@@ -71,12 +71,11 @@ BodyOffsets = Callable[[Paragraph, int, int], tuple[int, int]]
 
 
 def text_offsets(paragraph: Paragraph, start: int, end: int) -> tuple[int, int]:
-    """Plain text: a paragraph's text is the body between its offsets."""
-    offsets = getattr(paragraph, "offsets", None)
-    if offsets is not None:
-        # Sources where text and body differ (HTML) give each text
-        # character's body offset, plus one past the end.
-        return int(offsets[start]), int(offsets[end - 1]) + 1
+    """The body span of ``paragraph.text[start:end]`` (``end > start``):
+    plain text is the body between the paragraph's offsets; HTML says where
+    each character comes from (a character reference, markup in between)."""
+    if paragraph.offsets is not None:
+        return int(paragraph.offsets.starts[start]), int(paragraph.offsets.ends[end - 1])
     return paragraph.start + start, paragraph.start + end
 
 
