@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
 from app.engine import Service
+from app.engine.service import DocumentInput
 from app.settings import Settings
 from app.store import SchemeMismatch
 from tests.articles import ARCHIVED_EN, UNRELATED_EN
@@ -204,3 +205,35 @@ def test_a_store_with_other_fingerprints_is_still_refused(tmp_path: Path) -> Non
     Service.open(Settings(store=url, passage_kgram=5)).close()
     with pytest.raises(SchemeMismatch, match="passages=winnow-k5-w4"):
         Service.open(Settings(store=url))
+
+
+LONG_ARCHIVED = (
+    "The regional council met on Tuesday evening in the old town hall to discuss the budget. "
+    "Councillors argued for three hours about the cost of the new tram line to the airport. "
+    "The opposition said the project had doubled in price since the first estimates were published. "
+    "The mayor replied that inflation and the price of steel explained most of the increase. "
+    "A vote on the final budget is expected before the end of the month, after a public consultation. "
+    "Residents of the eastern districts have asked for a second line that would serve their schools."
+)
+
+
+@pytest.mark.parametrize("passages", [True, False])
+def test_a_paragraph_cut_to_one_sentence_is_verified_through_its_shared_words(
+    tmp_path: Path, passages: bool
+) -> None:
+    # Bands tuned for Jaccard 0.5 rarely propose a sixth of a paragraph
+    # (Jaccard about 0.15); its shared runs of words do, and its exact
+    # containment (1.0) makes it a match.
+    cut = "The opposition said the project had doubled in price since the first estimates were published."
+    settings = Settings(store=f"sqlite:///{tmp_path}/cut.db", lsh_threshold=0.5, passages=passages)
+    service = Service.open(settings)
+    try:
+        service.ingest([DocumentInput("council", LONG_ARCHIVED)])
+        (result,) = service.check(cut)
+        assert bool(result.matches) is passages
+        if passages:
+            assert result.matches[0].containment == 1.0
+            (passage,) = result.passages
+            assert passage.text == cut.removesuffix(".")
+    finally:
+        service.close()

@@ -244,6 +244,11 @@ class Checker:
                 wanted[i] = heapq.nlargest(self.max_candidates, votes, key=votes.__getitem__)
             else:
                 wanted[i] = list(votes)
+            # Paragraphs sharing long runs of words are verified too: a
+            # paragraph that lost most of its sentences has a Jaccard index
+            # the bands rarely propose, but its containment is exact.
+            extra = [r for r in seeds[i].refs if r not in votes]
+            wanted[i] += extra[: max(0, self.max_candidates - len(wanted[i]))]
         deadline.check("archive candidates")
         proposed = {r for refs in wanted.values() for r in refs}
         seeded = {r for s in seeds for r in s.refs}
