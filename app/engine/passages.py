@@ -38,6 +38,11 @@ Source = Literal["article", "archive"]
 # is aligned with (see within_article).
 ARTICLE_POSTINGS = 50
 ARTICLE_SOURCES = 5
+# k-grams two paragraphs must share to be aligned: a passage scoring 12 or
+# more holds at least 8 4-grams (one run of 12: 9; two runs over a gap: 8),
+# so pairs sharing a common 4-word phrase or two are not aligned at all.
+# Lowered for a lower minimum score (see _earlier_sharing).
+ARTICLE_MIN_SHARED = 4
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,9 @@ class PassageFinder:
         with the ``ARTICLE_SOURCES`` earlier ones sharing most k-grams."""
         out: list[list[Passage]] = []
         chosen = [tokens[i] for i in among]
-        for i, earlier in zip(among, _earlier_sharing(chosen, self.rules.scheme.kgram), strict=True):
+        k = self.rules.scheme.kgram
+        least = max(1, min(ARTICLE_MIN_SHARED, self.rules.min_tokens - 2 * k + 2))
+        for i, earlier in zip(among, _earlier_sharing(chosen, k, least), strict=True):
             paragraph, query = paragraphs[i], tokens[i]
             found: list[Passage] = []
             for j in (among[n] for n in earlier):
@@ -209,9 +216,9 @@ class PassageFinder:
         return found
 
 
-def _earlier_sharing(tokens: Sequence[Tokens], k: int) -> list[list[int]]:
+def _earlier_sharing(tokens: Sequence[Tokens], k: int, least: int) -> list[list[int]]:
     """Per paragraph, the earlier ones (at most ``ARTICLE_SOURCES``, those
-    sharing most) holding one of its k-grams; a k-gram counts for its first
+    sharing most) holding ``least`` of its k-grams or more; a k-gram counts for its first
     ``ARTICLE_POSTINGS`` paragraphs. Sorted in one pass: most k-grams of an
     article occur once, and only those shared cost a Python step."""
     grams = [kgram_hashes(t.ids, k) for t in tokens]
@@ -231,7 +238,7 @@ def _earlier_sharing(tokens: Sequence[Tokens], k: int) -> list[list[int]]:
             shared[later].update(holders[:n])
         for later in owners[a + ARTICLE_POSTINGS : b].tolist():
             shared[later].update(holders)
-    return [sorted(j for j, _ in counts.most_common(ARTICLE_SOURCES)) for counts in shared]
+    return [sorted(j for j, n in counts.most_common(ARTICLE_SOURCES) if n >= least) for counts in shared]
 
 
 def ordered(passages: list[Passage]) -> list[Passage]:
