@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -237,3 +238,23 @@ def test_a_paragraph_cut_to_one_sentence_is_verified_through_its_shared_words(
             assert passage.text == cut.removesuffix(".")
     finally:
         service.close()
+
+
+def test_paradup_check_json_carries_passages_and_reuse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.cli import main
+
+    store = f"sqlite:///{tmp_path}/cli.db"
+    service = Service.open(Settings(store=store))
+    service.ingest([DocumentInput("harbour", ARCHIVED_EN)])
+    service.close()
+    article = tmp_path / "article.txt"
+    article.write_text(UNRELATED_EN + "\n\n" + FRESH, encoding="utf-8")
+    capsys.readouterr()
+    # passages alone leave the exit code of a clean article (0: no duplicate)
+    assert main(["check", "--store", store, "--json", str(article)]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["duplicate"] is False and body["reuse"] is True
+    (passage,) = body["paragraphs"][2]["passages"]
+    assert passage["document_id"] == "harbour" and passage["text"] == QUOTE
