@@ -26,12 +26,13 @@ class Settings(BaseSettings):
     # Fingerprints. Changing these needs a new index (the store refuses to
     # open one built with other values).
     lsh_threshold: float = Field(
-        0.3,
+        0.4,
         gt=0.0,
         lt=1.0,
-        description="Jaccard the LSH bands are tuned for (0.3: 49 bands x 2 rows). Below the "
-        "similarity threshold so that containment matches (a sentence added or removed, "
-        "Jaccard often 0.2-0.45) are proposed for verification; see docs/quality.md",
+        description="Jaccard the LSH bands are tuned for (0.4: 27 bands x 2 rows). Below the "
+        "similarity threshold; containment matches (a sentence added or removed, Jaccard often "
+        "0.2-0.45) are also proposed by their shared passages. 0.3 (49 x 2) before passages "
+        "existed; see docs/quality.md",
     )
     num_perm: int = Field(128, ge=16, le=1024)
     shingle_size: int = Field(3, ge=1, le=16, description="tokens per shingle")

@@ -190,8 +190,15 @@ def test_passages_over_a_real_server(tmp_path: Path) -> None:
 
 def test_a_store_created_before_passages_keeps_working_on_its_bands(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/old.db"
-    old = Service.open(Settings(store=url, passages=False))
+    # as created before passages: no postings, 49 bands of 2 rows
+    old = Service.open(Settings(store=url, passages=False, lsh_threshold=0.3))
+    assert old.fingerprinter.bands.bands == 49
     old.close()
+    reopened = Service.open(Settings(store=url))
+    assert (reopened.fingerprinter.bands.bands, reopened.fingerprinter.passages) == (49, None)
+    reopened.close()
+    with pytest.raises(SchemeMismatch):  # other bands asked for explicitly: refused
+        Service.open(Settings(store=url, lsh_threshold=0.4))
     with TestClient(create_app(Settings(store=url))) as client:
         assert client.post("/ingest", json={"id": "harbour", "text": ARCHIVED_EN}).status_code == 200
         # no postings: a quote alone is not found in the archive ...

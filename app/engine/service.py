@@ -82,22 +82,12 @@ class Service:
         except SchemeMismatch as mismatch:
             if fp.passages is None:
                 raise
-            # A store created before passages existed (same fingerprints,
-            # no postings) keeps working on its bands; passages are then
-            # found within the article and for near-duplicate matches only.
-            # Otherwise the original message, naming the store's scheme.
-            bands_only = fp.without_postings()
-            try:
-                store = open_store(settings.store, bands_only.band_keys, bands_only.scheme)
-            except SchemeMismatch:
-                raise mismatch from None
-            log.warning(
-                "store %s has no passage postings (created before passages existed): passages "
-                "against the archive are limited to near-duplicate matches; re-ingest the "
-                "archive into a new store to index them",
-                settings.store,
-            )
-            fp = bands_only
+            # A store created before passages existed (no postings, and the
+            # bands of that time unless LSH_THRESHOLD is set) keeps working
+            # on its bands; passages are then found within the article and
+            # for near-duplicate matches only. Otherwise the original
+            # message, naming the store's scheme.
+            store, fp = _bands_only(settings, fp, mismatch)
         service = cls(settings, store, fp)
         if service.checker.passages is not None:
             service.checker.passages.warm_up()
@@ -308,3 +298,34 @@ def passage_rules(settings: Settings) -> PassageRules:
         settings.passage_min_tokens,
         settings.passage_max_postings,
     )
+
+
+# The LSH threshold of stores created before passages existed (49 x 2 bands).
+LSH_THRESHOLD_BEFORE_PASSAGES = 0.3
+
+
+def _bands_only(
+    settings: Settings, fp: Fingerprinter, mismatch: SchemeMismatch
+) -> tuple[Store, Fingerprinter]:
+    """The store opened as one created before passages, or ``mismatch``."""
+    tries = [fp.without_postings()]
+    if "lsh_threshold" not in settings.model_fields_set:
+        earlier = settings.model_copy(
+            update={"lsh_threshold": LSH_THRESHOLD_BEFORE_PASSAGES, "passages": False}
+        )
+        tries.append(fingerprinter(earlier))
+    for bands_only in tries:
+        try:
+            store = open_store(settings.store, bands_only.band_keys, bands_only.scheme)
+        except SchemeMismatch:
+            continue
+        log.warning(
+            "store %s has no passage postings (created before passages existed): its bands "
+            "(%d x %d) are used, and passages against the archive are limited to near-duplicate "
+            "matches; re-ingest the archive into a new store to index them",
+            settings.store,
+            bands_only.bands.bands,
+            bands_only.bands.rows,
+        )
+        return store, bands_only
+    raise mismatch from None
