@@ -161,3 +161,11 @@ def test_the_two_version_section_leaves_the_scale_section_as_it_is() -> None:
     assert f"{AB_BEGIN}\nfirst\n{AB_END}\n" in once
     again = replace_section(once, AB_BEGIN, AB_END, "second\n")
     assert again == once.replace("first\n", "second\n")
+
+
+def test_the_ingest_row_says_how_many_runs_its_median_is_of() -> None:
+    size = _size(1_000)
+    for label in (BEFORE, AFTER):
+        size["versions"][label]["cli_ingest"]["runs"] = [{}, {}, {}]
+    text = render_ab({**REPORT, "sizes": [size]})
+    assert "|  | CLI ingest paragraphs/s (median of 3 runs each) | 20,000 | 16,000 | 0.80x |" in text

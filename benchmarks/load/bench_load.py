@@ -22,6 +22,10 @@ temporary JSONL, then measures:
 * the same for ``benchmarks.baseline_datasketch`` (one process: its index
   lives in that process's memory), up to ``--baseline-max`` paragraphs.
 
+With ``--baseline-ref GITREF`` it measures two versions instead: GITREF
+("before") beside this checkout ("after"), in alternating rounds, and
+neither HTTP ingest nor datasketch; see benchmarks/load/bench_load_ab.py.
+
 Skips with a message when the corpora are absent. Corpus text only goes to
 temporary files, deleted at the end.
 """
@@ -196,6 +200,9 @@ def main() -> int:
         help="measure this commit (before) against this checkout (after), in alternating rounds",
     )
     parser.add_argument("--rounds", type=int, default=5, help="rounds per version with --baseline-ref")
+    parser.add_argument(
+        "--ingest-rounds", type=int, default=1, help="CLI ingests per version with --baseline-ref"
+    )
     parser.add_argument(
         "--sequential-checks", type=int, default=500, help="one-connection checks per round (--baseline-ref)"
     )

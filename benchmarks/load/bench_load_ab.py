@@ -22,6 +22,7 @@ table and index with SQLite's dbstat. The worktree is removed at the end.
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import subprocess
 import sys
@@ -34,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.load.ab import AFTER, BEFORE, bytes_beyond_text, round_order, summarise
+from benchmarks.load.ab import AFTER, BEFORE, bytes_beyond_text, median, round_order, summarise
 from benchmarks.load.scale_corpus import Source, write_inputs
 from benchmarks.load.tools import (
     ROOT,
@@ -94,8 +95,9 @@ def table_bytes(store: Path) -> dict[str, int]:
     return {str(name): int(size) for name, size in rows}
 
 
-def ingest_version(version: Version, archive: Path, meta: dict[str, Any], work: Path) -> dict[str, Any]:
-    """The version's CLI ingests the archive into its own new store."""
+def warm_ingest(version: Version, archive: Path, work: Path) -> None:
+    """An untimed ingest of the archive's first documents with the version's
+    CLI: a fresh checkout compiles and caches its numba kernels here."""
     warm_archive = work / f"warm-{version.label}.jsonl"
     with archive.open(encoding="utf-8") as lines, warm_archive.open("w", encoding="utf-8") as out:
         for _, line in zip(range(WARMUP_DOCUMENTS), lines, strict=False):
@@ -105,7 +107,19 @@ def ingest_version(version: Version, archive: Path, meta: dict[str, Any], work: 
     for p in (warm_archive, *warm_store.parent.glob(warm_store.name + "*")):
         p.unlink()
 
+
+def remove_store(store: Path) -> None:
+    for p in store.parent.glob(store.name + "*"):
+        p.unlink()
+
+
+def ingest_version(version: Version, archive: Path, meta: dict[str, Any], work: Path) -> dict[str, Any]:
+    """The version's CLI ingests the archive into its own new store."""
     store = work / f"ab-{version.label}-{meta['paragraphs']}.db"
+    remove_store(store)
+    # The archive's (or the other store's) dirty pages are written out now,
+    # not during this ingest.
+    os.sync()
     result: dict[str, Any] = {"store": store}
     result["cli_ingest"] = cli_ingest(store, archive, meta["paragraphs"], version.root)
     size = store_bytes(store)
@@ -130,6 +144,11 @@ def warm_start(version: Version, store: Path, first: bytes, work: Path) -> None:
     finally:
         server.stop()
     (work / f"warm-{version.label}.log").unlink()
+
+
+def median_ingest(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median ingest rate of a version's runs, with every run."""
+    return {"paragraphs_per_s": round(median([r["paragraphs_per_s"] for r in runs])), "runs": runs}
 
 
 def sequential(url: str, bodies: list[bytes], count: int) -> tuple[list[float], int]:
@@ -190,12 +209,16 @@ def run_size(
     archive, bodies, out = write_inputs(sources, n, args.articles, work)
     out["archive_seconds"] = round(time.perf_counter() - start, 2)
     print(f"archive {out}", file=sys.stderr)
-    stores: dict[str, Path] = {}
-    out["versions"] = {}
     for label in (BEFORE, AFTER):
+        warm_ingest(versions[label], archive, work)
+    stores: dict[str, Path] = {}
+    runs: dict[str, list[dict[str, Any]]] = {BEFORE: [], AFTER: []}
+    out["versions"] = {}
+    for _, label in round_order(args.ingest_rounds):
         result = ingest_version(versions[label], archive, out, work)
         stores[label] = result.pop("store")
-        out["versions"][label] = result
+        runs[label].append(result["cli_ingest"])
+        out["versions"][label] = {**result, "cli_ingest": median_ingest(runs[label])}
         print(f"{label} ingest {result['cli_ingest']}, disk {result['disk']}", file=sys.stderr)
     archive.unlink()
     first = bodies.read_text(encoding="utf-8").split("\n", 1)[0].encode()
@@ -212,8 +235,7 @@ def run_size(
         )
     out["summary"] = summarise(out["rounds"])
     for store in stores.values():
-        for p in store.parent.glob(store.name + "*"):
-            p.unlink()
+        remove_store(store)
     bodies.unlink()
     return out
 

@@ -49,8 +49,9 @@ def _size_rows(size: Mapping[str, Any]) -> list[str]:
         )
         first = ""
     versions = size["versions"]
+    ingests = len(versions[BEFORE]["cli_ingest"].get("runs", [None]))
     once = {
-        "CLI ingest paragraphs/s (one run each)": (
+        f"CLI ingest paragraphs/s ({'one run' if ingests == 1 else f'median of {ingests} runs'} each)": (
             versions[BEFORE]["cli_ingest"]["paragraphs_per_s"],
             versions[AFTER]["cli_ingest"]["paragraphs_per_s"],
         ),
