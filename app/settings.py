@@ -53,7 +53,12 @@ class Settings(BaseSettings):
 
     # Limits.
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
-    max_paragraphs: int = Field(5000, ge=1, description="paragraphs per checked or ingested document")
+    max_paragraphs: int = Field(
+        1000,
+        ge=1,
+        description="paragraphs per checked or ingested document (the cost of the worst request "
+        "grows with it: README, Security and operations)",
+    )
     max_batch_documents: int = Field(1000, ge=1, description="documents per ingest request")
 
     max_paragraph_chars: int = Field(100_000, ge=100, description="longest accepted paragraph")
@@ -62,7 +67,12 @@ class Settings(BaseSettings):
         description="answer 422 to text holding C0/C1 control characters; by default they are "
         "replaced by spaces (NUL is always refused)",
     )
-    request_timeout: float = Field(30.0, gt=0, description="seconds before a request answers 504")
+    request_timeout: float = Field(
+        30.0, gt=0, description="seconds before a request answers 504 (its work then stops)"
+    )
+    work_threads: int = Field(
+        2, ge=1, description="checks and ingests run at once per worker process (the others queue)"
+    )
 
     # Access control. With keys set, writes need "Authorization: Bearer <key>".
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
@@ -81,6 +91,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1)
+    header_timeout: float = Field(
+        10.0, gt=0, description="seconds for a request's line and headers to arrive (408 and closed after)"
+    )
+    keep_alive_timeout: int = Field(5, ge=1, description="seconds an idle keep-alive connection stays open")
+    max_connections: int = Field(
+        100,
+        ge=1,
+        description="open connections per worker process; one more is answered 503 and closed "
+        "(bodies are held in memory: this times PARADUP_MAX_BODY_BYTES bounds them)",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -45,6 +45,8 @@ class LiveServer:
         self.cmd = [sys.executable, "-m", *module_args, "--port", str(self.port)]
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
+        # Where the server's output goes when not quiet (None: this process's).
+        self.output: IO[bytes] | None = None
         self.client = httpx.Client(base_url=self.url, timeout=300)
 
     @classmethod
@@ -58,7 +60,7 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         # The servers log every request; the evaluation reports its own figures.
-        out = subprocess.DEVNULL if self.quiet else None
+        out = subprocess.DEVNULL if self.quiet else self.output
         self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=ROOT, stdout=out, stderr=out)
         # Readiness is polled; the deadline only bounds a hung start.
         deadline = time.monotonic() + 180

@@ -171,9 +171,9 @@ def redis_cluster(redis_workdir: Path) -> Iterator[RedisCluster]:
 # gets a fresh namespace (the contract tests assume an empty index).
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
-    return f"{redis_server.url}?namespace={namespace()}"
+    return f"{redis_server.url}?namespace={namespace()}&create=1"
 
 
 @pytest.fixture
 def redis_cluster_url(redis_cluster: RedisCluster) -> str:
-    return f"{redis_cluster.url}?namespace={namespace()}"
+    return f"{redis_cluster.url}?namespace={namespace()}&create=1"

@@ -16,6 +16,8 @@ PARAGRAPH_KEYS = {
     "boilerplate",
     "boilerplate_documents",
     "allowlisted",
+    "repeat_of",
+    "copies",
     "matches",
 }
 MATCH_KEYS = {"source", "document_id", "paragraph_index", "similarity", "containment", "text"}

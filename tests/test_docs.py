@@ -14,7 +14,7 @@ from pydantic.fields import FieldInfo
 import app.store.redis
 from app.cli import parser
 from app.settings import Settings
-from app.store.redis import DEFAULT_BUCKET_BITS
+from app.store.redis_client import DEFAULT_BUCKET_BITS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -83,15 +83,15 @@ def test_a_namespace_from_before_the_names_index_gets_it_on_open(store: RedisSto
 
 def test_namespaces_are_separate(url: str) -> None:
     base = url.split("?")[0]
-    first = open_store(f"{base}?namespace={namespace()}", FP.band_keys, FP.scheme)
-    second = open_store(f"{base}?namespace={namespace()}", FP.band_keys, FP.scheme)
+    first = open_store(f"{base}?namespace={namespace()}&create=1", FP.band_keys, FP.scheme)
+    second = open_store(f"{base}?namespace={namespace()}&create=1", FP.band_keys, FP.scheme)
     try:
         first.put([document("doc-1", TEXTS)])
         assert second.get("doc-1") is None
         assert refs_for(second, TEXTS[0]) == set()
         assert second.stats().documents == 0
         # another fingerprint scheme is fine in another namespace
-        open_store(f"{base}?namespace={namespace()}", FP.band_keys, FP.scheme + " x").close()
+        open_store(f"{base}?namespace={namespace()}&create=1", FP.band_keys, FP.scheme + " x").close()
     finally:
         first.close()
         second.close()
@@ -163,13 +163,15 @@ def test_too_many_paragraphs_is_refused(store: RedisStore) -> None:
 def own_server(tmp_path: Path) -> Iterator[RedisServer]:
     if not have_redis():
         pytest.skip("redis-server is not installed (make system-deps installs it with apt)")
-    server = start_server(tmp_path)
+    # Persistent, so that a restart brings the index back (a restart that
+    # loses it is tests/test_redis_namespace.py's subject).
+    server = start_server(tmp_path, "--appendonly", "yes")
     yield server
     server.stop()
 
 
 def test_store_unavailable_then_recovers(own_server: RedisServer) -> None:
-    store = open_store(own_server.url, FP.band_keys, FP.scheme)
+    store = open_store(own_server.url + "?create=1", FP.band_keys, FP.scheme)
     try:
         store.put([document("doc-1", TEXTS)])
         own_server.stop()
@@ -182,17 +184,17 @@ def test_store_unavailable_then_recovers(own_server: RedisServer) -> None:
         ):
             with pytest.raises(StoreUnavailable):
                 call()
-        own_server.start()  # same port; the server keeps no data (no persistence)
+        own_server.start()  # same port, same append-only file
         store.ping()
         assert store.put([document("doc-2", TEXTS)]) == ["created"]
-        assert len(refs_for(store, TEXTS[0])) == 1
+        assert len(refs_for(store, TEXTS[0])) == 2
     finally:
         store.close()
 
 
 def test_http_answers_503_while_redis_is_down(own_server: RedisServer) -> None:
     article = {"text": "\n\n".join(TEXTS)}
-    with TestClient(create_app(Settings(store=own_server.url))) as client:
+    with TestClient(create_app(Settings(store=own_server.url + "?create=1"))) as client:
         assert client.post("/ingest", json={"id": "doc-1", "text": "\n\n".join(TEXTS)}).status_code == 200
         own_server.stop()
         for response in (
@@ -201,7 +203,7 @@ def test_http_answers_503_while_redis_is_down(own_server: RedisServer) -> None:
             client.get("/ready"),
         ):
             assert response.status_code == 503
-            assert "unavailable" in response.json()["detail"]
+            assert "unavailable" in response.json()["detail"] and response.json()["retryable"] is True
         own_server.start()
         assert client.get("/ready").status_code == 200
         assert client.post("/ingest", json={"id": "doc-1", "text": "\n\n".join(TEXTS)}).status_code == 200

@@ -49,7 +49,7 @@ def test_the_cli_reports_a_refused_file(tmp_path: Path, capsys: pytest.CaptureFi
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
     assert main(["stats", "--store", str(path)]) == 2
-    assert "re-ingest" in capsys.readouterr().err
+    assert "not a paradup index" in capsys.readouterr().err
 
 
 def test_bulk_rewrite_and_in_place_append_index_the_same(tmp_path: Path) -> None:

@@ -48,7 +48,13 @@ def decode(raw: bytes, charset: str) -> str:
     return text
 
 
+def without_bom(raw: bytes) -> bytes:
+    """JSON has no byte order mark, but editors on Windows write one: ignored."""
+    return raw.removeprefix(codecs.BOM_UTF8)
+
+
 def parse_json(model: type[Model], raw: bytes) -> Model:
+    raw = without_bom(raw)
     if not raw.strip():
         raise ApiError(422, "request body is empty: expected a JSON object")
     try:
@@ -80,7 +86,7 @@ def parse_ndjson(raw: bytes) -> list[DocumentIn]:
     """One document per line; any bad line rejects the whole request (the
     batch is atomic like a JSON batch), naming the line."""
     try:
-        docs = [doc for _, doc in documents_from_lines(raw.split(b"\n"))]
+        docs = [doc for _, doc in documents_from_lines(without_bom(raw).split(b"\n"))]
     except BadLine as exc:
         raise ApiError(422, f"{exc}; nothing was ingested") from None
     if not docs:
@@ -91,6 +97,7 @@ def parse_ndjson(raw: bytes) -> list[DocumentIn]:
 def parse_documents(raw: bytes) -> list[DocumentIn]:
     """One document, or ``{"documents": [...]}``: told apart by the top-level
     key, so a document whose metadata mentions "documents" stays one."""
+    raw = without_bom(raw)
     try:
         top = json.loads(raw) if raw.strip() else None
     except (ValueError, RecursionError):

@@ -13,6 +13,7 @@ from app.api.limits import BodyLimit
 from app.api.observability import Observe, configure_logging
 from app.api.routes import allowlist, check, documents, health, review
 from app.api.security import CrossOriginGuard, SecurityHeaders
+from app.api.work import work_limiter
 from app.engine import Service
 from app.settings import Settings
 
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = Service.open(settings)
         app.state.service = service
+        app.state.work_limiter = work_limiter(settings.work_threads)
         try:
             yield
         finally:

@@ -20,6 +20,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -43,6 +44,12 @@ LATENCY = Histogram(
 )
 INGESTED = Counter("paradup_ingested_documents_total", "Documents ingested", ["status"])
 CHECKED = Counter("paradup_checked_paragraphs_total", "Paragraphs checked", ["status"])
+WORK_IN_FLIGHT = Gauge(
+    "paradup_work_in_flight", "Checks and ingests running in worker threads", multiprocess_mode="livesum"
+)
+WORK_STOPPED = Counter(
+    "paradup_work_stopped_total", "Checks and ingests stopped past their deadline, by stage", ["stage"]
+)
 
 
 class IndexSize(Collector):

@@ -21,7 +21,7 @@ from app.engine.check_report import MatchOut as MatchOut
 from app.engine.check_report import ParagraphOut as ParagraphOut
 from app.engine.check_report import check_response as check_response
 from app.engine.filters import as_datetime
-from app.engine.records import ID_PATTERN, TEXT
+from app.engine.records import ID_PATTERN, STRICT, TEXT, finite_metadata
 from app.engine.records import TEXT_PATTERN as TEXT_PATTERN
 from app.engine.records import DocumentIn as DocumentIn
 from app.engine.records import no_control_chars as _no_control_chars
@@ -31,7 +31,7 @@ Scalar = str | int | float | bool
 
 
 class ArchiveFilterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     since: datetime | date | None = Field(None, description="archived on or after (metadata date field)")
     until: datetime | date | None = Field(None, description="archived on or before (metadata date field)")
@@ -49,7 +49,7 @@ class ArchiveFilterIn(BaseModel):
 
 
 class CheckRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     text: str = TEXT
     format: Format = "text"
@@ -76,10 +76,11 @@ class CheckRequest(BaseModel):
     force: bool = Field(False, description="with ingest_as: ingest even when duplicates are found")
 
     _ingest_id_chars = field_validator("ingest_as")(lambda v: v if v is None else _no_control_chars(v))
+    _metadata_finite = field_validator("metadata")(finite_metadata)
 
 
 class IngestBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     documents: list[DocumentIn] = Field(min_length=1)
 
@@ -111,7 +112,7 @@ class Health(BaseModel):
 
 
 class AllowIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     text: str = TEXT
     note: str = Field("", max_length=1000, description="why the desk allows it")

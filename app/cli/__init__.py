@@ -44,6 +44,12 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port if args.port is not None else settings.port,
         workers=workers,
         log_level=args.log_level,
+        # Header timeout, connection limit, JSON parser errors (app/api/server.py).
+        http="app.api.server:Protocol",
+        timeout_keep_alive=settings.keep_alive_timeout,
+        # The app logs every request itself, without the query string (which
+        # may carry a key): uvicorn's access log would print it in clear.
+        access_log=False,
     )
     return EXIT_OK
 
@@ -149,6 +155,22 @@ def _stats(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _verify(args: argparse.Namespace, console: Console) -> int:
+    from app.engine import Fingerprinter
+    from app.store import verify_store
+
+    settings = _settings(args)
+    fp = Fingerprinter.create(
+        settings.num_perm, settings.shingle_size, settings.lsh_threshold, settings.min_shingles
+    )
+    problems = verify_store(settings.store, fp.scheme)
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print(f"{settings.store}: ok")
+    return EXIT_ERROR if problems else EXIT_OK
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings(store=args.store) if args.store else Settings()
 
@@ -213,6 +235,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the /check JSON response")
 
     command("stats", "Print the number of documents and paragraphs in the index as JSON.")
+    command("verify", "Check the index for damage (exit 0 sound, 2 with the problems listed).")
     return top
 
 
@@ -230,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise CliError("--key goes with --url")
         if args.command == "serve":
             return _serve(args)
-        handler = {"ingest": _ingest, "check": _check, "stats": _stats}[args.command]
+        handler = {"ingest": _ingest, "check": _check, "stats": _stats, "verify": _verify}[args.command]
         return handler(args, console)
     except (CliError, SourceError, RemoteError, ValueError, OSError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)

@@ -7,22 +7,44 @@ exact shingle sets, so a match above the threshold is never an estimate.
 
 from __future__ import annotations
 
+import functools
 import heapq
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from app.engine.allowlist import is_entry
+from app.engine.cancel import NEVER, Deadline
 from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
 from app.hashing import Analysis, overlap
+from app.hashing.similarity import intersection_size
 from app.store import Store, StoredParagraph
 from app.store.base import Keys
 from app.text import Paragraph
 
 Source = Literal["article", "archive"]
+Shingles = npt.NDArray[np.uint32]
+
+# Within one article, a paragraph is verified against at most this many
+# earlier distinct paragraphs (most shared bands first), each band remembers
+# at most this many of them, and the closest few matches are listed: the work
+# and the answer grow linearly with the article, even when it repeats one
+# paragraph thousands of times. An exact repeat is never verified again: it
+# names its first occurrence.
+ARTICLE_CANDIDATES = 50
+ARTICLE_MATCHES_LISTED = 5
+# Matches listed per paragraph, closest first: each carries its text, so an
+# unbounded list makes the answer grow with the archive, not the article.
+MATCHES_LISTED = 20
+# Archived paragraphs taken from one band's bucket when voting for candidates:
+# a bucket thousands strong (one archived document repeating a paragraph
+# shape) would otherwise make each paragraph's vote cost the archive's size.
+ARCHIVE_REFS_PER_BAND = 64
 
 
 @dataclass(frozen=True)
@@ -51,6 +73,11 @@ class ParagraphResult:
     boilerplate_documents: int = 0
     # It matches a phrase of the desk's allowlist: no archive match reported.
     allowlisted: bool = False
+    # Index of the first paragraph of the article with the same normalised
+    # text, when this one is a later copy of it; and how many copies of that
+    # text the article holds (itself included).
+    repeat_of: int | None = None
+    copies: int = 1
 
     @property
     def duplicate(self) -> bool:
@@ -85,6 +112,7 @@ class Checker:
         exclude_ids: Collection[str] = (),
         archive_filter: ArchiveFilter | None = None,
         fingerprints: tuple[Analysis, list[Keys]] | None = None,
+        deadline: Deadline = NEVER,
     ) -> list[ParagraphResult]:
         """``fingerprints`` (the paragraphs' analysis and band keys) when the
         caller already has them, so that they are not computed twice."""
@@ -93,12 +121,23 @@ class Checker:
             keys = self.fp.keys_for(analysis)
         else:
             analysis, keys = fingerprints
+        deadline.check("fingerprinting")
         indexable = self.fp.indexable(analysis)
         results = [ParagraphResult(p, not ok) for p, ok in zip(paragraphs, indexable, strict=True)]
-        self._within_article(results, analysis, indexable, keys, limits)
-        self._against_archive(results, analysis, keys, limits, set(exclude_ids), archive_filter)
+        self._within_article(results, analysis, indexable, keys, limits, deadline)
+        # A repeat's archive matches are its first occurrence's: looked up once.
+        empty = np.empty(0, dtype=np.int64)
+        archive_keys = [empty if r.repeat_of is not None else k for r, k in zip(results, keys, strict=True)]
+        self._against_archive(
+            results, analysis, archive_keys, limits, set(exclude_ids), archive_filter, deadline
+        )
         for result in results:
+            if result.repeat_of is not None:
+                first = results[result.repeat_of]
+                result.allowlisted = first.allowlisted
+                result.boilerplate_documents = first.boilerplate_documents
             result.matches.sort(key=lambda m: (-m.similarity, -m.containment, m.source != "article"))
+            del result.matches[MATCHES_LISTED:]
         return results
 
     def _within_article(
@@ -108,27 +147,42 @@ class Checker:
         indexable: list[bool],
         keys: list[Keys],
         limits: Thresholds,
+        deadline: Deadline = NEVER,
     ) -> None:
-        seen_keys: dict[int, list[int]] = {}
-        seen_text: dict[str, int] = {}
+        first_of: dict[str, int] = {}
         for i, result in enumerate(results):
             normalised = analysis.normalised[i]
-            if not indexable[i]:
-                # Short paragraphs only match an exact (normalised) repeat:
-                # a one-line tagline repeated in the same article is a slip.
-                first = seen_text.get(normalised) if normalised else None
-                if first is not None:
-                    result.matches.append(self._article_match(results[first], 1.0, 1.0))
-                seen_text.setdefault(normalised, i)
+            first = first_of.setdefault(normalised, i) if normalised else i
+            if first != i:
+                # Short or long, an exact (normalised) repeat is a slip: it
+                # names its first occurrence, verified once with it.
+                result.repeat_of = first
+                result.matches.append(self._article_match(results[first], 1.0, 1.0))
+        copies = Counter(r.repeat_of for r in results if r.repeat_of is not None)
+        for i, result in enumerate(results):
+            result.copies = 1 + copies[i if result.repeat_of is None else result.repeat_of]
+        # Band key -> earlier distinct paragraphs holding it (at most
+        # ARTICLE_CANDIDATES each).
+        seen_keys: dict[int, list[int]] = {}
+        for i, result in enumerate(results):
+            deadline.check("verification in the article")
+            if result.repeat_of is not None or not indexable[i]:
                 continue
-            candidates = sorted({j for key in keys[i].tolist() for j in seen_keys.get(key, ())})
-            for j in candidates:
+            paragraph_keys = keys[i].tolist()
+            votes: Counter[int] = Counter()
+            for key in paragraph_keys:
+                votes.update(seen_keys.get(key, ()))
+            found = []
+            for j, _ in votes.most_common(ARTICLE_CANDIDATES):
                 score = overlap(analysis.shingles[i], analysis.shingles[j])
                 if _passes(*score, limits):
-                    result.matches.append(self._article_match(results[j], *score))
-            for key in keys[i].tolist():
-                seen_keys.setdefault(key, []).append(i)
-            seen_text.setdefault(normalised, i)
+                    found.append(self._article_match(results[j], *score))
+            found.sort(key=lambda m: (-m.similarity, -m.containment, m.paragraph_index))
+            result.matches.extend(found[:ARTICLE_MATCHES_LISTED])
+            for key in paragraph_keys:
+                bucket = seen_keys.setdefault(key, [])
+                if len(bucket) < ARTICLE_CANDIDATES:
+                    bucket.append(i)
 
     @staticmethod
     def _article_match(earlier: ParagraphResult, similarity: float, containment: float) -> Match:
@@ -143,16 +197,19 @@ class Checker:
         limits: Thresholds,
         exclude: set[str],
         archive_filter: ArchiveFilter | None,
+        deadline: Deadline = NEVER,
     ) -> None:
         nonempty = [k for k in keys if k.size]
         if not nonempty:
             return
         hits = self.store.lookup(np.concatenate(nonempty))
+        deadline.check("archive lookup")
         wanted: dict[int, list[int]] = {}
         for i, paragraph_keys in enumerate(keys):
+            deadline.check("archive candidates")
             votes: dict[int, int] = {}
             for key in paragraph_keys.tolist():
-                for ref in hits.get(key, ()):
+                for ref in hits.get(key, ())[:ARCHIVE_REFS_PER_BAND]:
                     votes[ref] = votes.get(ref, 0) + 1
             # Most shared bands first: under a flood of candidates (boilerplate)
             # the closest ones are still verified.
@@ -160,21 +217,20 @@ class Checker:
                 wanted[i] = heapq.nlargest(self.max_candidates, votes, key=votes.__getitem__)
             else:
                 wanted[i] = list(votes)
+        deadline.check("archive candidates")
         stored = self.store.paragraphs(sorted({r for refs in wanted.values() for r in refs}))
         stored = {r: p for r, p in stored.items() if p.document_id not in exclude}
         if not stored:
             return
         order = list(stored)
         stored_sets = dict(zip(order, self.fp.analyse([stored[r].text for r in order]).shingles, strict=True))
+        deadline.check("archive candidates")
         for i, refs in wanted.items():
-            found = []
-            for ref in refs:
-                if ref not in stored:
-                    continue
-                score = overlap(analysis.shingles[i], stored_sets[ref])
-                if _passes(*score, limits):
-                    found.append((_archive_match(stored[ref], *score), ref))
-            if any(is_entry(m.document_id) for m, _ in found):
+            deadline.check("verification against the archive")
+            found = self._verified(
+                analysis.shingles[i], [r for r in refs if r in stored], stored, stored_sets, limits
+            )
+            if found is None:
                 results[i].allowlisted = True
                 continue
             documents = len({m.document_id for m, _ in found})
@@ -190,6 +246,57 @@ class Checker:
                 results[i].matches.extend(
                     m for m, ref in found if archive_filter.accepts(stored[ref].metadata)
                 )
+
+    def _verified(
+        self,
+        shingles: Shingles,
+        refs: list[int],
+        stored: dict[int, StoredParagraph],
+        stored_sets: dict[int, Shingles],
+        limits: Thresholds,
+    ) -> list[tuple[Match, int]] | None:
+        """The archive matches of one paragraph; None when it is allowlisted.
+
+        An allowed phrase only ever excuses itself: its shingles are taken out
+        of the paragraph and of each candidate, and what remains is verified
+        as usual (so a copied paragraph with the phrase appended is still a
+        copy). The paragraph is allowlisted when what remains is too short to
+        be a paragraph of its own (the phrase, lightly edited) or matches
+        nothing. Matches found that way are scored without the phrase.
+        """
+        entries = [r for r in refs if is_entry(stored[r].document_id)]
+        allowed = [r for r in entries if _passes(*overlap(shingles, stored_sets[r]), limits)]
+        others = [r for r in refs if not is_entry(stored[r].document_id)]
+        if not allowed:
+            return self._matches(shingles, others, stored, stored_sets, limits)
+        phrase = functools.reduce(np.union1d, [stored_sets[r] for r in allowed])
+        rest = np.setdiff1d(shingles, phrase, assume_unique=True)
+        if rest.size < self.fp.min_shingles:
+            return None
+        beyond = {r: np.setdiff1d(stored_sets[r], phrase, assume_unique=True) for r in others}
+        # What the two share beyond the phrase must itself be a paragraph's
+        # worth, not a few shingles around an edit of the phrase.
+        found = [
+            (m, r)
+            for m, r in self._matches(rest, others, stored, beyond, limits)
+            if int(intersection_size(rest, beyond[r])) >= self.fp.min_shingles
+        ]
+        return found or None
+
+    @staticmethod
+    def _matches(
+        shingles: Shingles,
+        refs: list[int],
+        stored: dict[int, StoredParagraph],
+        stored_sets: dict[int, Shingles],
+        limits: Thresholds,
+    ) -> list[tuple[Match, int]]:
+        found = []
+        for ref in refs:
+            score = overlap(shingles, stored_sets[ref])
+            if _passes(*score, limits):
+                found.append((_archive_match(stored[ref], *score), ref))
+        return found
 
 
 def _archive_match(p: StoredParagraph, similarity: float, containment: float) -> Match:

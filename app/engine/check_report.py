@@ -38,6 +38,13 @@ class ParagraphOut(BaseModel):
     )
     boilerplate_documents: int = Field(0, description="archived documents holding it, when boilerplate")
     allowlisted: bool = Field(False, description="matches a phrase of the allowlist: not reported")
+    repeat_of: int | None = Field(
+        None,
+        description="set on a later copy of a paragraph: the index of the first paragraph of the "
+        "article with the same normalised text, its only article match (that one lists the archive "
+        "matches)",
+    )
+    copies: int = Field(1, description="paragraphs of the article with this normalised text, itself included")
     matches: list[MatchOut]
 
 
@@ -67,6 +74,8 @@ def check_response(results: list[ParagraphResult], ingested: IngestResult | None
             boilerplate=r.boilerplate,
             boilerplate_documents=r.boilerplate_documents,
             allowlisted=r.allowlisted,
+            repeat_of=r.repeat_of,
+            copies=r.copies,
             matches=[MatchOut(**m.__dict__) for m in r.matches],
         )
         for r in results

@@ -11,6 +11,7 @@ and any other field is refused.
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,29 @@ TEXT = Field(
 CSV_FIELD_LIMIT = 1 << 30
 
 
+# Numbers must be finite everywhere: NaN and Infinity are not JSON, even
+# though the parser reads them.
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _finite(value: Any, where: str) -> None:
+    """Refuse NaN and infinities (``NaN``, ``Infinity``, ``1e400``) anywhere
+    in a JSON value: stored, they would read back as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: {value!r} is not a finite number (NaN, Infinity and 1e400 are refused)")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _finite(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for number, item in enumerate(value):
+            _finite(item, f"{where}[{number}]")
+
+
+def finite_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    _finite(value, "metadata")
+    return value
+
+
 def no_control_chars(value: str) -> str:
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise ValueError("must not contain control characters")
@@ -45,7 +69,7 @@ def no_control_chars(value: str) -> str:
 
 
 class DocumentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     id: str = DOCUMENT_ID
     text: str = TEXT
@@ -53,6 +77,7 @@ class DocumentIn(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     _id_chars = field_validator("id")(no_control_chars)
+    _metadata_finite = field_validator("metadata")(finite_metadata)
 
 
 class BadLine(ValueError):

@@ -11,9 +11,11 @@ from typing import Any
 
 from app.engine import allowlist
 from app.engine.allowlist import AllowEntry
+from app.engine.cancel import NEVER, Deadline
 from app.engine.check import Checker, ParagraphResult, Thresholds
 from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
+from app.hashing import Analysis
 from app.settings import Settings
 from app.store import (
     NewDocument,
@@ -27,6 +29,10 @@ from app.store import (
 from app.store.base import Keys
 from app.text import Format, Paragraph, split
 from app.text.sanitise import UnacceptableText, sanitise
+
+# Paragraphs are fingerprinted in slices of about this many characters, so
+# that a deadline is noticed between two slices (a few milliseconds each).
+FINGERPRINT_SLICE_CHARS = 16 * 1024
 
 
 class InvalidDocument(ValueError):
@@ -74,13 +80,16 @@ class Service:
     def close(self) -> None:
         self.store.close()
 
-    def _split(self, text: str, fmt: Format, what: str) -> list[Paragraph]:
+    def _split(self, text: str, fmt: Format, what: str, deadline: Deadline = NEVER) -> list[Paragraph]:
         settings = self.settings
+        deadline.check("splitting")
         try:
             text = sanitise(text, settings.reject_control_chars)
         except UnacceptableText as exc:
             raise InvalidDocument(f"{what} contains {exc}") from None
+        deadline.check("splitting")
         paragraphs = split(text, fmt)
+        deadline.check("splitting")
         if not paragraphs:
             raise InvalidDocument(f"{what} is empty: it holds no paragraph")
         if len(paragraphs) > settings.max_paragraphs:
@@ -103,10 +112,31 @@ class Service:
         containment_threshold: float | None = None,
         exclude_ids: Collection[str] = (),
         archive_filter: ArchiveFilter | None = None,
+        deadline: Deadline = NEVER,
     ) -> list[ParagraphResult]:
         thresholds = self._thresholds(threshold, containment_threshold)
-        paragraphs = self._split(text, fmt, "the text")
-        return self.checker.check(paragraphs, thresholds, exclude_ids, archive_filter)
+        paragraphs = self._split(text, fmt, "the text", deadline)
+        fingerprints = self._fingerprint([p.text for p in paragraphs], deadline)
+        return self.checker.check(paragraphs, thresholds, exclude_ids, archive_filter, fingerprints, deadline)
+
+    def _fingerprint(self, texts: Sequence[str], deadline: Deadline) -> tuple[Analysis, list[Keys]]:
+        """Analysis and band keys of the texts, computed slice by slice."""
+        normalised: list[str] = []
+        shingles: list[Any] = []
+        keys: list[Keys] = []
+        start = 0
+        while start < len(texts):
+            end, size = start, 0
+            while end < len(texts) and (end == start or size < FINGERPRINT_SLICE_CHARS):
+                size += len(texts[end])
+                end += 1
+            deadline.check("fingerprinting")
+            analysis = self.fingerprinter.analyse(texts[start:end])
+            keys += self.fingerprinter.keys_for(analysis)
+            normalised += analysis.normalised
+            shingles += analysis.shingles
+            start = end
+        return Analysis(normalised, shingles), keys
 
     def _thresholds(self, similarity: float | None, containment: float | None) -> Thresholds:
         # Checked here and not only in the HTTP schemas: a threshold of 0
@@ -127,6 +157,7 @@ class Service:
         containment_threshold: float | None = None,
         exclude_ids: Collection[str] = (),
         archive_filter: ArchiveFilter | None = None,
+        deadline: Deadline = NEVER,
     ) -> tuple[list[ParagraphResult], IngestResult | None]:
         """Check an article and, when it is clean (or ``force``), ingest it.
 
@@ -134,24 +165,25 @@ class Service:
         an edited article is not flagged against itself.
         """
         self._refuse_reserved([doc])
-        paragraphs = self._split(doc.text, doc.format, f"document {doc.id!r}")
+        paragraphs = self._split(doc.text, doc.format, f"document {doc.id!r}", deadline)
         texts = [p.text for p in paragraphs]
-        analysis = self.fingerprinter.analyse(texts)
-        keys = self.fingerprinter.keys_for(analysis)
+        analysis, keys = self._fingerprint(texts, deadline)
         thresholds = self._thresholds(threshold, containment_threshold)
         exclude = {*exclude_ids, doc.id}
-        results = self.checker.check(paragraphs, thresholds, exclude, archive_filter, (analysis, keys))
+        fingerprints = (analysis, keys)
+        results = self.checker.check(paragraphs, thresholds, exclude, archive_filter, fingerprints, deadline)
         if any(r.duplicate for r in results) and not force:
             return results, None
+        deadline.check("checking")  # the last point where nothing is written yet
         # The paragraphs and keys just checked are the ones stored: no second
         # split or fingerprinting.
         return results, self._write([_document(doc, texts, keys)])[0]
 
-    def prepare_many(self, docs: Sequence[DocumentInput]) -> list[NewDocument]:
+    def prepare_many(self, docs: Sequence[DocumentInput], deadline: Deadline = NEVER) -> list[NewDocument]:
         """Split and fingerprint documents, all their paragraphs in one hashing
         call (its fixed cost dominates at a few paragraphs per document)."""
         self._refuse_reserved(docs)
-        return self._prepare(docs)
+        return self._prepare(docs, deadline)
 
     @staticmethod
     def _refuse_reserved(docs: Sequence[DocumentInput]) -> None:
@@ -161,22 +193,26 @@ class Service:
                 f"document id {reserved!r}: ids starting with {allowlist.PREFIX!r} are reserved"
             )
 
-    def _prepare(self, docs: Sequence[DocumentInput]) -> list[NewDocument]:
-        texts = [[p.text for p in self._split(d.text, d.format, f"document {d.id!r}")] for d in docs]
+    def _prepare(self, docs: Sequence[DocumentInput], deadline: Deadline = NEVER) -> list[NewDocument]:
+        texts = [
+            [p.text for p in self._split(d.text, d.format, f"document {d.id!r}", deadline)] for d in docs
+        ]
         flat = [t for paragraphs in texts for t in paragraphs]
-        fp = self.fingerprinter
-        keys = iter(fp.keys_for(fp.analyse(flat)) if flat else [])
+        keys = iter(self._fingerprint(flat, deadline)[1])
         return [
             _document(doc, paragraphs, [next(keys) for _ in paragraphs])
             for doc, paragraphs in zip(docs, texts, strict=True)
         ]
 
-    def ingest(self, docs: Sequence[DocumentInput]) -> list[IngestResult]:
-        """Ingest documents atomically: all of them or, on any error, none."""
+    def ingest(self, docs: Sequence[DocumentInput], deadline: Deadline = NEVER) -> list[IngestResult]:
+        """Ingest documents atomically: all of them or, on any error, none.
+        Past the deadline nothing is written; once writing began it completes."""
         repeated = [doc_id for doc_id, n in Counter(d.id for d in docs).items() if n > 1]
         if repeated:
             raise InvalidDocument(f"document id {repeated[0]!r} appears more than once in the batch")
-        return self._write(self.prepare_many(docs))
+        prepared = self.prepare_many(docs, deadline)
+        deadline.check("preparing the batch")
+        return self._write(prepared)
 
     def _write(self, prepared: Sequence[NewDocument]) -> list[IngestResult]:
         statuses = self.store.put(prepared)

@@ -10,6 +10,7 @@ from app.store.base import (
     NewParagraph,
     SchemeMismatch,
     Store,
+    StoreBroken,
     StoredDocument,
     StoredParagraph,
     StoreError,
@@ -39,6 +40,21 @@ def open_store(url: str, band_keys: BandKeys, scheme: str) -> Store:
     return SqliteStore(Path(url), band_keys, scheme)
 
 
+def verify_store(url: str, scheme: str) -> list[str]:
+    """Every problem found in the store ``url`` names (empty: it is sound).
+    Unlike opening it, never creates anything."""
+    if url.startswith(REDIS_SCHEMES):
+        try:
+            from app.store.redis_verify import verify
+        except ImportError as exc:
+            return [f"the Redis backend is not available: {exc}"]
+        return verify(url, scheme)
+    from app.store import sqlite, sqlite_checks
+
+    path = Path(url.removeprefix("sqlite:///"))
+    return sqlite_checks.verify(path, sqlite.SCHEMA, sqlite.FORMAT, scheme)
+
+
 __all__ = [
     "REDIS_SCHEMES",
     "BandKeys",
@@ -46,6 +62,7 @@ __all__ = [
     "NewParagraph",
     "SchemeMismatch",
     "Store",
+    "StoreBroken",
     "StoreError",
     "StoreStats",
     "StoreUnavailable",
@@ -53,4 +70,5 @@ __all__ = [
     "StoredParagraph",
     "WriteStatus",
     "open_store",
+    "verify_store",
 ]

@@ -30,6 +30,12 @@ class StoreUnavailable(StoreError):
     """The store is unreachable for now; the same request may succeed later."""
 
 
+class StoreBroken(StoreError):
+    """The index is damaged, gone or unsafe (a corrupted file, a deleted Redis
+    namespace, a Redis that evicts keys): retrying will not help until an
+    operator acts, and nothing may be written meanwhile."""
+
+
 class SchemeMismatch(StoreError):
     """The index was built with other fingerprint parameters."""
 

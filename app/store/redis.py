@@ -7,27 +7,22 @@ as ``socket_timeout`` may be added to the standalone forms)::
     rediss://...                                   (TLS)
     redis+cluster://[user:password@]host:port[,host:port...]?namespace=news
 
-``namespace`` (default ``default``) separates indexes sharing one Redis;
-``bucket_bits`` (default 14) is fixed when a namespace is created. The key
-layout and why each write is atomic are described in ``redis_lua``.
+``namespace`` (default ``default``) separates indexes sharing one Redis; it
+is created only by a URL with ``create=1``, and ``bucket_bits`` (default 14)
+is fixed then. Connections, URL options and the checks that refuse a
+vanished namespace or an evicting Redis are in ``redis_client``; the key
+layout and why each write is atomic in ``redis_lua``.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import numpy.typing as npt
-import redis
-import redis.exceptions as rex
-from redis.backoff import ExponentialBackoff
-from redis.cluster import ClusterNode, RedisCluster
-from redis.retry import Retry
 
 from app.store import redis_lua as lua
 from app.store.base import (
@@ -36,45 +31,24 @@ from app.store.base import (
     LazyJson,
     NewDocument,
     SchemeMismatch,
+    StoreBroken,
     StoredDocument,
     StoredParagraph,
     StoreError,
     StoreStats,
-    StoreUnavailable,
     WriteStatus,
     refuse_repeated_ids,
 )
+from app.store.redis_client import connect, eviction_problems, guard, missing_namespace, parse_url
 
 INDEX_BITS = 16
 MAX_PARAGRAPHS = 1 << INDEX_BITS
 MAX_DOCUMENTS = 1 << 24  # document numbers are 3 bytes in every ref
-DEFAULT_BUCKET_BITS = 14
 MAX_ATTEMPTS = 50
-NAMESPACE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-
-# Short timeouts: a replica must answer 503 quickly when Redis is gone rather
-# than hold requests; the retries absorb a dropped idle connection.
-CONNECT_TIMEOUT = 1.0
-SOCKET_TIMEOUT = 10.0
-
-_UNAVAILABLE = (
-    rex.ConnectionError,
-    rex.TimeoutError,
-    rex.ClusterDownError,
-    rex.MasterDownError,
-    rex.TryAgainError,
-    rex.SlotNotCoveredError,
-    rex.ReadOnlyError,
-    OSError,
-)
 
 U64 = npt.NDArray[np.uint64]
 # One document's part of a write: op, id, expected seq and digest, seq, new version.
 Step = tuple[str, str, bytes, bytes, bytes, NewDocument | None]
-
-
-def _retry() -> Retry:
-    return Retry(ExponentialBackoff(cap=0.25, base=0.02), 3)
 
 
 def _as_bytes(column: U64, width: int) -> npt.NDArray[np.uint8]:
@@ -158,101 +132,74 @@ def _paragraph_refs(seq: bytes, keys: Sequence[Keys]) -> tuple[Keys, U64]:
     return np.concatenate(flat), refs
 
 
-def parse_url(url: str) -> tuple[str, dict[str, str], str, int]:
-    """Split a store URL into (redis-py URL or cluster hosts, options, namespace, bucket bits)."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    namespace = query.pop("namespace", "default")
-    if not NAMESPACE.match(namespace):
-        raise StoreError(f"invalid namespace {namespace!r}: use 1-64 letters, digits, '_', '.', ':' or '-'")
-    try:
-        bits = int(query.pop("bucket_bits", DEFAULT_BUCKET_BITS))
-    except ValueError as exc:
-        raise StoreError("bucket_bits must be an integer") from exc
-    if not 8 <= bits <= 24:
-        raise StoreError("bucket_bits must be between 8 and 24")
-    if parts.scheme == "redis+cluster":
-        return parts.netloc, query, namespace, bits
-    return urlunsplit(parts._replace(query=urlencode(query))), {}, namespace, bits
-
-
-def _cluster(netloc: str, options: dict[str, str]) -> RedisCluster:
-    userinfo, _, hosts = netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    nodes = []
-    for host in hosts.split(","):
-        name, _, port = host.rpartition(":")
-        nodes.append(ClusterNode(name or "127.0.0.1", int(port or 6379)))  # type: ignore[no-untyped-call]
-    return RedisCluster(
-        startup_nodes=nodes,
-        username=unquote(user) or None,
-        password=unquote(password) or None,
-        socket_connect_timeout=float(options.get("socket_connect_timeout", CONNECT_TIMEOUT)),
-        socket_timeout=float(options.get("socket_timeout", SOCKET_TIMEOUT)),
-        retry=_retry(),
-    )
-
-
 class RedisStore:
     local = False
 
     def __init__(self, url: str, band_keys: BandKeys, scheme: str) -> None:
-        target, options, namespace, bits = parse_url(url)
-        self.namespace = namespace
-        self.cluster = url.startswith("redis+cluster://")
+        target = parse_url(url)
+        self.namespace = target.namespace
+        self.cluster = target.cluster
+        self.scheme = scheme
         self._band_keys = band_keys
+        self.layout = _Layout(target.namespace, target.bucket_bits)
         with self._guard():
-            self.client: redis.Redis | RedisCluster = (
-                _cluster(target, options)
-                if self.cluster
-                else redis.Redis.from_url(
-                    target,
-                    socket_connect_timeout=CONNECT_TIMEOUT,
-                    socket_timeout=SOCKET_TIMEOUT,
-                    retry=_retry(),
-                )
-            )
-            self.layout = _Layout(namespace, bits)
-            self.layout.bits = self._check_meta(scheme, bits)
-        self._scripts = {
-            name: self.client.register_script(source)
-            for name, source in {
-                "lookup": lua.LOOKUP,
-                "paragraphs": lua.PARAGRAPHS,
-                "state": lua.STATE,
-                "apply": lua.APPLY,
-                "index_names": lua.INDEX_NAMES,
-                "first_paragraphs": lua.FIRST_PARAGRAPHS,
-            }.items()
-        }
+            self.client = connect(target)
+            self._scripts = {
+                name: self.client.register_script(source)
+                for name, source in {
+                    "create": lua.CREATE,
+                    "reserve": lua.RESERVE,
+                    "stats": lua.STATS,
+                    "lookup": lua.LOOKUP,
+                    "paragraphs": lua.PARAGRAPHS,
+                    "state": lua.STATE,
+                    "apply": lua.APPLY,
+                    "index_names": lua.INDEX_NAMES,
+                    "first_paragraphs": lua.FIRST_PARAGRAPHS,
+                }.items()
+            }
+            self.layout.bits = self._open_namespace(target.bucket_bits, target.create)
+            self._refuse_eviction()
         self._run("index_names", [])
 
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
-        try:
-            yield
-        except _UNAVAILABLE as exc:
-            raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
-        except rex.RedisError as exc:
-            raise StoreError(f"Redis error: {exc}") from exc
+    def _guard(self) -> AbstractContextManager[None]:
+        return guard(self.namespace, self.scheme)
 
     def _run(self, name: str, args: Sequence[bytes | str | int]) -> Any:
+        # The scheme goes last: lua.GUARD takes it off before the script runs.
         with self._guard():
-            return self._scripts[name](keys=[self.layout.meta], args=[self.layout.prefix, *args])
+            return self._scripts[name](keys=[self.layout.meta], args=[self.layout.prefix, *args, self.scheme])
 
-    def _check_meta(self, scheme: str, bits: int) -> int:
+    def _open_namespace(self, bits: int, create: bool) -> int:
+        """The namespace's bucket bits, after checking its scheme. It is
+        created only when asked (``create=1``): a namespace that vanished
+        must not come back empty unnoticed."""
         meta = self.layout.meta
-        self.client.hsetnx(meta, "scheme", scheme)
-        self.client.hsetnx(meta, "bucket_bits", str(bits))
-        stored_scheme, stored_bits = (_text(v) for v in self.client.hmget(meta, ["scheme", "bucket_bits"]))
-        if stored_scheme != scheme:
+        if create:
+            found = self._scripts["create"](keys=[meta], args=[self.layout.prefix, self.scheme, str(bits)])
+        else:
+            found = self.client.hmget(meta, ["scheme", "bucket_bits"])
+        stored_scheme, stored_bits = (_text(v) for v in found)
+        if not stored_scheme:
+            if self.client.exists(meta):
+                raise StoreBroken(
+                    f"Redis namespace {self.namespace!r} has no fingerprint scheme: it was written "
+                    "again after its data was lost. Delete its keys and re-ingest, or restore a backup"
+                )
+            raise missing_namespace(self.namespace)
+        if stored_scheme != self.scheme:
             raise SchemeMismatch(
-                f"namespace {self.namespace!r} was indexed with {stored_scheme!r}, not {scheme!r}: "
+                f"namespace {self.namespace!r} was indexed with {stored_scheme!r}, not {self.scheme!r}: "
                 "use the same fingerprint settings or a new namespace"
             )
         # The namespace's creator fixed the bucket count; a URL asking for
         # another one must not scatter keys where lookups will not look.
         return int(stored_bits)
+
+    def _refuse_eviction(self) -> None:
+        problems = eviction_problems(self.client)
+        if problems:
+            raise StoreBroken("; ".join(problems))
 
     # writes
 
@@ -308,8 +255,7 @@ class RedisStore:
     def _reserve(self, count: int) -> list[bytes]:
         if not count:
             return []
-        with self._guard():
-            last = int(self.client.hincrby(self.layout.meta, "seq", count))
+        last = int(self._run("reserve", [count]))
         # Numbers lost to a retried or failed batch are never reused: gaps are harmless.
         if last >= MAX_DOCUMENTS:
             raise StoreError(f"namespace {self.namespace!r} has used all {MAX_DOCUMENTS} document numbers")
@@ -400,10 +346,7 @@ class RedisStore:
         ]
 
     def stats(self) -> StoreStats:
-        with self._guard():
-            docs, paras = (
-                int(v or 0) for v in self.client.hmget(self.layout.meta, ["documents", "paragraphs"])
-            )
+        docs, paras = (int(v or 0) for v in self._run("stats", []))
         return StoreStats(
             docs,
             paras,
@@ -415,10 +358,11 @@ class RedisStore:
         )
 
     def ping(self) -> None:
-        # EXISTS on the meta key reaches the very node that serves this
-        # namespace, which a bare PING would not in a cluster.
+        # The STATS script runs on the very node that serves this namespace
+        # (a bare PING would not, in a cluster) and fails when it vanished.
+        self._run("stats", [])
         with self._guard():
-            self.client.exists(self.layout.meta)
+            self._refuse_eviction()
 
     def close(self) -> None:
         with self._guard():

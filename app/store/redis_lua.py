@@ -20,15 +20,64 @@ Only the meta key is declared in KEYS: the others are derived from the
 prefix and share its slot, which Redis 7 accepts in cluster mode (it only
 refuses undeclared keys of another slot). Declaring tens of thousands of
 bucket keys would cost more to send than the records themselves.
+
+Every script is sent with the namespace's scheme as its last argument and
+starts with ``GUARD``: when ``meta`` is gone (Redis restarted empty, the keys
+deleted) or holds another scheme, it fails before touching anything, so no
+read answers from a vanished index and no write re-creates a namespace
+without its scheme. Only ``CREATE`` makes a namespace.
 """
 
 from __future__ import annotations
 
 REF = 5
 
+# Takes the scheme off the end of ARGV and checks it against meta's.
+GUARD = """
+local expected_scheme = ARGV[#ARGV]
+ARGV[#ARGV] = nil
+local stored_scheme = redis.call('HGET', KEYS[1], 'scheme')
+if stored_scheme ~= expected_scheme then
+  return redis.error_reply('PARADUP_NAMESPACE ' .. tostring(stored_scheme))
+end
+"""
+
+# ARGV: prefix, scheme, bucket bits. Creates meta unless it exists; refuses
+# when documents are left without it (a namespace partly deleted). Returns
+# the stored scheme and bucket bits.
+CREATE = """
+local meta, prefix = KEYS[1], ARGV[1]
+if redis.call('EXISTS', meta) == 0 then
+  if redis.call('EXISTS', prefix .. 'ids') == 1 then
+    return redis.error_reply('PARADUP_DAMAGED')
+  end
+  redis.call('HSET', meta, 'scheme', ARGV[2], 'bucket_bits', ARGV[3])
+end
+return redis.call('HMGET', meta, 'scheme', 'bucket_bits')
+"""
+
+# ARGV: prefix, count. Reserves that many document numbers; returns the last.
+RESERVE = (
+    GUARD
+    + """
+return redis.call('HINCRBY', KEYS[1], 'seq', ARGV[2])
+"""
+)
+
+# Returns the document and paragraph counters (also the readiness probe: it
+# runs on the very node that serves the namespace).
+STATS = (
+    GUARD
+    + """
+return redis.call('HMGET', KEYS[1], 'documents', 'paragraphs')
+"""
+)
+
 # ARGV: prefix, then 6-byte queries (bucket + suffix). Returns, per query,
 # the concatenated refs of matching records ("" when none).
-LOOKUP = """
+LOOKUP = (
+    GUARD
+    + """
 local prefix, q = ARGV[1], ARGV[2]
 local out, cache = {}, {}
 for i = 1, #q, 6 do
@@ -54,12 +103,15 @@ for i = 1, #q, 6 do
 end
 return out
 """
+)
 
 # ARGV: prefix, then 5-byte refs. Returns id, text, metadata for each ref
 # (false, false, false when the document or the paragraph is gone); a
 # document's metadata only with its first ref (false after), since one
 # check's candidates are often several paragraphs of one document.
-PARAGRAPHS = """
+PARAGRAPHS = (
+    GUARD
+    + """
 local prefix, q = ARGV[1], ARGV[2]
 local out, ids = {}, {}
 for i = 1, #q, 5 do
@@ -84,10 +136,13 @@ for i = 1, #q, 5 do
 end
 return out
 """
+)
 
 # ARGV: prefix, then (id, digest) pairs. Returns, per id: false when absent;
 # {seq, digest} when the digest is the same; {seq, full list} otherwise.
-STATE = """
+STATE = (
+    GUARD
+    + """
 local prefix = ARGV[1]
 local out = {}
 for i = 2, #ARGV, 2 do
@@ -106,6 +161,7 @@ for i = 2, #ARGV, 2 do
 end
 return out
 """
+)
 
 # KEYS[1]: meta. ARGV: prefix, document count, then per document
 #   op ('p' put, 'd' delete, 'c' check only), id, expected seq ('' = absent),
@@ -117,7 +173,9 @@ return out
 # Everything is verified before anything is written, so the script either
 # returns 0 having changed nothing (a concurrent writer got there first: the
 # caller re-reads and retries) or applies the whole batch.
-APPLY = """
+APPLY = (
+    GUARD
+    + """
 local prefix, meta = ARGV[1], KEYS[1]
 local ids = prefix .. 'ids'
 local docs, i = {}, 3
@@ -181,11 +239,14 @@ redis.call('HINCRBY', meta, 'documents', ARGV[i + 1])
 redis.call('HINCRBY', meta, 'paragraphs', ARGV[i + 2])
 return 1
 """
+)
 
 # KEYS[1]: meta. ARGV: prefix. Fills ``names`` from ``ids`` once, for a
 # namespace written before ``names`` existed; atomic, so no write of another
 # replica can slip between the copy and the flag that says it is done.
-INDEX_NAMES = """
+INDEX_NAMES = (
+    GUARD
+    + """
 local prefix, meta = ARGV[1], KEYS[1]
 if redis.call('HGET', meta, 'names') then return 0 end
 local ids = redis.call('HKEYS', prefix .. 'ids')
@@ -200,10 +261,13 @@ end
 redis.call('HSET', meta, 'names', 1)
 return #ids
 """
+)
 
 # ARGV: prefix, lowest id (ZRANGEBYLEX form), highest, limit. Returns id,
 # metadata and first paragraph (false when none) of each document in range.
-FIRST_PARAGRAPHS = """
+FIRST_PARAGRAPHS = (
+    GUARD
+    + """
 local prefix = ARGV[1]
 local out = {}
 for _, id in ipairs(redis.call('ZRANGEBYLEX', prefix .. 'names', ARGV[2], ARGV[3], 'LIMIT', 0, ARGV[4])) do
@@ -217,3 +281,4 @@ for _, id in ipairs(redis.call('ZRANGEBYLEX', prefix .. 'names', ARGV[2], ARGV[3
 end
 return out
 """
+)

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from app.store.base import (
     Keys,
     LazyJson,
     NewDocument,
-    SchemeMismatch,
+    StoreBroken,
     StoredDocument,
     StoredParagraph,
     StoreError,
@@ -46,6 +46,7 @@ from app.store.base import (
     refuse_repeated_ids,
 )
 from app.store.sqlite_bands import BUCKET_BITS, Additions, chunks, lookup_entries, remove_entries
+from app.store.sqlite_checks import REPAIR, StoreFormatError, is_damage, probe, schema_problem, tables
 
 FORMAT = f"paradup-sqlite-2 buckets={BUCKET_BITS} entry=tag16+ref32"
 MAX_REF = (1 << 32) - 1
@@ -74,26 +75,22 @@ SCHEMA = (
 )
 
 
-class StoreFormatError(StoreError):
-    """The file was written by another version of the SQLite store."""
-
-
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _translated(method: Callable[P, R]) -> Callable[P, R]:
-    """SQLite's failures as the store contract's: a locked, full or failing
-    database is unavailable for now (503), anything else a store error."""
+def _translated(method: Callable[Concatenate[SqliteStore, P], R]) -> Callable[Concatenate[SqliteStore, P], R]:
+    """SQLite's failures as the store contract's: a damaged file breaks the
+    store for good (see ``sqlite_checks``), a locked, full or failing one is
+    unavailable for now, anything else a store error."""
 
     @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(store: SqliteStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        store._refuse_if_broken()
         try:
-            return method(*args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"SQLite store: {exc}") from exc
+            return method(store, *args, **kwargs)
         except sqlite3.Error as exc:
-            raise StoreError(f"SQLite store: {exc}") from exc
+            raise store._failure(exc) from exc
 
     return wrapper
 
@@ -108,7 +105,9 @@ class SqliteStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
-        self._check_scheme(scheme)
+        # Set for good when the file turns out damaged: every call then fails.
+        self._broken: str | None = None
+        self._check_file(scheme)
 
     # connections
 
@@ -121,6 +120,9 @@ class SqliteStore:
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+        # Checks each B-tree cell's size as it is read: damage is reported
+        # where it is met instead of spreading into later writes.
+        conn.execute("PRAGMA cell_size_check=ON")
         with self._all_lock:
             self._all.append(conn)
         return conn
@@ -132,7 +134,7 @@ class SqliteStore:
             try:
                 conn = self._connect()
             except sqlite3.Error as exc:
-                raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+                raise self._failure(exc, f"cannot open SQLite store {self.path}") from exc
             self._local.conn = conn
         return conn
 
@@ -152,26 +154,39 @@ class SqliteStore:
                 conn.execute("ROLLBACK")
             raise
 
-    def _check_scheme(self, scheme: str) -> None:
-        with self._write() as conn:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if not tables:
-                for statement in SCHEMA:
-                    conn.execute(statement)
-                conn.executemany("INSERT INTO meta VALUES (?, ?)", [("format", FORMAT), ("scheme", scheme)])
-                return
-            found = dict(conn.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
-            if found.get("format") != FORMAT:
-                what = found.get("format", "the first format (one row per band key)")
-                raise StoreFormatError(
-                    f"{self.path} was written in {what}, not {FORMAT!r}: "
-                    "re-ingest the documents into a new store file"
-                )
-            if found.get("scheme") != scheme:
-                raise SchemeMismatch(
-                    f"{self.path} was indexed with {found.get('scheme')!r}, not {scheme!r}: "
-                    "use the same fingerprint settings or a new store"
-                )
+    def _failure(self, exc: sqlite3.Error, what: str = "SQLite store") -> StoreError:
+        if is_damage(exc):
+            self._broken = f"{self.path} is damaged ({exc}): {REPAIR}"
+            return StoreBroken(self._broken)
+        if isinstance(exc, sqlite3.OperationalError):
+            return StoreUnavailable(f"{what}: {exc}")
+        return StoreError(f"{what}: {exc}")
+
+    def _refuse_if_broken(self) -> None:
+        if self._broken is not None:
+            raise StoreBroken(self._broken)
+
+    def _check_file(self, scheme: str) -> None:
+        """Creates the tables in an empty file; otherwise checks the schema
+        and reads the edges of each table (not the whole file: that is
+        ``paradup verify``'s job, see README)."""
+        problem: StoreError | None = None
+        try:
+            with self._write() as conn:
+                if not tables(conn):
+                    for statement in SCHEMA:
+                        conn.execute(statement)
+                    conn.executemany(
+                        "INSERT INTO meta VALUES (?, ?)", [("format", FORMAT), ("scheme", scheme)]
+                    )
+                    return
+                problem = schema_problem(conn, self.path, SCHEMA, FORMAT, scheme)
+                if problem is None:
+                    probe(conn)
+        except sqlite3.Error as exc:
+            raise self._failure(exc) from exc
+        if problem is not None:
+            raise problem
 
     # writes
 
@@ -332,10 +347,11 @@ class SqliteStore:
         )
 
     def ping(self) -> None:
+        self._refuse_if_broken()
         try:
-            self._conn.execute("SELECT 1").fetchone()
+            self._conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"SQLite store {self.path} is unavailable: {exc}") from exc
+            raise self._failure(exc, f"SQLite store {self.path} is unavailable") from exc
 
     def close(self) -> None:
         with self._all_lock:

@@ -74,7 +74,7 @@ def used_memory(client: redis.Redis) -> int:
 
 def bench_ingest(server: RedisServer, docs: list[DocumentInput]) -> dict[str, Any]:
     client = server.client()
-    url = f"{server.url}?namespace=bench"
+    url = f"{server.url}?namespace=bench&create=1"
     service = Service.open(Settings(store=url))
     before = used_memory(client)
     start = time.perf_counter()

@@ -10,17 +10,19 @@ from app.api.body import RAW_FORMATS, decode, media_type, parse_json, require_js
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.observability import CHECKED
 from app.api.schemas import TEXT_PATTERN, CheckRequest, CheckResponse, check_response
-from app.engine import DocumentInput
+from app.api.work import run_work
+from app.engine import DocumentInput, IngestResult, ParagraphResult
 
 router = APIRouter(tags=["check"])
+JSON = "application/json"
 
-# An ordinary article is checked on the event loop itself: handing it to a
+# A short article is checked on the event loop itself: handing it to a
 # thread and back cost about 2 ms per request (measured with wrk -c1: 8.2 ->
 # 5.8 ms for a 10-paragraph article, 3.6 -> 1.7 ms for a one-liner), more than
-# the check, and under the GIL a thread adds no parallelism. Long texts, and
-# stores behind a network (a slow or unreachable Redis would freeze the loop,
-# /health included), still go to a thread.
-INLINE_MAX_CHARS = 50_000
+# the check, and under the GIL a thread adds no parallelism. Anything longer
+# (its cost on the loop would hold /health), and every check of a store behind
+# a network, goes to a worker thread with the request's deadline.
+INLINE_MAX_CHARS = 4_000
 
 _BODY: dict[str, Any] = {
     "requestBody": {
@@ -73,7 +75,8 @@ async def check(
     if body.ingest_as is not None:
         await require_write_key(request, settings)
         doc = DocumentInput(body.ingest_as, body.text, body.format, body.metadata)
-        results, ingested = await run_in_threadpool(
+        results, ingested = await run_work(
+            request,
             service.check_and_publish,
             doc,
             body.force,
@@ -86,12 +89,21 @@ async def check(
         ingested = None
         args = (body.text, body.format, body.threshold, body.containment_threshold, body.exclude_ids)
         if service.store_is_local and len(body.text) <= INLINE_MAX_CHARS:
-            results = service.check(*args, archive_filter)
-        else:
-            results = await run_in_threadpool(service.check, *args, archive_filter)
+            return Response(_answer(service.check(*args, archive_filter), None), media_type=JSON)
+        results = await run_work(request, service.check, *args, archive_filter)
+    # A long answer takes a while to serialise: not on the event loop either.
+    return Response(await run_in_threadpool(_answer, results, ingested), media_type=JSON)
+
+
+def _answer(results: list[ParagraphResult], ingested: IngestResult | None) -> str:
     response = check_response(results, ingested)
     for p in response.paragraphs:
         CHECKED.labels(p.status).inc()
     # Already a validated CheckResponse: serialised directly, FastAPI's
     # generic re-validation and jsonable_encoder pass would only repeat it.
-    return Response(response.model_dump_json(), media_type="application/json")
+    # One paragraph at a time: serialising holds the GIL, and a long answer
+    # in one call would hold the event loop (and /health) for its duration.
+    duplicate = "true" if response.duplicate else "false"
+    paragraphs = ",".join(p.model_dump_json() for p in response.paragraphs)
+    outcome = response.ingested.model_dump_json() if response.ingested else "null"
+    return f'{{"duplicate":{duplicate},"paragraphs":[{paragraphs}],"ingested":{outcome}}}'

@@ -16,6 +16,7 @@ from app.api.schemas import (
     IngestResponse,
     StoredParagraphOut,
 )
+from app.api.work import run_work
 from app.engine import DocumentInput, Service
 
 router = APIRouter(tags=["documents"])
@@ -66,8 +67,8 @@ async def ingest(
         raise ApiError(
             422, f"{len(docs)} documents in one request; the limit is {settings.max_batch_documents}"
         )
-    results = await run_in_threadpool(
-        service.ingest, [DocumentInput(d.id, d.text, d.format, d.metadata) for d in docs]
+    results = await run_work(
+        request, service.ingest, [DocumentInput(d.id, d.text, d.format, d.metadata) for d in docs]
     )
     for r in results:
         INGESTED.labels(r.status).inc()

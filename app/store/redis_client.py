@@ -1,0 +1,181 @@
+"""The Redis backend's connection: URL options, clients, the translation of
+redis-py's failures into the store contract's, and the health checks that
+decide whether a namespace can be served at all (it exists, holds this
+fingerprint scheme, and lives on servers that never evict keys)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+import redis
+import redis.exceptions as rex
+from redis.backoff import ExponentialBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
+
+from app.store.base import StoreBroken, StoreError, StoreUnavailable
+
+DEFAULT_BUCKET_BITS = 14
+NAMESPACE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# The one eviction policy that can never drop an index key: under memory
+# pressure Redis refuses writes (a 503 for the client) instead.
+SAFE_POLICY = "noeviction"
+# Prefixes of the errors the scripts raise when their namespace is gone or
+# partly deleted (see redis_lua).
+NAMESPACE_ERROR = "PARADUP_NAMESPACE"
+DAMAGED_ERROR = "PARADUP_DAMAGED"
+
+# Short timeouts: a replica must answer 503 quickly when Redis is gone rather
+# than hold requests; the retries absorb a dropped idle connection.
+CONNECT_TIMEOUT = 1.0
+SOCKET_TIMEOUT = 10.0
+
+_UNAVAILABLE = (
+    rex.ConnectionError,
+    rex.TimeoutError,
+    rex.ClusterDownError,
+    rex.MasterDownError,
+    rex.TryAgainError,
+    rex.SlotNotCoveredError,
+    rex.ReadOnlyError,
+    OSError,
+)
+
+Client = redis.Redis | RedisCluster
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a store URL names."""
+
+    address: str  # a redis-py URL, or the cluster's seed hosts
+    options: dict[str, str]
+    namespace: str
+    bucket_bits: int
+    create: bool  # create the namespace when it does not exist
+    cluster: bool
+
+
+def _flag(value: str, name: str) -> bool:
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("0", "false", "no", ""):
+        return False
+    raise StoreError(f"{name} must be 1 or 0, not {value!r}")
+
+
+def parse_url(url: str) -> Target:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    namespace = query.pop("namespace", "default")
+    if not NAMESPACE.match(namespace):
+        raise StoreError(f"invalid namespace {namespace!r}: use 1-64 letters, digits, '_', '.', ':' or '-'")
+    try:
+        bits = int(query.pop("bucket_bits", DEFAULT_BUCKET_BITS))
+    except ValueError as exc:
+        raise StoreError("bucket_bits must be an integer") from exc
+    if not 8 <= bits <= 24:
+        raise StoreError("bucket_bits must be between 8 and 24")
+    create = _flag(query.pop("create", "0"), "create")
+    if parts.scheme == "redis+cluster":
+        return Target(parts.netloc, query, namespace, bits, create, True)
+    address = urlunsplit(parts._replace(query=urlencode(query)))
+    return Target(address, {}, namespace, bits, create, False)
+
+
+def _retry() -> Retry:
+    return Retry(ExponentialBackoff(cap=0.25, base=0.02), 3)
+
+
+def connect(target: Target) -> Client:
+    if not target.cluster:
+        return redis.Redis.from_url(
+            target.address,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=SOCKET_TIMEOUT,
+            retry=_retry(),
+        )
+    userinfo, _, hosts = target.address.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    nodes = []
+    for host in hosts.split(","):
+        name, _, port = host.rpartition(":")
+        nodes.append(ClusterNode(name or "127.0.0.1", int(port or 6379)))  # type: ignore[no-untyped-call]
+    return RedisCluster(
+        startup_nodes=nodes,
+        username=unquote(user) or None,
+        password=unquote(password) or None,
+        socket_connect_timeout=float(target.options.get("socket_connect_timeout", CONNECT_TIMEOUT)),
+        socket_timeout=float(target.options.get("socket_timeout", SOCKET_TIMEOUT)),
+        retry=_retry(),
+    )
+
+
+def missing_namespace(namespace: str) -> StoreBroken:
+    return StoreBroken(
+        f"Redis namespace {namespace!r} does not exist: it was never created, or its data was lost "
+        "(Redis restarted without persistence, FLUSHALL, deleted or evicted keys). Restore Redis "
+        "from a backup, or create the namespace once with create=1 in the store URL (docs/redis.md)"
+    )
+
+
+def _script_failure(namespace: str, scheme: str, message: str) -> StoreBroken:
+    found = message.removeprefix(NAMESPACE_ERROR).strip()
+    if found in ("", "false"):
+        return missing_namespace(namespace)
+    return StoreBroken(
+        f"Redis namespace {namespace!r} now holds an index built with {found!r}, not {scheme!r}: "
+        "it was deleted and created again with other fingerprint settings"
+    )
+
+
+@contextmanager
+def guard(namespace: str, scheme: str) -> Iterator[None]:
+    """redis-py's failures as the store contract's."""
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+    except rex.ResponseError as exc:
+        message = str(exc)
+        if message.startswith(NAMESPACE_ERROR):
+            raise _script_failure(namespace, scheme, message) from None
+        if message.startswith(DAMAGED_ERROR):
+            raise StoreBroken(
+                f"Redis namespace {namespace!r} is damaged: its documents remain but its meta key "
+                "is gone. Restore Redis from a backup, or delete the namespace's keys and re-ingest"
+            ) from None
+        if message.startswith("OOM"):
+            raise StoreUnavailable(f"Redis is out of memory (maxmemory reached): {exc}") from exc
+        raise StoreError(f"Redis error: {exc}") from exc
+    except rex.RedisError as exc:
+        raise StoreError(f"Redis error: {exc}") from exc
+
+
+def _policies(client: Client) -> dict[str, str]:
+    """maxmemory-policy of each master, read from INFO (CONFIG is often
+    disabled on managed Redis, INFO rarely)."""
+    if isinstance(client, RedisCluster):
+        policies = {}
+        for node in client.get_primaries():  # type: ignore[no-untyped-call]
+            found: Any = client.info("memory", target_nodes=node)
+            policies[f"{node.host}:{node.port}"] = str(found.get("maxmemory_policy"))
+        return policies
+    info: Any = client.info("memory")
+    return {"redis": str(info.get("maxmemory_policy"))}
+
+
+def eviction_problems(client: Client) -> list[str]:
+    """Why the servers may lose index keys silently (empty when they cannot)."""
+    return [
+        f"Redis {node} has maxmemory-policy {policy!r}: it evicts keys when memory runs out, "
+        f"losing documents without an error. Set maxmemory-policy {SAFE_POLICY} "
+        "(redis.conf, or CONFIG SET maxmemory-policy noeviction)"
+        for node, policy in sorted(_policies(client).items())
+        if policy != SAFE_POLICY
+    ]
