@@ -105,7 +105,9 @@ def _answer(results: list[ParagraphResult], ingested: IngestResult | None) -> by
     # One paragraph at a time: serialising holds the GIL, and a long answer
     # in one call would hold the event loop (and /health) for its duration.
     duplicate = "true" if response.duplicate else "false"
+    reuse = "true" if response.reuse else "false"
     paragraphs = ",".join(p.model_dump_json() for p in response.paragraphs)
     outcome = response.ingested.model_dump_json() if response.ingested else "null"
     # Encoded here, in the thread: tens of megabytes encoded on the loop would hold it.
-    return f'{{"duplicate":{duplicate},"paragraphs":[{paragraphs}],"ingested":{outcome}}}'.encode()
+    head = f'{{"duplicate":{duplicate},"reuse":{reuse},"paragraphs":['
+    return f'{head}{paragraphs}],"ingested":{outcome}}}'.encode()
