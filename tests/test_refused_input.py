@@ -3,6 +3,7 @@ ids that would look like other ids, non-finite query numbers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,10 @@ TEXT = "The harbour board met on Thursday evening to discuss the dredging contra
 
 
 @pytest.fixture
-def small_metadata(tmp_path: Path) -> TestClient:
+def small_metadata(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(store=f"sqlite:///{tmp_path}/index.db", max_metadata_bytes=1000)
     with TestClient(create_app(settings)) as client:
-        yield client  # type: ignore[misc]
+        yield client
 
 
 def test_the_default_metadata_limit_is_64_kib() -> None:
