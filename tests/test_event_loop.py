@@ -5,7 +5,6 @@ body, and serialising a large answer, must run elsewhere so that /health and
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,6 @@ import pytest
 import uvicorn
 
 import app.api.routes.check as check_route
-from app.api.answers import SLICE_BYTES, JsonBytes
 from app.api.body import OFF_LOOP_BYTES
 from app.api.factory import create_app
 from app.api.schemas import CheckRequest, DocumentIn
@@ -108,22 +106,3 @@ def test_a_large_answer_is_serialised_off_the_event_loop(
         answer = client.post("/check", json={"text": heavy_article(40, 700)})
     assert answer.status_code == 200 and len(answer.json()["paragraphs"]) == 40
     assert rendered_on and server.loop_thread not in rendered_on
-
-
-def test_a_long_answer_is_sent_in_slices_that_add_up_to_it() -> None:
-    body = bytes(range(256)) * (3 * SLICE_BYTES // 256 + 7)
-    messages: list[dict[str, Any]] = []
-
-    async def send(message: Any) -> None:
-        messages.append(message)
-
-    async def receive() -> Any:
-        raise AssertionError("nothing to receive")
-
-    asyncio.run(JsonBytes(body)({"type": "http"}, receive, send))
-    start, *pieces = messages
-    assert start["status"] == 200
-    assert dict(start["headers"])[b"content-length"] == str(len(body)).encode()
-    assert len(pieces) == 4 and all(len(p["body"]) <= SLICE_BYTES for p in pieces)
-    assert [p["more_body"] for p in pieces] == [True, True, True, False]
-    assert b"".join(p["body"] for p in pieces) == body
