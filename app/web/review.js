@@ -57,11 +57,13 @@ async function showDocument(id, target) {
   }
 }
 
-// A link to an archived document, and the box its metadata opens in.
-function archiveLink(documentId) {
-  const link = el("a", "doc-link", `archived document ${documentId}`);
+// A link to an archived document, and the box its metadata opens in: for a
+// match "doc-link" and "meta", for a passage's source "source-link" and
+// "source-meta" (a paragraph can have both, for the same document).
+function archiveLink(documentId, kind) {
+  const link = el("a", kind === "match" ? "doc-link" : "source-link", `archived document ${documentId}`);
   link.href = "#";
-  const meta = el("span", "meta", "loading metadata…");
+  const meta = el("span", kind === "match" ? "meta" : "source-meta", "loading metadata…");
   meta.hidden = true;
   link.addEventListener("click", (event) => {
     event.preventDefault();
@@ -80,7 +82,7 @@ function renderMatch(match) {
     line.append(link);
   } else {
     line.append("↳ published in ");
-    const { link, meta } = archiveLink(match.document_id);
+    const { link, meta } = archiveLink(match.document_id, "match");
     line.append(link, `, paragraph ${match.paragraph_index + 1}`);
     line.metaBox = meta;
   }
@@ -231,7 +233,7 @@ function renderPassage(passage, n) {
     link.href = `#p-${passage.paragraph_index}`;
     head.append(link);
   } else {
-    const archived = archiveLink(passage.document_id);
+    const archived = archiveLink(passage.document_id, "passage");
     head.append(archived.link, `, paragraph ${passage.paragraph_index + 1}`);
     meta = archived.meta;
   }
