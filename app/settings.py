@@ -26,12 +26,13 @@ class Settings(BaseSettings):
     # Fingerprints. Changing these needs a new index (the store refuses to
     # open one built with other values).
     lsh_threshold: float = Field(
-        0.3,
+        0.4,
         gt=0.0,
         lt=1.0,
-        description="Jaccard the LSH bands are tuned for (0.3: 49 bands x 2 rows). Below the "
-        "similarity threshold so that containment matches (a sentence added or removed, "
-        "Jaccard often 0.2-0.45) are proposed for verification; see docs/quality.md",
+        description="Jaccard the LSH bands are tuned for (0.4: 27 bands x 2 rows). Below the "
+        "similarity threshold; containment matches (a sentence added or removed, Jaccard often "
+        "0.2-0.45) are also proposed by their shared passages. 0.3 (49 x 2) before passages "
+        "existed; see docs/quality.md",
     )
     num_perm: int = Field(128, ge=16, le=1024)
     shingle_size: int = Field(3, ge=1, le=16, description="tokens per shingle")
@@ -49,6 +50,25 @@ class Settings(BaseSettings):
         ge=0,
         description="a paragraph matching this many archived documents or more is reported as "
         "boilerplate (no matches listed); 0 disables the rule",
+    )
+
+    # Passages (runs of words shared with an earlier paragraph or the archive;
+    # see docs/quality.md for how the defaults were chosen). The k-gram and
+    # window are part of the index scheme, like the fingerprint settings.
+    passages: bool = Field(
+        True, description="index passage fingerprints with each paragraph (false: bands only)"
+    )
+    passage_kgram: int = Field(4, ge=2, le=16, description="tokens per fingerprinted k-gram")
+    passage_window: int = Field(
+        4, ge=1, le=64, description="winnowing window: any shared run of kgram + window - 1 tokens is seeded"
+    )
+    passage_min_tokens: int = Field(
+        12, ge=2, description="equal tokens a passage holds at least (characters for Chinese/Japanese/Thai)"
+    )
+    passage_max_postings: int = Field(
+        10,
+        ge=1,
+        description="a fingerprint indexed for more archived paragraphs is a formula, not a seed",
     )
 
     # Limits.

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import httpx
 
@@ -58,7 +58,7 @@ class LiveServer:
     def baseline(cls) -> LiveServer:
         return cls(["benchmarks.baseline_datasketch"])
 
-    def start(self) -> LiveServer:
+    def start(self) -> Self:
         # The servers log every request; the evaluation reports its own figures.
         out = subprocess.DEVNULL if self.quiet else self.output
         self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=ROOT, stdout=out, stderr=out)
@@ -89,7 +89,7 @@ class LiveServer:
         if self.proc:
             stop_process(self.proc, 30)
 
-    def __enter__(self) -> LiveServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from fastapi.testclient import TestClient
 
 from tests.articles import ARCHIVED_EN, SEED_SHAPED_FR, UNRELATED_EN
@@ -19,13 +21,14 @@ PARAGRAPH_KEYS = {
     "repeat_of",
     "copies",
     "matches",
+    "passages",
 }
 MATCH_KEYS = {"source", "document_id", "paragraph_index", "similarity", "containment", "text"}
 
 
 def test_check_shape(client: TestClient) -> None:
     body = client.post("/check", json={"text": SEED_SHAPED_FR}).json()
-    assert set(body) == {"duplicate", "paragraphs", "ingested"}
+    assert set(body) == {"duplicate", "reuse", "paragraphs", "ingested"}
     assert body["ingested"] is None
     assert len(body["paragraphs"]) == 5
     for p in body["paragraphs"]:
@@ -160,7 +163,7 @@ def test_body_too_large_is_413(client: TestClient) -> None:
     detail = _error(client.post("/check", content=big, headers={"content-type": "text/plain"}), 413)
     assert str(limit) in str(detail)
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         # no content-length: the limit must hold on a streamed body too
         for _ in range(limit // 65536 + 2):
             yield b"b" * 65536

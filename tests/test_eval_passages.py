@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import random
+from typing import Any
 
 import pytest
 
@@ -105,7 +106,7 @@ def test_scoring_counts_passages_with_the_right_source_only() -> None:
     case_kind.paragraphs = paragraphs
     _, maps = render(paragraphs, "text")
     right = {"source": "archive", "document_id": "a1", "paragraph_index": 0}
-    answer = {
+    answer: dict[str, Any] = {
         "paragraphs": [
             {
                 "matches": [],

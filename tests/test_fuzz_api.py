@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 EXAMPLES = 40
 
 
-@schemathesis.serializer("application/x-ndjson")
+@schemathesis.serializer("application/x-ndjson")  # type: ignore[untyped-decorator]
 def _ndjson(ctx: object, value: object) -> bytes:
     # The schema describes the body as a string of JSON lines.
     return value.encode() if isinstance(value, str) else json.dumps(value).encode()

@@ -46,7 +46,7 @@ def test_shipped_tables_match_the_generator() -> None:
 
 def test_shipped_tables_record_the_pinned_unicode_version() -> None:
     for path in (charmap.TABLES_FILE, nfkc.TABLES_FILE):
-        with np.load(path) as saved:
+        with np.load(str(path)) as saved:
             assert str(saved["unicode"]) == UNICODE_VERSION
 
 
@@ -62,7 +62,7 @@ def test_a_missing_table_is_an_error_not_a_rebuild(
 def _rewritten(path: Path, target: Path, unicode: str, change: str | None = None) -> Path:
     """A copy of the table at ``path``, recorded as built from ``unicode``,
     with array ``change`` altered at one code point."""
-    with np.load(path) as saved:
+    with np.load(str(path)) as saved:
         arrays = {name: saved[name].copy() for name in saved.files if name != "unicode"}
     if change is not None:
         arrays[change][0x41] ^= 1
@@ -73,7 +73,7 @@ def _rewritten(path: Path, target: Path, unicode: str, change: str | None = None
 def test_a_table_from_another_unicode_version_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_tables: None
 ) -> None:
-    other = _rewritten(nfkc.TABLES_FILE, tmp_path / "nfkc.npz", "15.0.0")
+    other = _rewritten(Path(str(nfkc.TABLES_FILE)), tmp_path / "nfkc.npz", "15.0.0")
     monkeypatch.setattr(nfkc, "TABLES_FILE", other)
     with pytest.raises(TablesUnusable, match=r"Unicode 15\.0\.0, not 14"):
         nfkc.nfkc_tables()
@@ -85,7 +85,8 @@ def test_a_regenerated_nfkc_table_changes_the_scheme_of_an_existing_store(
     fingerprinter = Fingerprinter.create(128, 3, 0.3, 3)
     url = str(tmp_path / "index.db")
     open_store(url, fingerprinter.band_keys, fingerprinter.scheme).close()
-    regenerated = _rewritten(nfkc.TABLES_FILE, tmp_path / "nfkc.npz", UNICODE_VERSION, change="flags")
+    shipped = Path(str(nfkc.TABLES_FILE))
+    regenerated = _rewritten(shipped, tmp_path / "nfkc.npz", UNICODE_VERSION, change="flags")
     monkeypatch.setattr(nfkc, "TABLES_FILE", regenerated)
     nfkc.nfkc_tables.cache_clear()
     with pytest.raises(SchemeMismatch):

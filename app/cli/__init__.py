@@ -156,13 +156,11 @@ def _stats(args: argparse.Namespace, console: Console) -> int:
 
 
 def _verify(args: argparse.Namespace, console: Console) -> int:
-    from app.engine import Fingerprinter
+    from app.engine.service import fingerprinter
     from app.store import verify_store
 
     settings = _settings(args)
-    fp = Fingerprinter.create(
-        settings.num_perm, settings.shingle_size, settings.lsh_threshold, settings.min_shingles
-    )
+    fp = fingerprinter(settings)
     problems = verify_store(settings.store, fp.scheme)
     for problem in problems:
         print(problem)

@@ -21,8 +21,10 @@ from app.engine.allowlist import is_entry
 from app.engine.cancel import NEVER, Deadline
 from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
+from app.engine.passages import Passage, PassageFinder, Seeds, ordered
 from app.hashing import Analysis, overlap
 from app.hashing.similarity import intersection_size
+from app.hashing.tokens import Tokens
 from app.store import Store, StoredParagraph
 from app.store.base import Keys
 from app.text import Paragraph
@@ -78,6 +80,10 @@ class ParagraphResult:
     # text the article holds (itself included).
     repeat_of: int | None = None
     copies: int = 1
+    # Runs of words shared with an earlier paragraph or an archived one
+    # (app/engine/passages.py); they never change ``duplicate``. A copy has
+    # none of its own: its match names the first occurrence, which has them.
+    passages: list[Passage] = field(default_factory=list)
 
     @property
     def duplicate(self) -> bool:
@@ -99,8 +105,10 @@ class Checker:
         store: Store,
         max_candidates: int,
         boilerplate_min_documents: int = 0,
+        passages: PassageFinder | None = None,
     ) -> None:
         self.fp = fingerprinter
+        self.passages = passages
         self.store = store
         self.max_candidates = max_candidates
         self.boilerplate_min_documents = boilerplate_min_documents
@@ -116,20 +124,33 @@ class Checker:
     ) -> list[ParagraphResult]:
         """``fingerprints`` (the paragraphs' analysis and band keys) when the
         caller already has them, so that they are not computed twice."""
+        texts = [p.text for p in paragraphs]
         if fingerprints is None:
-            analysis = self.fp.analyse([p.text for p in paragraphs])
-            keys = self.fp.keys_for(analysis)
+            analysis = self.fp.analyse(texts)
+            index_keys = self.fp.index_keys(texts, analysis)
         else:
-            analysis, keys = fingerprints
+            analysis, index_keys = fingerprints
+        # Index keys: band keys, then passage fingerprints (Fingerprinter.index_keys).
+        keys = [self.fp.split_keys(k)[0] for k in index_keys]
+        tokens = self.passages.tokens(texts) if self.passages else None
         deadline.check("fingerprinting")
         indexable = self.fp.indexable(analysis)
         results = [ParagraphResult(p, not ok) for p, ok in zip(paragraphs, indexable, strict=True)]
         self._within_article(results, analysis, indexable, keys, limits, deadline)
+        if self.passages and tokens is not None:
+            originals = [i for i, r in enumerate(results) if r.repeat_of is None]
+            for i, found in zip(
+                originals, self.passages.within_article(paragraphs, tokens, originals), strict=True
+            ):
+                results[i].passages.extend(found)
+            deadline.check("passages in the article")
         # A repeat's archive matches are its first occurrence's: looked up once.
         empty = np.empty(0, dtype=np.int64)
-        archive_keys = [empty if r.repeat_of is not None else k for r, k in zip(results, keys, strict=True)]
+        archive_keys = [
+            empty if r.repeat_of is not None else k for r, k in zip(results, index_keys, strict=True)
+        ]
         self._against_archive(
-            results, analysis, archive_keys, limits, set(exclude_ids), archive_filter, deadline
+            results, analysis, archive_keys, limits, set(exclude_ids), archive_filter, deadline, tokens
         )
         for result in results:
             if result.repeat_of is not None:
@@ -138,6 +159,7 @@ class Checker:
                 result.boilerplate_documents = first.boilerplate_documents
             result.matches.sort(key=lambda m: (-m.similarity, -m.containment, m.source != "article"))
             del result.matches[MATCHES_LISTED:]
+            result.passages = ordered(result.passages)
         return results
 
     def _within_article(
@@ -198,14 +220,19 @@ class Checker:
         exclude: set[str],
         archive_filter: ArchiveFilter | None,
         deadline: Deadline = NEVER,
+        tokens: list[Tokens] | None = None,
     ) -> None:
+        # ``keys``: index keys (bands and passage fingerprints), looked up
+        # together in one store call.
         nonempty = [k for k in keys if k.size]
         if not nonempty:
             return
         hits = self.store.lookup(np.concatenate(nonempty))
         deadline.check("archive lookup")
+        split = [self.fp.split_keys(k) for k in keys]
+        seeds = self._passage_seeds(split, hits, tokens)
         wanted: dict[int, list[int]] = {}
-        for i, paragraph_keys in enumerate(keys):
+        for i, (paragraph_keys, _) in enumerate(split):
             deadline.check("archive candidates")
             votes: dict[int, int] = {}
             for key in paragraph_keys.tolist():
@@ -217,14 +244,23 @@ class Checker:
                 wanted[i] = heapq.nlargest(self.max_candidates, votes, key=votes.__getitem__)
             else:
                 wanted[i] = list(votes)
+            # Paragraphs sharing long runs of words are verified too: a
+            # paragraph that lost most of its sentences has a Jaccard index
+            # the bands rarely propose, but its containment is exact.
+            extra = [r for r in seeds[i].refs if r not in votes]
+            wanted[i] += extra[: max(0, self.max_candidates - len(wanted[i]))]
         deadline.check("archive candidates")
-        stored = self.store.paragraphs(sorted({r for refs in wanted.values() for r in refs}))
+        proposed = {r for refs in wanted.values() for r in refs}
+        seeded = {r for s in seeds for r in s.refs}
+        # One round trip for band and passage candidates alike.
+        stored = self.store.paragraphs(sorted(proposed | seeded))
         stored = {r: p for r, p in stored.items() if p.document_id not in exclude}
         if not stored:
             return
-        order = list(stored)
+        order = [r for r in stored if r in proposed]
         stored_sets = dict(zip(order, self.fp.analyse([stored[r].text for r in order]).shingles, strict=True))
         deadline.check("archive candidates")
+        matched: dict[int, list[int]] = {}
         for i, refs in wanted.items():
             deadline.check("verification against the archive")
             found = self._verified(
@@ -240,12 +276,56 @@ class Checker:
                 # Counted before the metadata filters (boilerplate is a
                 # property of the archive), after exclude_ids.
                 results[i].boilerplate_documents = documents
-            elif archive_filter is None:
-                results[i].matches.extend(m for m, _ in found)
             else:
-                results[i].matches.extend(
-                    m for m, ref in found if archive_filter.accepts(stored[ref].metadata)
+                kept = [
+                    (m, ref)
+                    for m, ref in found
+                    if archive_filter is None or archive_filter.accepts(stored[ref].metadata)
+                ]
+                results[i].matches.extend(m for m, _ in kept)
+                matched[i] = [ref for _, ref in kept]
+        deadline.check("verification against the archive")
+        self._archive_passages(results, tokens, seeds, matched, stored, archive_filter)
+
+    def _passage_seeds(
+        self, split: list[tuple[Keys, Keys]], hits: dict[int, list[int]], tokens: list[Tokens] | None
+    ) -> list[Seeds]:
+        if self.passages is None or tokens is None:
+            return [Seeds([], {}) for _ in split]
+        return [self.passages.seeds(t, fps, hits) for t, (_, fps) in zip(tokens, split, strict=True)]
+
+    def _archive_passages(
+        self,
+        results: list[ParagraphResult],
+        tokens: list[Tokens] | None,
+        seeds: list[Seeds],
+        matched: dict[int, list[int]],
+        stored: dict[int, StoredParagraph],
+        archive_filter: ArchiveFilter | None,
+    ) -> None:
+        """Passages of the archive, from the candidates already fetched.
+        Allowlisted and boilerplate paragraphs get none, like matches; the
+        metadata filters and allowlist entries apply to sources too."""
+        if self.passages is None or tokens is None:
+            return
+        usable = {
+            r: p
+            for r, p in stored.items()
+            if not is_entry(p.document_id) and (archive_filter is None or archive_filter.accepts(p.metadata))
+        }
+        refs = {r for i, s in enumerate(seeds) for r in (*s.refs, *matched.get(i, ()))}
+        wanted = sorted(refs & usable.keys())
+        if not wanted:
+            return
+        stored_tokens = dict(zip(wanted, self.passages.tokens([usable[r].text for r in wanted]), strict=True))
+        for i, result in enumerate(results):
+            if result.allowlisted or result.boilerplate or result.repeat_of is not None:
+                continue
+            result.passages.extend(
+                self.passages.against_archive(
+                    result.paragraph, tokens[i], seeds[i], matched.get(i, ()), usable, stored_tokens
                 )
+            )
 
     def _verified(
         self,

@@ -24,6 +24,18 @@ class MatchOut(BaseModel):
     text: str
 
 
+class PassageOut(BaseModel):
+    start: int = Field(description="offset into the submitted body (HTML included), like the paragraph's")
+    end: int
+    source: Literal["article", "archive"]
+    document_id: str | None = Field(description="the archived document; null for the article itself")
+    paragraph_index: int
+    source_start: int = Field(description="offset into the source paragraph's text")
+    source_end: int
+    text: str = Field(description="the passage in this paragraph's text")
+    source_text: str = Field(description="the passage in the source paragraph's text")
+
+
 class ParagraphOut(BaseModel):
     index: int
     start: int
@@ -46,6 +58,11 @@ class ParagraphOut(BaseModel):
     )
     copies: int = Field(1, description="paragraphs of the article with this normalised text, itself included")
     matches: list[MatchOut]
+    passages: list[PassageOut] = Field(
+        default_factory=list,
+        description="runs of words shared with an earlier paragraph or an archived one; "
+        "they never change status",
+    )
 
 
 class IngestedOut(BaseModel):
@@ -56,6 +73,7 @@ class IngestedOut(BaseModel):
 
 class CheckResponse(BaseModel):
     duplicate: bool
+    reuse: bool = Field(False, description="any paragraph has a match or a passage")
     paragraphs: list[ParagraphOut]
     ingested: IngestedOut | None = Field(
         None, description="publish flow: the ingest outcome, or null when not ingested"
@@ -77,11 +95,13 @@ def check_response(results: list[ParagraphResult], ingested: IngestResult | None
             repeat_of=r.repeat_of,
             copies=r.copies,
             matches=[MatchOut(**m.__dict__) for m in r.matches],
+            passages=[PassageOut(**p.__dict__) for p in r.passages],
         )
         for r in results
     ]
     return CheckResponse(
         duplicate=any(r.duplicate for r in results),
+        reuse=any(r.duplicate or r.passages for r in results),
         paragraphs=paragraphs,
         ingested=IngestedOut(**ingested.__dict__) if ingested else None,
     )

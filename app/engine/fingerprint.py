@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.hashing import Analysis, Bands, MinHasher, band_keys, band_params, tables_digest
+from app.hashing.tokens import tokenise
+from app.hashing.winnow import Winnowing, fingerprints
 from app.store.base import Keys
 
 
@@ -16,13 +18,25 @@ class Fingerprinter:
     hasher: MinHasher
     bands: Bands
     min_shingles: int
+    # Passage postings: each indexed paragraph's keys are its band keys, then
+    # the distinct winnowed fingerprints of its token k-grams. None: bands
+    # only (a store created before passages existed; see docs/quality.md).
+    passages: Winnowing | None = None
 
     @classmethod
     def create(
-        cls, num_perm: int, shingle_size: int, lsh_threshold: float, min_shingles: int
+        cls,
+        num_perm: int,
+        shingle_size: int,
+        lsh_threshold: float,
+        min_shingles: int,
+        passages: Winnowing | None = None,
     ) -> Fingerprinter:
         hasher = MinHasher(num_perm=num_perm, shingle_size=shingle_size)
-        return cls(hasher, band_params(lsh_threshold, num_perm), min_shingles)
+        return cls(hasher, band_params(lsh_threshold, num_perm), min_shingles, passages)
+
+    def without_postings(self) -> Fingerprinter:
+        return Fingerprinter(self.hasher, self.bands, self.min_shingles)
 
     @property
     def scheme(self) -> str:
@@ -33,6 +47,7 @@ class Fingerprinter:
             f"minhash-affine32-xxh32 perm={h.num_perm} seed={h.seed} shingle={h.shingle_size} "
             f"bands={self.bands.bands}x{self.bands.rows} min_shingles={self.min_shingles} "
             f"tables={tables_digest()}"
+            + (f" passages=winnow-k{self.passages.kgram}-w{self.passages.window}" if self.passages else "")
         )
 
     def analyse(self, texts: Sequence[str]) -> Analysis:
@@ -52,10 +67,25 @@ class Fingerprinter:
         keys = iter(band_keys(signed, self.bands)) if chosen else iter(())
         return [next(keys) if ok else empty for ok in indexable]
 
+    def index_keys(self, texts: Sequence[str], analysis: Analysis) -> list[Keys]:
+        """What the store indexes per paragraph: band keys, then passage
+        fingerprints (none for paragraphs too short to index)."""
+        keys = self.keys_for(analysis)
+        if self.passages is None:
+            return keys
+        scheme = self.passages
+        chosen = [t for t, k in zip(texts, keys, strict=True) if k.size]
+        prints = iter(np.unique(fingerprints(t.ids, scheme)[0]).view(np.int64) for t in tokenise(chosen))
+        return [np.concatenate((k, next(prints))) if k.size else k for k in keys]
+
+    def split_keys(self, keys: Keys) -> tuple[Keys, Keys]:
+        """(band keys, passage fingerprints) of one paragraph's index keys."""
+        return keys[: self.bands.bands], keys[self.bands.bands :]
+
     def band_keys(self, texts: Sequence[str]) -> list[Keys]:
         """The store's callback: keys of stored paragraph texts."""
-        return self.keys_for(self.analyse(texts))
+        return self.index_keys(texts, self.analyse(texts))
 
     def warm_up(self) -> None:
         self.hasher.warm_up()
-        self.band_keys(["warm up the band keys with a paragraph long enough to index"])
+        self.band_keys(["warm up the band keys and fingerprints with a paragraph long enough to index"])

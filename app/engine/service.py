@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,11 +16,14 @@ from app.engine.cancel import NEVER, Deadline
 from app.engine.check import Checker, ParagraphResult, Thresholds
 from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter
+from app.engine.passages import PassageFinder, PassageRules
 from app.hashing import Analysis
+from app.hashing.winnow import Winnowing
 from app.settings import Settings
 from app.store import (
     NewDocument,
     NewParagraph,
+    SchemeMismatch,
     Store,
     StoredDocument,
     StoreStats,
@@ -30,6 +34,7 @@ from app.store.base import Keys
 from app.text import Format, Paragraph, split
 from app.text.sanitise import UnacceptableText, sanitise
 
+log = logging.getLogger("paradup")
 # Paragraphs are fingerprinted in slices of about this many characters, so
 # that a deadline is noticed between two slices (a few milliseconds each).
 FINGERPRINT_SLICE_CHARS = 16 * 1024
@@ -61,16 +66,32 @@ class Service:
         self.store = store
         self.fingerprinter = fingerprinter
         self.checker = Checker(
-            fingerprinter, store, settings.max_candidates, settings.boilerplate_min_documents
+            fingerprinter,
+            store,
+            settings.max_candidates,
+            settings.boilerplate_min_documents,
+            PassageFinder(passage_rules(settings)),
         )
 
     @classmethod
     def open(cls, settings: Settings) -> Service:
-        fp = Fingerprinter.create(
-            settings.num_perm, settings.shingle_size, settings.lsh_threshold, settings.min_shingles
-        )
+        fp = fingerprinter(settings)
         fp.warm_up()
-        return cls(settings, open_store(settings.store, fp.band_keys, fp.scheme), fp)
+        try:
+            store = open_store(settings.store, fp.band_keys, fp.scheme)
+        except SchemeMismatch as mismatch:
+            if fp.passages is None:
+                raise
+            # A store created before passages existed (no postings, and the
+            # bands of that time unless LSH_THRESHOLD is set) keeps working
+            # on its bands; passages are then found within the article and
+            # for near-duplicate matches only. Otherwise the original
+            # message, naming the store's scheme.
+            store, fp = _bands_only(settings, fp, mismatch)
+        service = cls(settings, store, fp)
+        if service.checker.passages is not None:
+            service.checker.passages.warm_up()
+        return service
 
     @property
     def store_is_local(self) -> bool:
@@ -120,7 +141,8 @@ class Service:
         return self.checker.check(paragraphs, thresholds, exclude_ids, archive_filter, fingerprints, deadline)
 
     def _fingerprint(self, texts: Sequence[str], deadline: Deadline) -> tuple[Analysis, list[Keys]]:
-        """Analysis and band keys of the texts, computed slice by slice."""
+        """Analysis and index keys (band keys, then passage fingerprints) of
+        the texts, computed slice by slice."""
         normalised: list[str] = []
         shingles: list[Any] = []
         keys: list[Keys] = []
@@ -132,7 +154,7 @@ class Service:
                 end += 1
             deadline.check("fingerprinting")
             analysis = self.fingerprinter.analyse(texts[start:end])
-            keys += self.fingerprinter.keys_for(analysis)
+            keys += self.fingerprinter.index_keys(texts[start:end], analysis)
             normalised += analysis.normalised
             shingles += analysis.shingles
             start = end
@@ -261,3 +283,49 @@ def _document(doc: DocumentInput, texts: Sequence[str], keys: Sequence[Keys]) ->
     )
     paragraphs = [NewParagraph(t, k) for t, k in zip(texts, keys, strict=True)]
     return NewDocument(doc.id, dict(doc.metadata), digest.hexdigest(), paragraphs)
+
+
+def fingerprinter(settings: Settings) -> Fingerprinter:
+    winnowing = Winnowing(settings.passage_kgram, settings.passage_window) if settings.passages else None
+    return Fingerprinter.create(
+        settings.num_perm, settings.shingle_size, settings.lsh_threshold, settings.min_shingles, winnowing
+    )
+
+
+def passage_rules(settings: Settings) -> PassageRules:
+    return PassageRules(
+        Winnowing(settings.passage_kgram, settings.passage_window),
+        settings.passage_min_tokens,
+        settings.passage_max_postings,
+    )
+
+
+# The LSH threshold of stores created before passages existed (49 x 2 bands).
+LSH_THRESHOLD_BEFORE_PASSAGES = 0.3
+
+
+def _bands_only(
+    settings: Settings, fp: Fingerprinter, mismatch: SchemeMismatch
+) -> tuple[Store, Fingerprinter]:
+    """The store opened as one created before passages, or ``mismatch``."""
+    tries = [fp.without_postings()]
+    if "lsh_threshold" not in settings.model_fields_set:
+        earlier = settings.model_copy(
+            update={"lsh_threshold": LSH_THRESHOLD_BEFORE_PASSAGES, "passages": False}
+        )
+        tries.append(fingerprinter(earlier))
+    for bands_only in tries:
+        try:
+            store = open_store(settings.store, bands_only.band_keys, bands_only.scheme)
+        except SchemeMismatch:
+            continue
+        log.warning(
+            "store %s has no passage postings (created before passages existed): its bands "
+            "(%d x %d) are used, and passages against the archive are limited to near-duplicate "
+            "matches; re-ingest the archive into a new store to index them",
+            settings.store,
+            bands_only.bands.bands,
+            bands_only.bands.rows,
+        )
+        return store, bands_only
+    raise mismatch from None

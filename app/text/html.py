@@ -23,8 +23,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from app.text.html_offsets import Run, paragraph_offsets
 from app.text.html_scan import Tag, Text, Work, decode, first_visible, scan
-from app.text.paragraphs import Paragraph
+from app.text.paragraphs import BodyOffsets, Paragraph
 
 # Elements that are paragraphs themselves: their span is the whole element.
 PARAGRAPH_ELEMENTS = frozenset(
@@ -45,6 +46,7 @@ VOID = frozenset("area base br col embed hr img input link meta param source tra
 _SIBLING_GROUPS = ({"li"}, {"dt", "dd"}, {"td", "th"}, {"tr"}, {"p"})
 _SIBLINGS = {tag: group for group in _SIBLING_GROUPS for tag in group}
 _SPACE = re.compile(r"\s+")
+NO_RUN = Run("", 0, 0)
 
 
 @dataclass(slots=True)
@@ -56,6 +58,8 @@ class _Piece:
     visible_at: int = -1  # offset of its first visible character, -1 if blank
     rank: int = -1  # document order of its visible text
     is_break: bool = False
+    # What it was read from: its text run, or the tag a space stands for.
+    source: Run = NO_RUN
 
 
 @dataclass(slots=True)
@@ -72,6 +76,7 @@ class _Found:
     start: int
     end: int
     text: str
+    offsets: BodyOffsets | None = None
 
 
 def _separators(pieces: list[_Piece]) -> list[tuple[int, int]]:
@@ -121,13 +126,15 @@ def _paragraphs_of(source: str, block: _Block, work: Work) -> Iterator[_Found]:
             # After the closing tags of its text, before the next <br>.
             last = next(p for p in reversed(segment) if not p.is_break)
             end = _trimmed_end(source, start, last.until, work)
-            found.append(_Found(visible[0].rank, start, end, text))
+            offsets = paragraph_offsets(source, [p.source for p in segment])
+            work.steps += len(segment) + len(text)
+            found.append(_Found(visible[0].rank, start, end, text, offsets))
     if len(found) == 1:  # the whole block, as before paragraphs could be split by <br>
         (only,) = found
         if block.tag in PARAGRAPH_ELEMENTS:
-            yield _Found(only.rank, block.start, block.end, only.text)
+            yield _Found(only.rank, block.start, block.end, only.text, only.offsets)
         else:
-            yield _Found(only.rank, only.start, block.pieces[-1].until, only.text)
+            yield _Found(only.rank, only.start, block.pieces[-1].until, only.text, only.offsets)
     else:
         yield from found
 
@@ -168,7 +175,8 @@ class _Splitter:
     def text(self, run: Text) -> None:
         if self.ignored_depth:
             return
-        piece = _Piece(decode(self.source[run.start : run.end], self.work), run.end)
+        text = decode(self.source[run.start : run.end], self.work)
+        piece = _Piece(text, run.end, source=Run(text, run.start, run.end))
         piece.visible_at = first_visible(self.source, run.start, run.end, self.work)
         if piece.visible_at >= 0:
             piece.rank = self.ranks
@@ -185,7 +193,9 @@ class _Splitter:
             return
         if name in VOID:
             if name in ("br", "hr", "img") and not self.ignored_depth:
-                self._add(_Piece(" ", tag.end, is_break=name == "br"))
+                self._add(
+                    _Piece(" ", tag.end, is_break=name == "br", source=Run(" ", tag.start, tag.end, True))
+                )
             return
         if name not in BLOCKS:
             return
@@ -230,7 +240,7 @@ class _Splitter:
                 by_rank[found.rank] = found
         ordered = [found for found in by_rank if found is not None]
         self.work.steps += len(by_rank)
-        return [Paragraph(i, f.start, f.end, f.text) for i, f in enumerate(ordered)]
+        return [Paragraph(i, f.start, f.end, f.text, f.offsets) for i, f in enumerate(ordered)]
 
 
 def split_html_counted(source: str) -> tuple[list[Paragraph], int]:

@@ -180,6 +180,13 @@ def decode(raw: str, work: Work) -> str:
     return _CHARREF.sub(_replace_charref, raw) if "&" in raw else raw
 
 
+def charrefs(raw: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, replacement) of each character reference ``decode``
+    replaces in ``raw``, in order."""
+    for ref in _CHARREF.finditer(raw):
+        yield ref.start(), ref.end(), _replace_charref(ref)
+
+
 def is_invisible(text: str) -> bool:
     match = _INVISIBLE.match(text)
     return match is not None and match.end() == len(text)

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 Format = Literal["text", "html"]
+Offsets = npt.NDArray[np.int64]
+
+
+class BodyOffsets(NamedTuple):
+    """Per character of a paragraph's text, the ``[start, end)`` it stands
+    for in the submitted body (HTML: the character, its whole character
+    reference, or the tag a space stands for)."""
+
+    starts: Offsets
+    ends: Offsets
+
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r|$)")
 
@@ -17,6 +31,9 @@ class Paragraph:
     start: int  # offsets into the submitted text: text == source[start:end]
     end: int
     text: str
+    # Where the text's characters come from when it is not source[start:end]
+    # (HTML); None for plain text. Used to report passages in the body.
+    offsets: BodyOffsets | None = field(default=None, compare=False, repr=False)
 
 
 def _lines(text: str) -> list[tuple[int, int]]:

@@ -22,6 +22,10 @@ temporary JSONL, then measures:
 * the same for ``benchmarks.baseline_datasketch`` (one process: its index
   lives in that process's memory), up to ``--baseline-max`` paragraphs.
 
+With ``--baseline-ref GITREF`` it measures two versions instead: GITREF
+("before") beside this checkout ("after"), in alternating rounds, and
+neither HTTP ingest nor datasketch; see benchmarks/load/bench_load_ab.py.
+
 Skips with a message when the corpora are absent. Corpus text only goes to
 temporary files, deleted at the end.
 """
@@ -30,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,26 +45,25 @@ import httpx
 
 from app.settings import Settings
 from benchmarks.common import DEFAULT_CORPORA, machine_info
-from benchmarks.load.report import update_results
-from benchmarks.load.scale_corpus import CorporaMissing, articles, load_sources, write_archive
+from benchmarks.load.bench_load_ab import run_ab
+from benchmarks.load.report import update_ab_results, update_results
+from benchmarks.load.scale_corpus import CorporaMissing, load_sources, write_inputs
 from benchmarks.load.tools import (
     ROOT,
     Server,
     baseline_server,
+    cli_ingest,
     line_count,
     load_average,
     memory,
     paradup_server,
     server_timings,
+    store_bytes,
     summary_ms,
     wrk,
 )
 
 HTTP_BATCH = 1000
-
-
-def store_bytes(store: Path) -> int:
-    return sum(p.stat().st_size for p in store.parent.glob(store.name + "*") if p.is_file())
 
 
 def post_batches(url: str, archive: Path, max_paragraphs: int, clients: int = 2) -> dict[str, Any]:
@@ -128,24 +130,11 @@ def under_load(server: Server, bodies: Path, args: argparse.Namespace, work: Pat
 
 def run_size(n: int, sources: list[Any], args: argparse.Namespace, work: Path) -> dict[str, Any]:
     print(f"\n== {n:,} paragraphs", file=sys.stderr)
-    archive = work / f"archive-{n}.jsonl"
-    docs, paragraphs, text_bytes = write_archive(sources, n, archive)
-    bodies = work / f"bodies-{n}.jsonl"
-    bodies.write_text(
-        "".join(
-            json.dumps({"text": a}, ensure_ascii=False) + "\n" for a in articles(archive, args.articles, docs)
-        ),
-        encoding="utf-8",
-    )
-    out: dict[str, Any] = {"paragraphs": paragraphs, "documents": docs, "text_bytes": text_bytes}
+    archive, bodies, out = write_inputs(sources, n, args.articles, work)
+    paragraphs, text_bytes = out["paragraphs"], out["text_bytes"]
 
     store = work / f"cli-{n}.db"
-    cmd = [sys.executable, "-m", "app.cli", "ingest", "--store", str(store), str(archive)]
-    start = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    elapsed = time.perf_counter() - start
-    out["cli_ingest"] = {"seconds": round(elapsed, 2), "paragraphs_per_s": round(paragraphs / elapsed)}
-    out["cli_ingest"]["load_average"] = load_average()
+    out["cli_ingest"] = cli_ingest(store, archive, paragraphs)
     size = store_bytes(store)
     out["disk"] = {
         "store_bytes": size,
@@ -205,6 +194,18 @@ def main() -> int:
         "--http-paragraphs", type=int, default=100_000, help="cap on HTTP-ingested paragraphs"
     )
     parser.add_argument("--baseline-max", type=int, default=100_000, help="largest size for datasketch")
+    parser.add_argument(
+        "--baseline-ref",
+        metavar="GITREF",
+        help="measure this commit (before) against this checkout (after), in alternating rounds",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per version with --baseline-ref")
+    parser.add_argument(
+        "--ingest-rounds", type=int, default=1, help="CLI ingests per version with --baseline-ref"
+    )
+    parser.add_argument(
+        "--sequential-checks", type=int, default=500, help="one-connection checks per round (--baseline-ref)"
+    )
     args = parser.parse_args()
     try:
         sources = load_sources(args.corpora)
@@ -230,13 +231,21 @@ def main() -> int:
     bands = Fingerprinter.create(s.num_perm, s.shingle_size, s.lsh_threshold, s.min_shingles).bands
     report["settings"]["bands"] = f"{bands.bands}x{bands.rows}"
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    sizes = [int(x) for x in args.paragraphs.split(",")]
+
+    def save() -> None:
+        args.out.write_text(json.dumps(report, indent=2))
+
     with tempfile.TemporaryDirectory(prefix="paradup-load-") as tmp:
-        for n in (int(x) for x in args.paragraphs.split(",")):
-            report["sizes"].append(run_size(n, sources, args, Path(tmp)))
-            args.out.write_text(json.dumps(report, indent=2))
+        if args.baseline_ref:
+            run_ab(sizes, sources, args, Path(tmp), report, save)
+        else:
+            for n in sizes:
+                report["sizes"].append(run_size(n, sources, args, Path(tmp)))
+                save()
     print(f"wrote {args.out}", file=sys.stderr)
     if args.results:
-        update_results(args.results, report)
+        (update_ab_results if args.baseline_ref else update_results)(args.results, report)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The "Scale" section of benchmarks/RESULTS.md, rendered from bench_load's JSON.
+"""The "Scale" section of benchmarks/RESULTS.md, rendered from bench_load's JSON
+(and the two-version section, rendered by report_ab.py).
 
 Only the text between the section's markers is replaced: other sections of
 the file belong to other benchmarks.
@@ -11,9 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks.load.report_ab import machine_sentence, render_ab
+
 BEGIN = "<!-- scale:begin (benchmarks/load/bench_load.py) -->"
 END = "<!-- scale:end -->"
 NOTES = Path(__file__).with_name("notes.md")
+# Two versions side by side (--baseline-ref): a section of its own, so that
+# the single-version "Scale" section stays as its last run left it.
+AB_BEGIN = "<!-- scale-ab:begin (benchmarks/load/bench_load.py --baseline-ref) -->"
+AB_END = "<!-- scale-ab:end -->"
 
 
 def _mb(n: float) -> str:
@@ -29,8 +36,8 @@ def render(report: dict[str, Any]) -> str:
     lines = [
         "## Scale",
         "",
-        f"Machine: {m['nproc']} cores ({m['cpu']}), Python {m['python']}, {m['date']}. "
-        f"Fingerprints: {s['num_perm']} permutations, LSH threshold {s['lsh_threshold']} "
+        f"{machine_sentence(m)} Fingerprints: {s['num_perm']} permutations, "
+        f"LSH threshold {s['lsh_threshold']} "
         f"({s['bands']} bands x rows), {s['shingle_size']}-word shingles.",
         "",
         f"Command: `{m['command']}`. wrk: {w['threads']} thread, {w['connections']} connections, "
@@ -88,16 +95,29 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def update_results(path: Path, report: dict[str, Any]) -> None:
-    section = f"{BEGIN}\n{render(report)}{END}\n"
+def replace_section(text: str, begin: str, end: str, body: str) -> str:
+    """``text`` with what lies between the markers replaced by ``body``, or
+    the marked section appended when the markers are absent."""
+    section = f"{begin}\n{body}{end}\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        return head + section + rest.split(end, 1)[1].lstrip("\n")
+    return text.rstrip("\n") + "\n\n" + section
+
+
+def _update(path: Path, begin: str, end: str, body: str) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    path.write_text(replace_section(text, begin, end, body), encoding="utf-8")
+
+
+def update_results(path: Path, report: dict[str, Any]) -> None:
+    _update(path, BEGIN, END, render(report))
+
+
+def update_ab_results(path: Path, report: dict[str, Any]) -> None:
+    _update(path, AB_BEGIN, AB_END, render_ab(report))
 
 
 if __name__ == "__main__":
-    update_results(Path(sys.argv[2]), json.loads(Path(sys.argv[1]).read_text()))
+    loaded = json.loads(Path(sys.argv[1]).read_text())
+    (update_ab_results if "versions" in loaded else update_results)(Path(sys.argv[2]), loaded)

@@ -33,6 +33,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import read_jsonl
 
@@ -148,3 +149,20 @@ def articles(path: Path, count: int, documents_in_file: int, seed: int = 7) -> l
         rng.shuffle(body)
         out.append("\n\n".join(body))
     return out
+
+
+def write_inputs(
+    sources: list[Source], paragraphs: int, article_count: int, work: Path
+) -> tuple[Path, Path, dict[str, Any]]:
+    """The archive JSONL and the check bodies (one JSON ``{"text"}`` a line)
+    for one size, in ``work``; with the archive's counts."""
+    archive = work / f"archive-{paragraphs}.jsonl"
+    docs, count, text_bytes = write_archive(sources, paragraphs, archive)
+    bodies = work / f"bodies-{paragraphs}.jsonl"
+    bodies.write_text(
+        "".join(
+            json.dumps({"text": a}, ensure_ascii=False) + "\n" for a in articles(archive, article_count, docs)
+        ),
+        encoding="utf-8",
+    )
+    return archive, bodies, {"paragraphs": count, "documents": docs, "text_bytes": text_bytes}

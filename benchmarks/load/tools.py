@@ -62,6 +62,8 @@ class Server:
     command: list[str]
     log: Path
     env: dict[str, str] = field(default_factory=dict)
+    # The source tree the server's code is imported from (see version_env).
+    cwd: Path = ROOT
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     started: float = 0.0
@@ -75,7 +77,7 @@ class Server:
         with self.log.open("wb") as err:
             self.proc = subprocess.Popen(
                 [*self.command, "--port", str(self.port)],
-                cwd=ROOT,
+                cwd=self.cwd,
                 env={**os.environ, **self.env},
                 stdout=subprocess.DEVNULL,
                 stderr=err,
@@ -120,11 +122,17 @@ class Server:
                 self.proc.wait()
 
 
-def paradup_server(store: Path, workers: int, log: Path) -> Server:
+def version_env(root: Path | None) -> dict[str, str]:
+    """Environment that makes ``python -m app...`` import the code of ``root``
+    (a checkout of some version of paradup); none for this checkout."""
+    return {} if root is None else {"PYTHONPATH": str(root)}
+
+
+def paradup_server(store: Path, workers: int, log: Path, root: Path | None = None) -> Server:
     cmd = [sys.executable, "-m", "app.cli", "serve", "--store", str(store), "--workers", str(workers)]
     # The access log (info, JSON) is the server-side timing source.
-    env = {"PARADUP_LOG_LEVEL": "info", "PARADUP_LOG_FORMAT": "json"}
-    return Server([*cmd, "--log-level", "warning"], log, env)
+    env = {"PARADUP_LOG_LEVEL": "info", "PARADUP_LOG_FORMAT": "json", **version_env(root)}
+    return Server([*cmd, "--log-level", "warning"], log, env, cwd=root or ROOT)
 
 
 def baseline_server(log: Path) -> Server:
@@ -200,3 +208,23 @@ def summary_ms(values: Sequence[float]) -> dict[str, float]:
 
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def store_bytes(store: Path) -> int:
+    """The SQLite store's file and its -wal / -shm companions."""
+    return sum(p.stat().st_size for p in store.parent.glob(store.name + "*") if p.is_file())
+
+
+def cli_ingest(store: Path, archive: Path, paragraphs: int, root: Path | None = None) -> dict[str, Any]:
+    """``paradup ingest`` of the archive into a new store with the CLI of
+    ``root`` (this checkout by default): wall time and paragraphs/s."""
+    cmd = [sys.executable, "-m", "app.cli", "ingest", "--store", str(store), str(archive)]
+    start = time.perf_counter()
+    env = {**os.environ, **version_env(root)}
+    subprocess.run(cmd, cwd=root or ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    return {
+        "seconds": round(elapsed, 2),
+        "paragraphs_per_s": round(paragraphs / elapsed),
+        "load_average": load_average(),
+    }

@@ -138,7 +138,9 @@ def build_cases(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[Ca
     for name in args.corpus or LANGS:
         rng = random.Random(args.seed)
         pool = load(args.corpora, name, args.archive_docs + args.held_out_docs, rng)
-        archive, held_out = pool[: args.archive_docs], pool[args.archive_docs :]
+        # A small corpus (254 Chinese documents) keeps 40 % of itself unseen.
+        cut = min(args.archive_docs, len(pool) * 3 // 5)
+        archive, held_out = pool[:cut], pool[cut:]
         docs += [{"id": d.id, "text": "\n\n".join(d.paragraphs)} for d in archive]
         b = Builder(CORPORA[name][1], archive, held_out, args.seed)
         made = b.inserted(n, False) + b.inserted(n, True) + b.merged(n // 2) + b.split(n // 2)

@@ -34,8 +34,8 @@ from app.engine import DocumentInput, Service
 from app.settings import Settings
 from app.text import split
 from benchmarks.common import DEFAULT_CORPORA, machine_info, read_jsonl
-from tests.live_server import stop_process
-from tests.redis_servers import RedisServer, free_port, have_redis, poll, start_server
+from tests.live_server import free_port, stop_process
+from tests.redis_servers import RedisServer, have_redis, poll, start_server
 
 ARCHIVE_FILES = ["en_reuters21578.jsonl", "en_bbc_news.jsonl", "fr_gilets_jaunes_press.jsonl"]
 # Articles checked under load: half their paragraphs come from the archive,

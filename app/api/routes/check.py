@@ -104,6 +104,7 @@ def _answer(results: list[ParagraphResult], ingested: IngestResult | None) -> st
     # One paragraph at a time: serialising holds the GIL, and a long answer
     # in one call would hold the event loop (and /health) for its duration.
     duplicate = "true" if response.duplicate else "false"
+    reuse = "true" if response.reuse else "false"
     paragraphs = ",".join(p.model_dump_json() for p in response.paragraphs)
     outcome = response.ingested.model_dump_json() if response.ingested else "null"
-    return f'{{"duplicate":{duplicate},"paragraphs":[{paragraphs}],"ingested":{outcome}}}'
+    return f'{{"duplicate":{duplicate},"reuse":{reuse},"paragraphs":[{paragraphs}],"ingested":{outcome}}}'

@@ -1,0 +1,79 @@
+"""Winnowed fingerprints of token k-grams (Schleimer, Wilkerson & Aiken 2003).
+
+Every run of ``k`` consecutive tokens is hashed; in every window of ``w``
+consecutive k-gram hashes the smallest is selected. Two texts sharing a run
+of ``w + k - 1`` tokens share a whole window, hence its minimum: they share
+a fingerprint, whatever surrounds the run. A text keeps about
+``2 / (w + 1)`` fingerprints per token.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+U64 = npt.NDArray[np.uint64]
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+
+class Winnowing(NamedTuple):
+    kgram: int  # tokens per k-gram
+    window: int  # k-grams per window
+
+    @property
+    def guarantee(self) -> int:
+        """Length of the shortest shared run of tokens always found."""
+        return self.window + self.kgram - 1
+
+
+@njit(cache=True, inline="always")
+def _mix(h: np.uint64) -> np.uint64:
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+@njit(cache=True)
+def kgram_hashes(token_ids: np.ndarray, k: int) -> np.ndarray:
+    """Hash of every run of ``k`` tokens, by the position of its first token
+    (empty when there are fewer than ``k`` tokens)."""
+    count = max(token_ids.size - k + 1, 0)
+    out = np.empty(count, dtype=np.uint64)
+    for i in range(count):
+        h = token_ids[i]
+        for j in range(1, k):
+            h = _mix(h * _MULTIPLIER + token_ids[i + j])
+        out[i] = h
+    return out
+
+
+@njit(cache=True)
+def winnow(hashes: np.ndarray, window: int) -> np.ndarray:
+    """Positions of the selected k-grams (sorted, distinct): the rightmost
+    minimum of every window of ``window`` hashes; a text shorter than one
+    window keeps its minimum."""
+    n = hashes.size
+    out = np.empty(max(n, 1), dtype=np.intp)
+    count = 0
+    if n == 0:
+        return out[:0]
+    for start in range(max(n - window + 1, 1)):
+        at = start
+        for j in range(start + 1, min(start + window, n)):
+            if hashes[j] <= hashes[at]:
+                at = j
+        # Windows move right and so do their minima: a repeat is the last one.
+        if count == 0 or out[count - 1] != at:
+            out[count] = at
+            count += 1
+    return out[:count]
+
+
+def fingerprints(token_ids: U64, scheme: Winnowing) -> tuple[U64, npt.NDArray[np.intp]]:
+    """The selected k-gram hashes of a token sequence and their positions."""
+    hashes = kgram_hashes(token_ids, scheme.kgram)
+    at = winnow(hashes, scheme.window)
+    return hashes[at], at

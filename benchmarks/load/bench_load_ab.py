@@ -1,0 +1,265 @@
+"""Two versions of paradup side by side in one run (``bench_load --baseline-ref REF``).
+
+"before" is REF, checked out into a temporary detached git worktree; "after"
+is this checkout. Each runs from its own source tree (cwd and PYTHONPATH
+there, the same virtualenv). Per size both versions get the same archive
+file and the same check articles, and each ingests them into its own store
+with its own ``paradup ingest`` (after a small untimed ingest that compiles
+and caches its numba kernels). Then rounds alternate between the versions,
+the one going first flipping every round (see ab.round_order); a round of
+one version starts ``paradup serve --workers 2`` on its store and measures:
+
+* start-up: seconds from spawn to the first answered ``/check``;
+* one connection, sequential ``/check`` of the 10-paragraph articles:
+  client-side p50 / p99 (after a warm-up);
+* wrk on the same server (2 workers): checks/s and its p99.
+
+The summary is the median over rounds of each version and the median of
+the per-round ratios after / before. The stores' bytes are broken down per
+table and index with SQLite's dbstat. The worktree is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.load.ab import AFTER, BEFORE, bytes_beyond_text, median, round_order, summarise
+from benchmarks.load.scale_corpus import Source, write_inputs
+from benchmarks.load.tools import (
+    ROOT,
+    cli_ingest,
+    load_average,
+    memory,
+    paradup_server,
+    store_bytes,
+    summary_ms,
+    wrk,
+)
+
+WARMUP_DOCUMENTS = 200
+
+
+@dataclass(frozen=True)
+class Version:
+    label: str
+    ref: str
+    commit: str
+    subject: str
+    root: Path
+    # Uncommitted changes in the tree it runs from (they are measured too).
+    dirty: bool
+
+
+def _git(*args: str, cwd: Path = ROOT) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def describe(label: str, ref: str, root: Path) -> Version:
+    commit, _, subject = _git("log", "-1", "--format=%H %s", cwd=root).partition(" ")
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no", cwd=root))
+    return Version(label, ref, commit, subject, root, dirty)
+
+
+@contextmanager
+def checkout(ref: str, work: Path) -> Iterator[Path]:
+    """``ref`` checked out (detached) into a temporary worktree, removed on exit."""
+    path = work / "baseline-src"
+    _git("worktree", "add", "--detach", "--quiet", str(path), ref)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=False)
+
+
+def table_bytes(store: Path) -> dict[str, int]:
+    """Bytes of each table and index of the SQLite file (dbstat); the whole
+    file under one name when this SQLite lacks dbstat."""
+    with closing(sqlite3.connect(store)) as conn:
+        try:
+            rows = conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()
+        except sqlite3.OperationalError:
+            return {"(file, no dbstat)": store.stat().st_size}
+    return {str(name): int(size) for name, size in rows}
+
+
+def warm_ingest(version: Version, archive: Path, work: Path) -> None:
+    """An untimed ingest of the archive's first documents with the version's
+    CLI: a fresh checkout compiles and caches its numba kernels here."""
+    warm_archive = work / f"warm-{version.label}.jsonl"
+    with archive.open(encoding="utf-8") as lines, warm_archive.open("w", encoding="utf-8") as out:
+        for _, line in zip(range(WARMUP_DOCUMENTS), lines, strict=False):
+            out.write(line)
+    warm_store = work / f"warm-{version.label}.db"
+    cli_ingest(warm_store, warm_archive, 1, version.root)
+    for p in (warm_archive, *warm_store.parent.glob(warm_store.name + "*")):
+        p.unlink()
+
+
+def remove_store(store: Path) -> None:
+    for p in store.parent.glob(store.name + "*"):
+        p.unlink()
+
+
+def ingest_version(version: Version, archive: Path, meta: dict[str, Any], work: Path) -> dict[str, Any]:
+    """The version's CLI ingests the archive into its own new store."""
+    store = work / f"ab-{version.label}-{meta['paragraphs']}.db"
+    remove_store(store)
+    # The archive's (or the other store's) dirty pages are written out now,
+    # not during this ingest.
+    os.sync()
+    result: dict[str, Any] = {"store": store}
+    result["cli_ingest"] = cli_ingest(store, archive, meta["paragraphs"], version.root)
+    size = store_bytes(store)
+    tables = table_bytes(store)
+    result["disk"] = {
+        "store_bytes": size,
+        "bytes_per_paragraph": round(size / meta["paragraphs"], 1),
+        "beyond_text_per_paragraph": round((size - meta["text_bytes"]) / meta["paragraphs"], 1),
+        "tables_bytes": tables,
+        "tables_per_paragraph": bytes_beyond_text(tables, meta["text_bytes"], meta["paragraphs"]),
+    }
+    return result
+
+
+def warm_start(version: Version, store: Path, first: bytes, work: Path) -> None:
+    """One untimed start of the version's server: whatever its first
+    start compiles or caches (numba kernels the CLI did not use) is not
+    counted in round 0."""
+    server = paradup_server(store, 2, work / f"warm-{version.label}.log", version.root).start()
+    try:
+        server.wait_first("/check", first)
+    finally:
+        server.stop()
+    (work / f"warm-{version.label}.log").unlink()
+
+
+def median_ingest(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median ingest rate of a version's runs, with every run."""
+    return {"paragraphs_per_s": round(median([r["paragraphs_per_s"] for r in runs])), "runs": runs}
+
+
+def sequential(url: str, bodies: list[bytes], count: int) -> tuple[list[float], int]:
+    """Client-side milliseconds of ``count`` back-to-back /check requests on
+    one connection, cycling through the bodies; and the non-200 count."""
+    latencies: list[float] = []
+    errors = 0
+    headers = {"content-type": "application/json"}
+    with httpx.Client(timeout=60) as http:
+        for i in range(count):
+            start = time.perf_counter()
+            r = http.post(url + "/check", content=bodies[i % len(bodies)], headers=headers)
+            latencies.append((time.perf_counter() - start) * 1000)
+            errors += r.status_code != 200
+    return latencies, errors
+
+
+def measure_round(
+    version: Version, store: Path, bodies: Path, number: int, args: argparse.Namespace, work: Path
+) -> dict[str, Any]:
+    lines = [line.encode() for line in bodies.read_text(encoding="utf-8").splitlines()]
+    log = work / f"ab-{version.label}-{number}.log"
+    server = paradup_server(store, 2, log, version.root).start()
+    try:
+        startup = server.wait_first("/check", lines[0])
+        sequential(server.url, lines, args.warmup)  # caches, lazy imports, both workers' first checks
+        latencies, errors = sequential(server.url, lines, args.sequential_checks)
+        load = wrk(server.url, bodies, args.seconds, args.connections, args.threads, work)
+        pids = server.pids()
+        rss = [memory(pid) for pid in pids[1:] or pids]
+    finally:
+        server.stop()
+    log.unlink()
+    seq = summary_ms(latencies)
+    return {
+        "round": number,
+        "label": version.label,
+        "startup_s": round(startup, 3),
+        "sequential_p50_ms": seq["p50_ms"],
+        "sequential_p99_ms": seq["p99_ms"],
+        "sequential_mean_ms": seq["mean_ms"],
+        "sequential_count": seq["count"],
+        "sequential_errors": errors,
+        "checks_per_s": load["rps"],
+        "load_p50_ms": load["p50_ms"],
+        "load_p99_ms": load["p99_ms"],
+        "load_errors": load["errors"],
+        "rss": rss,
+        "load_average": load_average(),
+    }
+
+
+def run_size(
+    n: int, sources: list[Source], versions: dict[str, Version], args: argparse.Namespace, work: Path
+) -> dict[str, Any]:
+    print(f"\n== {n:,} paragraphs, {args.baseline_ref} against this checkout", file=sys.stderr)
+    start = time.perf_counter()
+    archive, bodies, out = write_inputs(sources, n, args.articles, work)
+    out["archive_seconds"] = round(time.perf_counter() - start, 2)
+    print(f"archive {out}", file=sys.stderr)
+    for label in (BEFORE, AFTER):
+        warm_ingest(versions[label], archive, work)
+    stores: dict[str, Path] = {}
+    runs: dict[str, list[dict[str, Any]]] = {BEFORE: [], AFTER: []}
+    out["versions"] = {}
+    for _, label in round_order(args.ingest_rounds):
+        result = ingest_version(versions[label], archive, out, work)
+        stores[label] = result.pop("store")
+        runs[label].append(result["cli_ingest"])
+        out["versions"][label] = {**result, "cli_ingest": median_ingest(runs[label])}
+        print(f"{label} ingest {result['cli_ingest']}, disk {result['disk']}", file=sys.stderr)
+    archive.unlink()
+    first = bodies.read_text(encoding="utf-8").split("\n", 1)[0].encode()
+    for label in (BEFORE, AFTER):
+        warm_start(versions[label], stores[label], first, work)
+    out["rounds"] = []
+    for number, label in round_order(args.rounds):
+        entry = measure_round(versions[label], stores[label], bodies, number, args, work)
+        out["rounds"].append(entry)
+        print(
+            f"round {number} {label}: start-up {entry['startup_s']} s, 1 connection p50/p99 "
+            f"{entry['sequential_p50_ms']}/{entry['sequential_p99_ms']} ms, {entry['checks_per_s']} checks/s",
+            file=sys.stderr,
+        )
+    out["summary"] = summarise(out["rounds"])
+    for store in stores.values():
+        remove_store(store)
+    bodies.unlink()
+    return out
+
+
+def run_ab(
+    sizes: list[int],
+    sources: list[Source],
+    args: argparse.Namespace,
+    work: Path,
+    report: dict[str, Any],
+    save: Callable[[], None],
+) -> None:
+    """Fills ``report`` with both versions' figures per size, saving after each."""
+    with checkout(args.baseline_ref, work) as baseline_root:
+        versions = {
+            BEFORE: describe(BEFORE, args.baseline_ref, baseline_root),
+            AFTER: describe(AFTER, "HEAD", ROOT),
+        }
+        report["versions"] = {
+            v.label: {"ref": v.ref, "commit": v.commit, "subject": v.subject, "dirty": v.dirty}
+            for v in versions.values()
+        }
+        report["rounds"] = args.rounds
+        report["sequential_checks"] = args.sequential_checks
+        for n in sizes:
+            report["sizes"].append(run_size(n, sources, versions, args, work))
+            save()
