@@ -137,7 +137,9 @@ def test_review_page_diffs_chinese_by_character(browser, tmp_path: Path) -> None
         "boilerplate": False, "boilerplate_documents": 0, "allowlisted": False, "matches": [],
         "passages": [passage],
     }  # fmt: skip
-    answer = {"duplicate": False, "reuse": True, "paragraphs": [paragraph], "ingested": None}
+    # a verbatim passage: said, and not shown twice
+    verbatim = {**paragraph, "index": 1, "passages": [{**passage, "source_text": sentence}]}
+    answer = {"duplicate": False, "reuse": True, "paragraphs": [paragraph, verbatim], "ingested": None}
     with Server(f"sqlite:///{tmp_path}/zh.db") as server:
         violations: list[str] = []
         page = strict_page(browser, violations)
@@ -156,5 +158,8 @@ def test_review_page_diffs_chinese_by_character(browser, tmp_path: Path) -> None
         assert "archived document <b>zh</b>" in (page.text_content("#p-0 .passage-head") or "")
         assert "14 of 15 words shared" in (page.text_content("#p-0 .passage-head") or "")
         assert page.title() != "pwned"
+        assert "word for word, 15 words" in (page.text_content("#p-1 .passage-head") or "")
+        assert page.locator("#p-1 .compare").count() == 0
+        assert _texts(page, "#p-1 .text mark.reused") == [sentence]
         assert violations == []
         page.close()

@@ -237,9 +237,13 @@ function renderPassage(passage, n) {
     head.append(archived.link, `, paragraph ${passage.paragraph_index + 1}`);
     meta = archived.meta;
   }
-  head.append(` · ${shared} of ${words} words shared`);
+  // Word for word (a verbatim quote, a repeated paragraph): the highlight
+  // already shows the words, two equal columns would only repeat them.
+  const verbatim = sameChecked.every(Boolean) && sameSource.every(Boolean);
+  head.append(verbatim ? ` · word for word, ${words} words` : ` · ${shared} of ${words} words shared`);
   box.append(head);
   if (meta) box.append(meta);
+  if (verbatim) return box;
   const diff = el("div", "compare");
   diff.append(
     diffLine(passage.text, checked, sameChecked, "checked"),
