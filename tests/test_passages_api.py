@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
 from app.engine import Service
-from app.engine.service import DocumentInput
+from app.engine.service import DocumentInput, fingerprinter
 from app.settings import Settings
-from app.store import SchemeMismatch
+from app.store import SchemeMismatch, open_store
 from tests.articles import ARCHIVED_EN, UNRELATED_EN
 from tests.conftest import Server
 
@@ -206,6 +206,22 @@ def test_a_store_created_before_passages_keeps_working_on_its_bands(tmp_path: Pa
         # ... but near-duplicates and the article's own repeats still show their passages
         near = _check(client, ARCHIVED[2].replace("four", "five"))["paragraphs"][0]
         assert near["matches"] and near["passages"]
+
+
+def test_a_store_written_before_the_scheme_covered_the_nfkc_table_still_opens(tmp_path: Path) -> None:
+    """Earlier stores name the same tables by the character table's digest
+    alone; they open, and their paragraphs are found."""
+    url = f"sqlite:///{tmp_path}/earlier.db"
+    bands_only = fingerprinter(Settings(store=url, passages=False, lsh_threshold=0.3))
+    earlier = bands_only.earlier_scheme
+    assert earlier is not None and earlier != bands_only.scheme
+    store = open_store(url, bands_only.band_keys, earlier)
+    old = Service(Settings(store=url, passages=False, lsh_threshold=0.3), store, bands_only)
+    old.ingest([DocumentInput("harbour", ARCHIVED_EN)])
+    old.close()
+    with TestClient(create_app(Settings(store=url))) as client:
+        found = _check(client, ARCHIVED_EN)["paragraphs"][0]["matches"]
+        assert [m["document_id"] for m in found] == ["harbour"]
 
 
 def test_a_store_with_other_fingerprints_is_still_refused(tmp_path: Path) -> None:

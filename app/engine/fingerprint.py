@@ -12,6 +12,12 @@ from app.hashing.tokens import tokenise
 from app.hashing.winnow import Winnowing, fingerprints
 from app.store.base import Keys
 
+# Stores written before the scheme covered the NFKC table name the very same
+# tables by the digest of the character table alone (xxh64 of its arrays):
+# current digest -> that earlier name. Only tables byte-identical to those
+# of that time are listed, so no store is accepted with other signatures.
+EARLIER_TABLE_NAMES = {"9dbc5ded8678a63c": "5ad059a6e9fb67ff"}
+
 
 @dataclass(frozen=True)
 class Fingerprinter:
@@ -49,6 +55,16 @@ class Fingerprinter:
             f"tables={tables_digest()}"
             + (f" passages=winnow-k{self.passages.kgram}-w{self.passages.window}" if self.passages else "")
         )
+
+    @property
+    def earlier_scheme(self) -> str | None:
+        """The same scheme as a store written before the tables digest
+        covered the NFKC table records it (such stores have no postings)."""
+        current = tables_digest()
+        earlier = EARLIER_TABLE_NAMES.get(current)
+        if earlier is None or self.passages is not None:
+            return None
+        return self.scheme.replace(f"tables={current}", f"tables={earlier}")
 
     def analyse(self, texts: Sequence[str]) -> Analysis:
         return self.hasher.analyse(texts)

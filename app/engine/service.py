@@ -314,9 +314,15 @@ def _bands_only(
             update={"lsh_threshold": LSH_THRESHOLD_BEFORE_PASSAGES, "passages": False}
         )
         tries.append(fingerprinter(earlier))
-    for bands_only in tries:
+    attempts = [
+        (bands_only, scheme)
+        for bands_only in tries
+        for scheme in (bands_only.scheme, bands_only.earlier_scheme)
+        if scheme is not None
+    ]
+    for bands_only, scheme in attempts:
         try:
-            store = open_store(settings.store, bands_only.band_keys, bands_only.scheme)
+            store = open_store(settings.store, bands_only.band_keys, scheme)
         except SchemeMismatch:
             continue
         log.warning(
