@@ -50,3 +50,8 @@ bench:
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Detection quality on the real corpora in ../shared/corpora (paragraphs, then passages).
+eval:
+	$(BIN)/python -m benchmarks.quality.eval_quality
+	$(BIN)/python -m benchmarks.quality.eval_passages
