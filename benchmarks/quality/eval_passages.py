@@ -29,14 +29,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks.quality.corpus import CORPORA, DEFAULT_CORPORA, load, read_jsonl
+from benchmarks.quality.clough import add_paradup_env, corpora_present, flagged_by_label, paradup_env, sources
+from benchmarks.quality.corpus import CORPORA, DEFAULT_CORPORA, load
 from benchmarks.quality.passage_cases import Builder, Case, Expected, Para, Span
 from benchmarks.quality.passage_report import render_targets, summarise, targets
 from tests.live_server import LiveServer
 
 LANGS = ("en-bbc", "fr", "zh", "ar")
-CLOUGH_DOCS = "en_clough_stevenson_docs.jsonl"
-CLOUGH_PAIRS = "pairs_clough_stevenson.jsonl"
 MODES = ("text", "html")
 INGEST_BATCH = 200
 # The page a CMS sends around an article; none of it is text.
@@ -152,29 +151,15 @@ def build_cases(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[Ca
     return docs, cases
 
 
-def clough(service: LiveServer, corpora: Path) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for pair in read_jsonl(corpora / CLOUGH_PAIRS):
-        answer, _ = service.post("/check", {"text": str(pair["text_b"])})
-        flagged = any(
-            source == "archive" and ref[0] == pair["id_a"]
-            for p in answer["paragraphs"]
-            for source, ref in named(p)
-        )
-        cell = out.setdefault(str(pair["category"]), {"n": 0, "flagged": 0})
-        cell["n"] += 1
-        cell["flagged"] += flagged
-    return out
+def _named_source(result: dict[str, Any], source: str) -> bool:
+    """A match or a passage of the answer's own source."""
+    return any(kind == "archive" and ref[0] == source for kind, ref in named(result))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     docs, cases = build_cases(args)
-    docs += [
-        {"id": str(d["id"]), "text": str(d["text"])}
-        for d in read_jsonl(args.corpora / CLOUGH_DOCS)
-        if str(d["id"]).startswith("cs-orig")
-    ]
-    env = dict(kv.split("=", 1) for kv in args.paradup_env)
+    docs += sources(args.corpora)
+    env = paradup_env(args)
     tally, latencies = Tally(), []
     with tempfile.TemporaryDirectory() as tmp, LiveServer.paradup(f"sqlite:///{tmp}/p.db", env) as service:
         for i in range(0, len(docs), INGEST_BATCH):
@@ -185,7 +170,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 answer, seconds = service.post("/check", {"text": body, "format": mode})
                 latencies.append(seconds * 1000)
                 tally.score(case, mode, answer, maps)
-        cs = clough(service, args.corpora)
+        cs = flagged_by_label(service, args.corpora, _named_source)
     return {"cells": tally.cells, "clough_stevenson": cs, "latency_ms": _latency(latencies)}
 
 
@@ -203,14 +188,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cases", type=int, default=60, help="cases per kind, corpus and format")
     parser.add_argument("--corpus", action="append", choices=LANGS, help="default: all four")
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--paradup-env", action="append", default=[], metavar="PARADUP_X=V")
+    add_paradup_env(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    if not (args.corpora / CLOUGH_PAIRS).exists():
-        print(f"corpora not found in {args.corpora}: pass --corpora", file=sys.stderr)
+    if not corpora_present(args.corpora):
         return 2
     started = time.perf_counter()
     results = run(args)

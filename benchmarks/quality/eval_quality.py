@@ -25,15 +25,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.quality.corpus import CORPORA, DEFAULT_CORPORA, read_jsonl
+from benchmarks.quality.clough import add_paradup_env, corpora_present, flagged_by_label, paradup_env, sources
+from benchmarks.quality.corpus import CORPORA, DEFAULT_CORPORA
 from benchmarks.quality.dataset import Article, CorpusSet, build
 from benchmarks.quality.edits import KINDS, to_html
 from benchmarks.quality.report import Score, table
 from tests.live_server import ROOT, LiveServer
 
 SEED_ARTICLE = ROOT.parent / "shared" / "seed" / "kremlin_fr.txt"
-CLOUGH_DOCS = "en_clough_stevenson_docs.jsonl"
-CLOUGH_PAIRS = "pairs_clough_stevenson.jsonl"
 INGEST_BATCH = 200
 REPORTED_KINDS = [*KINDS, "repeat", "natural_reuse"]
 
@@ -69,20 +68,14 @@ def ingest(service: LiveServer, docs: list[dict[str, Any]]) -> float:
     return time.perf_counter() - started
 
 
+def _matched(result: dict[str, Any], source: str) -> bool:
+    return any(m["source"] == "archive" and m["document_id"] == source for m in result["matches"])
+
+
 def clough(service: LiveServer, corpora: Path) -> dict[str, dict[str, Any]]:
     """Share of answers with a paragraph flagged against their source, per
     human label (cut / light / heavy / non)."""
-    out: dict[str, dict[str, Any]] = {}
-    for pair in read_jsonl(corpora / CLOUGH_PAIRS):
-        answer, _ = service.post("/check", {"text": str(pair["text_b"])})
-        flagged = any(
-            m["source"] == "archive" and m["document_id"] == pair["id_a"]
-            for p in answer["paragraphs"]
-            for m in p["matches"]
-        )
-        cell = out.setdefault(str(pair["category"]), {"n": 0, "flagged": 0})
-        cell["n"] += 1
-        cell["flagged"] += flagged
+    out = flagged_by_label(service, corpora, _matched)
     for cell in out.values():
         cell["rate"] = cell["flagged"] / cell["n"]
     return out
@@ -103,13 +96,9 @@ def seed_case(service: LiveServer) -> dict[str, Any]:
 
 
 def evaluate(system: str, sets: list[CorpusSet], args: argparse.Namespace) -> dict[str, Any]:
-    env = dict(kv.split("=", 1) for kv in args.paradup_env)
+    env = paradup_env(args)
     docs = [{"id": d.id, "text": "\n\n".join(d.paragraphs)} for corpus in sets for d in corpus.archive]
-    docs += [
-        {"id": str(d["id"]), "text": str(d["text"])}
-        for d in read_jsonl(args.corpora / CLOUGH_DOCS)
-        if str(d["id"]).startswith("cs-orig")
-    ]
+    docs += sources(args.corpora)
     score = Score()
     with running(system, env) as service:
         ingest_seconds = ingest(service, docs)
@@ -137,20 +126,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--corpus", action="append", choices=sorted(CORPORA), help="default: all")
     parser.add_argument("--systems", default="paradup,baseline")
     parser.add_argument("--seed", type=int, default=4)
-    parser.add_argument(
-        "--paradup-env",
-        action="append",
-        default=[],
-        metavar="PARADUP_X=V",
-        help="setting for the paradup server, e.g. PARADUP_SHINGLE_SIZE=4 (for tuning)",
-    )
+    add_paradup_env(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    if not (args.corpora / CLOUGH_PAIRS).exists():
-        print(f"corpora not found in {args.corpora}: pass --corpora", file=sys.stderr)
+    if not corpora_present(args.corpora):
         return 2
     names = args.corpus or list(CORPORA)
     started = time.perf_counter()
