@@ -5,6 +5,7 @@ served as an empty index, never re-created by a write."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -81,25 +82,19 @@ def assert_refused_and_not_recreated(store: RedisStore) -> None:
 
 @pytest.mark.parametrize("how", ["flushall", "delete", "restart"])
 def test_a_vanished_namespace_is_refused(volatile_server: RedisServer, how: str) -> None:
-    store = open_redis(f"{volatile_server.url}?namespace={namespace()}&create=1")
-    try:
+    with closing(open_redis(f"{volatile_server.url}?namespace={namespace()}&create=1")) as store:
         store.put([document("doc-1", TEXTS)])
         vanish(volatile_server, store, how)
         assert_refused_and_not_recreated(store)
         with pytest.raises(StoreBroken, match="does not exist"):
             open_redis(volatile_server.url + f"?namespace={store.namespace}")
-    finally:
-        store.close()
 
 
 def test_a_vanished_namespace_is_refused_on_a_cluster(redis_cluster_url: str) -> None:
-    store = open_redis(redis_cluster_url)
-    try:
+    with closing(open_redis(redis_cluster_url)) as store:
         store.put([document("doc-1", TEXTS)])
         store.client.delete(*namespace_keys(store))
         assert_refused_and_not_recreated(store)
-    finally:
-        store.close()
 
 
 def test_http_answers_a_non_retryable_503_when_the_namespace_vanished(volatile_server: RedisServer) -> None:
@@ -123,8 +118,7 @@ def test_http_answers_a_non_retryable_503_when_the_namespace_vanished(volatile_s
 
 
 def test_a_namespace_recreated_with_another_scheme_is_refused(redis_url: str) -> None:
-    store = open_redis(redis_url)
-    try:
+    with closing(open_redis(redis_url)) as store:
         store.put([document("doc-1", TEXTS)])
         store.client.delete(*namespace_keys(store))
         open_redis(redis_url, FP.scheme + " other").close()  # create=1 in the fixture's URL
@@ -133,13 +127,10 @@ def test_a_namespace_recreated_with_another_scheme_is_refused(redis_url: str) ->
                 call()
         with pytest.raises(SchemeMismatch):
             open_redis(redis_url)
-    finally:
-        store.close()
 
 
 def test_documents_left_without_meta_are_not_adopted(redis_url: str) -> None:
-    store = open_redis(redis_url)
-    try:
+    with closing(open_redis(redis_url)) as store:
         store.put([document("doc-1", TEXTS)])
         store.client.delete(store.layout.meta)
         with pytest.raises(StoreBroken, match="damaged"):
@@ -147,8 +138,6 @@ def test_documents_left_without_meta_are_not_adopted(redis_url: str) -> None:
         assert not store.client.exists(store.layout.meta)
         # the documents stay for an operator to restore or delete
         assert store.client.hlen(store.layout.ids) == 1
-    finally:
-        store.close()
 
 
 # Eviction
@@ -188,8 +177,7 @@ def test_eviction_switched_on_later_makes_the_replica_unready(
 
 def test_verify_reports_a_vanished_namespace_without_creating_it(redis_url: str) -> None:
     url = redis_url.replace("&create=1", "")
-    store = open_redis(redis_url)
-    try:
+    with closing(open_redis(redis_url)) as store:
         store.put([document("doc-1", TEXTS)])
         # the CLI computes the scheme from the default settings, not the test's
         assert main(["verify", "--store", url]) == 2
@@ -201,5 +189,3 @@ def test_verify_reports_a_vanished_namespace_without_creating_it(redis_url: str)
         (problem,) = verify_store(url, FP.scheme)
         assert "does not exist" in problem
         assert namespace_keys(store) == []
-    finally:
-        store.close()
