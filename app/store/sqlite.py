@@ -245,11 +245,8 @@ class SqliteStore:
                 delta_paras += count
             else:
                 pk, old_first, old_count = int(found[0]), int(found[2]), int(found[3])
-                # The old version may have been written earlier in this batch:
-                # its rows must be in the tables before they can be removed.
-                conn.executemany("INSERT INTO paragraphs VALUES (?, ?, ?)", rows)
-                rows.clear()
-                pending.apply(conn)
+                # The old version is in the tables already (a batch never names
+                # an id twice), so the batch's own rows stay pending until the end.
                 self._forget(conn, old_first, old_count)
                 conn.execute(
                     "UPDATE documents SET digest = ?, metadata = ?, first = ?, paragraphs = ? WHERE pk = ?",
