@@ -31,6 +31,7 @@ from numba import njit
 from app.hashing.charmap import ALONE, ASTRAL_ALONE, DELETE, MULTI, PLANE, SEPARATOR, WORD, char_tables
 from app.hashing.minhash import code_points
 from app.hashing.nfkc import REPLACED, nfkc_tables
+from app.hashing.winnow import mix64
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -107,14 +108,6 @@ def token_tables() -> TokenTables:
 
 
 @njit(cache=True, inline="always")
-def _mix(h: np.uint64) -> np.uint64:
-    """splitmix64's finaliser: FNV alone leaves the high bits weak."""
-    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
-
-
-@njit(cache=True, inline="always")
 def _class_of(kind: np.ndarray, cp: int) -> int:
     """Token class of a code point; above the tables' plane, the CJK
     extensions stand alone and everything else is a word character."""
@@ -138,7 +131,7 @@ def _tokenise(data, bounds, kind, fold_at, fold, starts, ends, ids, token_bounds
             if k == DELETE:
                 continue
             if in_word and k != WORD:
-                starts[n], ends[n], ids[n] = first - base, last - base, _mix(h)
+                starts[n], ends[n], ids[n] = first - base, last - base, mix64(h)
                 n += 1
                 in_word = False
             if k == SEPARATOR:
@@ -153,12 +146,12 @@ def _tokenise(data, bounds, kind, fold_at, fold, starts, ends, ids, token_bounds
                 h = (h ^ np.uint64(cp)) * _FNV_PRIME
             last = i + 1
             if k == ALONE:
-                starts[n], ends[n], ids[n] = first - base, last - base, _mix(h)
+                starts[n], ends[n], ids[n] = first - base, last - base, mix64(h)
                 n += 1
             else:
                 in_word = True
         if in_word:
-            starts[n], ends[n], ids[n] = first - base, last - base, _mix(h)
+            starts[n], ends[n], ids[n] = first - base, last - base, mix64(h)
             n += 1
         token_bounds[t + 1] = n
 

@@ -30,7 +30,8 @@ class Winnowing(NamedTuple):
 
 
 @njit(cache=True, inline="always")
-def _mix(h: np.uint64) -> np.uint64:
+def mix64(h: np.uint64) -> np.uint64:
+    """splitmix64's finaliser: FNV alone leaves the high bits weak."""
     h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return h ^ (h >> np.uint64(31))
@@ -45,7 +46,7 @@ def kgram_hashes(token_ids: np.ndarray, k: int) -> np.ndarray:
     for i in range(count):
         h = token_ids[i]
         for j in range(1, k):
-            h = _mix(h * _MULTIPLIER + token_ids[i + j])
+            h = mix64(h * _MULTIPLIER + token_ids[i + j])
         out[i] = h
     return out
 
