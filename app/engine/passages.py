@@ -20,7 +20,7 @@ match (then the passage shows exactly which words are shared).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -71,10 +71,6 @@ class Passage:
     source_text: str
 
 
-# Maps an offset into a paragraph's text to one into the submitted body.
-BodyOffsets = Callable[[Paragraph, int, int], tuple[int, int]]
-
-
 def text_offsets(paragraph: Paragraph, start: int, end: int) -> tuple[int, int]:
     """The body span of ``paragraph.text[start:end]`` (``end > start``):
     plain text is the body between the paragraph's offsets; HTML says where
@@ -94,9 +90,8 @@ class Seeds:
 
 
 class PassageFinder:
-    def __init__(self, rules: PassageRules, body_offsets: BodyOffsets = text_offsets) -> None:
+    def __init__(self, rules: PassageRules) -> None:
         self.rules = rules
-        self.body_offsets = body_offsets
 
     def tokens(self, texts: Sequence[str]) -> list[Tokens]:
         return tokenise(texts)
@@ -124,7 +119,7 @@ class PassageFinder:
     ) -> Passage:
         a, b = int(query.starts[span.q0]), int(query.ends[span.q1 - 1])
         sa, sb = int(source_tokens.starts[span.s0]), int(source_tokens.ends[span.s1 - 1])
-        start, end = self.body_offsets(paragraph, a, b)
+        start, end = text_offsets(paragraph, a, b)
         return Passage(
             start, end, source, document_id, index, sa, sb, paragraph.text[a:b], source_text[sa:sb]
         )
