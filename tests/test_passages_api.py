@@ -219,6 +219,8 @@ def test_a_store_written_before_the_scheme_covered_the_nfkc_table_still_opens(tm
     old = Service(Settings(store=url, passages=False, lsh_threshold=0.3), store, bands_only)
     old.ingest([DocumentInput("harbour", ARCHIVED_EN)])
     old.close()
+    # opened as configured then (bands only, 0.3) as well as with today's defaults
+    Service.open(Settings(store=url, passages=False, lsh_threshold=0.3)).close()
     with TestClient(create_app(Settings(store=url))) as client:
         found = _check(client, ARCHIVED_EN)["paragraphs"][0]["matches"]
         assert [m["document_id"] for m in found] == ["harbour"]

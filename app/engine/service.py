@@ -81,8 +81,6 @@ class Service:
         try:
             store = open_store(settings.store, fp.band_keys, fp.scheme)
         except SchemeMismatch as mismatch:
-            if fp.passages is None:
-                raise
             # A store created before passages existed (no postings, and the
             # bands of that time unless LSH_THRESHOLD is set) keeps working
             # on its bands; passages are then found within the article and
