@@ -21,6 +21,11 @@ from redis.retry import Retry
 from app.store.base import StoreBroken, StoreError, StoreUnavailable
 
 DEFAULT_BUCKET_BITS = 14
+# Logical shards of a namespace (one hash tag each, so a cluster spreads
+# them over its masters); a power of two, fixed at creation.
+DEFAULT_SHARDS = 64
+MAX_SHARDS = 256
+DEFAULT_WAIT_TIMEOUT_MS = 1000
 NAMESPACE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 # The one eviction policy that can never drop an index key: under memory
 # pressure Redis refuses writes (a 503 for the client) instead.
@@ -59,6 +64,9 @@ class Target:
     bucket_bits: int
     create: bool  # create the namespace when it does not exist
     cluster: bool
+    shards: int = DEFAULT_SHARDS  # only used when creating
+    wait_replicas: int = 0  # replicas that must acknowledge each write (WAIT)
+    wait_timeout: int = DEFAULT_WAIT_TIMEOUT_MS
 
 
 def _flag(value: str, name: str) -> bool:
@@ -82,10 +90,33 @@ def parse_url(url: str) -> Target:
     if not 8 <= bits <= 24:
         raise StoreError("bucket_bits must be between 8 and 24")
     create = _flag(query.pop("create", "0"), "create")
+    named_shards = "shards" in query
+    shards = _integer(query, "shards", DEFAULT_SHARDS, 1, MAX_SHARDS)
+    if shards & (shards - 1):
+        raise StoreError(f"shards must be a power of two (1, 2, 4 ... {MAX_SHARDS}), not {shards}")
+    if named_shards and not create:
+        # The count is the namespace's, fixed by its creator: a URL naming
+        # another one would suggest it could change.
+        raise StoreError("shards= is only accepted with create=1 (the namespace records its count)")
+    if (1 << bits) < shards:
+        raise StoreError("bucket_bits must give every shard at least one bucket (2**bucket_bits >= shards)")
+    replicas = _integer(query, "wait_replicas", 0, 0, 64)
+    timeout = _integer(query, "wait_timeout", DEFAULT_WAIT_TIMEOUT_MS, 1, 600_000)
+    extra = {"shards": shards, "wait_replicas": replicas, "wait_timeout": timeout}
     if parts.scheme == "redis+cluster":
-        return Target(parts.netloc, query, namespace, bits, create, True)
+        return Target(parts.netloc, query, namespace, bits, create, True, **extra)
     address = urlunsplit(parts._replace(query=urlencode(query)))
-    return Target(address, {}, namespace, bits, create, False)
+    return Target(address, {}, namespace, bits, create, False, **extra)
+
+
+def _integer(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(query.pop(name, default))
+    except ValueError as exc:
+        raise StoreError(f"{name} must be an integer") from exc
+    if not low <= value <= high:
+        raise StoreError(f"{name} must be between {low} and {high}")
+    return value
 
 
 def _retry() -> Retry:
