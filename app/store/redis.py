@@ -44,9 +44,16 @@ from app.store.base import (
     WriteStatus,
     refuse_repeated_ids,
 )
-from app.store.redis_client import connect, eviction_problems, guard, missing_namespace, parse_url
+from app.store.redis_client import (
+    as_text,
+    connect,
+    eviction_problems,
+    guard,
+    missing_namespace,
+    one_slot_layout,
+    parse_url,
+)
 from app.store.redis_layout import (
-    HEAD,
     INDEX_BITS,
     MAX_PARAGRAPHS,
     MAX_SEQ,
@@ -71,10 +78,6 @@ def _lex_range(prefix: str) -> tuple[bytes, bytes]:
     holds the byte 0xff, so every such id sorts below prefix + 0xff."""
     encoded = prefix.encode()
     return b"[" + encoded, b"(" + encoded + b"\xff"
-
-
-def _text(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else value or ""
 
 
 def _unpack_refs(packed: bytes, shard: int) -> list[int]:
@@ -143,7 +146,7 @@ class RedisStore:
             found = script(keys=[probe.root], args=[self.scheme, shards, bits, probe.old_meta])
         else:
             found = self.client.hmget(probe.root, ["scheme", "shards", "bucket_bits"])
-        stored_scheme, stored_shards, stored_bits = (_text(v) for v in found)
+        stored_scheme, stored_shards, stored_bits = (as_text(v) for v in found)
         if not stored_scheme:
             if self.client.exists(probe.old_meta):
                 raise one_slot_layout(self.namespace)
@@ -232,7 +235,10 @@ class RedisStore:
                 delta_paras += len(doc.paragraphs) - len(old_texts)
             added.append(local_refs(int(seq), [p.keys for p in doc.paragraphs]))
             plan.append(("p", doc.id, old_seq, old_digest, seq, doc))
-        if all(op == "c" for op, *_ in plan):
+        if all(op == "c" for op, *_ in plan) and not self.waves.wait_replicas:
+            # Nothing to write. (With wait_replicas the check-only script
+            # still runs: its counter write is replicated after any earlier
+            # write of the shard, so WAIT confirms a retried batch too.)
             return None, statuses
         return self._apply_args(plan, removed, added, delta_docs, delta_paras), statuses
 
@@ -258,9 +264,9 @@ class RedisStore:
                 elif not item:
                     found.append(None)
                 elif isinstance(item[1], list):
-                    found.append((_text(item[0]), item[1]))
+                    found.append((as_text(item[0]), item[1]))
                 else:
-                    found.append((_text(item[0]), None))
+                    found.append((as_text(item[0]), None))
             out[shard] = found
         return out
 
@@ -331,7 +337,10 @@ class RedisStore:
             rule.refs_per_band,
             rule.max_postings,
         ]
-        raw = self._run("candidates", self._everywhere(args), "check")
+        layout = self.layout
+        calls = [Call(s, layout.metas[s], [layout.prefixes[s]]) for s in range(layout.shards)]
+        with self._guard():
+            raw = self.waves.run_grouped("candidates", calls, args, [self.scheme], "check")
         listed = queries.tolist()
         found: dict[int, list[int]] = {}
         stored: dict[int, StoredParagraph] = {}
@@ -436,13 +445,4 @@ class RedisStore:
             self.client.close()
 
 
-def one_slot_layout(namespace: str) -> StoreBroken:
-    return StoreBroken(
-        f"Redis namespace {namespace!r} is in the one-slot layout of earlier paradup versions, which "
-        "this version no longer reads. Copy it into a sharded namespace with `paradup migrate --from "
-        f"URL?namespace={namespace} --to URL?namespace=NEW&create=1` (or re-ingest), then point "
-        "PARADUP_STORE at the new namespace"
-    )
-
-
-__all__ = ["HEAD", "RedisStore", "one_slot_layout"]
+__all__ = ["RedisStore"]

@@ -22,8 +22,12 @@ from app.store.base import StoreBroken, StoreError, StoreUnavailable
 
 DEFAULT_BUCKET_BITS = 14
 # Logical shards of a namespace (one hash tag each, so a cluster spreads
-# them over its masters); a power of two, fixed at creation.
+# them over its masters); a power of two, fixed at creation. A check asks
+# every shard, and its cost on the server grows with their number (each
+# shard searches its own buckets for every key of the article): one server
+# gains nothing from shards, so a standalone namespace has one by default.
 DEFAULT_SHARDS = 64
+DEFAULT_STANDALONE_SHARDS = 1
 MAX_SHARDS = 256
 DEFAULT_WAIT_TIMEOUT_MS = 1000
 NAMESPACE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -34,6 +38,7 @@ SAFE_POLICY = "noeviction"
 # partly deleted (see redis_lua).
 NAMESPACE_ERROR = "PARADUP_NAMESPACE"
 DAMAGED_ERROR = "PARADUP_DAMAGED"
+ONE_SLOT_ERROR = "PARADUP_ONE_SLOT"
 
 # Short timeouts: a replica must answer 503 quickly when Redis is gone rather
 # than hold requests; the retries absorb a dropped idle connection.
@@ -91,7 +96,9 @@ def parse_url(url: str) -> Target:
         raise StoreError("bucket_bits must be between 8 and 24")
     create = _flag(query.pop("create", "0"), "create")
     named_shards = "shards" in query
-    shards = _integer(query, "shards", DEFAULT_SHARDS, 1, MAX_SHARDS)
+    cluster = parts.scheme == "redis+cluster"
+    default_shards = DEFAULT_SHARDS if cluster else DEFAULT_STANDALONE_SHARDS
+    shards = _integer(query, "shards", default_shards, 1, MAX_SHARDS)
     if shards & (shards - 1):
         raise StoreError(f"shards must be a power of two (1, 2, 4 ... {MAX_SHARDS}), not {shards}")
     if named_shards and not create:
@@ -103,7 +110,7 @@ def parse_url(url: str) -> Target:
     replicas = _integer(query, "wait_replicas", 0, 0, 64)
     timeout = _integer(query, "wait_timeout", DEFAULT_WAIT_TIMEOUT_MS, 1, 600_000)
     extra = {"shards": shards, "wait_replicas": replicas, "wait_timeout": timeout}
-    if parts.scheme == "redis+cluster":
+    if cluster:
         return Target(parts.netloc, query, namespace, bits, create, True, **extra)
     address = urlunsplit(parts._replace(query=urlencode(query)))
     return Target(address, {}, namespace, bits, create, False, **extra)
@@ -147,11 +154,24 @@ def connect(target: Target) -> Client:
     )
 
 
+def as_text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else value or ""
+
+
 def missing_namespace(namespace: str) -> StoreBroken:
     return StoreBroken(
         f"Redis namespace {namespace!r} does not exist: it was never created, or its data was lost "
         "(Redis restarted without persistence, FLUSHALL, deleted or evicted keys). Restore Redis "
         "from a backup, or create the namespace once with create=1 in the store URL (docs/redis.md)"
+    )
+
+
+def one_slot_layout(namespace: str) -> StoreBroken:
+    return StoreBroken(
+        f"Redis namespace {namespace!r} is in the one-slot layout of earlier paradup versions, which "
+        "this version no longer reads. Copy it into a sharded namespace with `paradup migrate --from "
+        f"URL?namespace={namespace} --to URL?namespace=NEW&create=1` (or re-ingest everything into a "
+        "new namespace), then point PARADUP_STORE at the new one (README, Redis)"
     )
 
 
@@ -181,6 +201,8 @@ def guard(namespace: str, scheme: str) -> Iterator[None]:
                 f"Redis namespace {namespace!r} is damaged: its documents remain but its meta key "
                 "is gone. Restore Redis from a backup, or delete the namespace's keys and re-ingest"
             ) from None
+        if message.startswith(ONE_SLOT_ERROR):
+            raise one_slot_layout(namespace) from None
         if message.startswith("OOM"):
             raise StoreUnavailable(f"Redis is out of memory (maxmemory reached): {exc}") from exc
         raise StoreError(f"Redis error: {exc}") from exc

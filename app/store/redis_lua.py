@@ -94,8 +94,8 @@ local function bucket(prefix, cache, b)
   end
   return s
 end
-local function refs(s, suffix)
-  local hits, pos = {}, 1
+local function refs(s, suffix, pos)
+  local hits = {}
   while true do
     local at = string.find(s, suffix, pos, true)
     if not at then break end
@@ -126,52 +126,87 @@ local function fetch(prefix, ref, ids, out)
 end
 """
 
-# ARGV: prefix, 6-byte queries (bucket + suffix), band query count, refs kept
-# per band query, largest posting list that proposes candidates.
-# The first queries are band keys, the others passage fingerprints. Per
-# query with hits: 4-byte index, 2-byte count, its refs (at most the kept
-# number, the lowest; a posting list longer than the largest is cut at one
-# more than it). Then the candidates (see base.CandidateRule): the refs of
-# each band query kept, and those of posting lists no longer than the
+# The check's one call to a master, for any number of the shards it holds
+# (the flag lets one script read several slots of its node; a slot that is
+# moving away makes the script fail, and the caller then sends each shard
+# on its own, following the redirection).
+# KEYS[1]: the first shard's meta (routes the call). ARGV: 6-byte queries
+# (bucket + suffix), band query count, refs kept per band query, largest
+# posting list that proposes candidates, shard count, the shards' prefixes,
+# scheme. The first queries are band keys, the others passage fingerprints.
+# Queries are parsed once and each shard's buckets read in one MGET: Lua
+# pays microseconds per redis.call and per string it makes, and a check
+# asks every shard. Returns, per shard: its GUARD failure, or a list of: the
+# hits (per query with some, 4-byte index, 2-byte count, its refs: at most
+# the kept number, the lowest; a posting list longer than the largest cut
+# at one more than it), then the candidates (see base.CandidateRule): the
+# refs of each band query, and those of posting lists no longer than the
 # largest, each once: ref, id, text, metadata.
 CANDIDATES = (
-    GUARD
+    "#!lua flags=allow-cross-slot-keys,no-writes\n"
     + READ
     + """
-local prefix, q = ARGV[1], ARGV[2]
-local bands, per_band, per_posting = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local out, cache, wanted, order = {}, {}, {}, {}
-local n = 0
+local expected_scheme = ARGV[#ARGV]
+local q = ARGV[1]
+local bands, per_band, per_posting = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local qb, qs, distinct, seen = {}, {}, {}, {}
 for i = 1, #q, 6 do
-  local s = bucket(prefix, cache, string.sub(q, i, i + 2))
-  if #s > 0 then
-    local hits = refs(s, string.sub(q, i + 3, i + 5))
-    if #hits > 0 then
-      local keep = per_band
-      if n >= bands then keep = per_posting + 1 end
-      if #hits > keep then
-        table.sort(hits)
-        for k = #hits, keep + 1, -1 do hits[k] = nil end
-      end
-      if n < bands or #hits <= per_posting then
-        for _, h in ipairs(hits) do
-          if not wanted[h] then
-            wanted[h] = true
-            order[#order + 1] = h
+  local b = string.sub(q, i, i + 2)
+  qb[#qb + 1] = b
+  qs[#qs + 1] = string.sub(q, i + 3, i + 5)
+  if not seen[b] then
+    seen[b] = true
+    distinct[#distinct + 1] = b
+  end
+end
+local answers = {}
+for shard = 1, tonumber(ARGV[5]) do
+  local prefix = ARGV[5 + shard]
+  local stored_scheme = redis.call('HGET', prefix .. 'meta', 'scheme')
+  if stored_scheme ~= expected_scheme then
+    return redis.error_reply('PARADUP_NAMESPACE ' .. tostring(stored_scheme))
+  end
+  local buckets = {}
+  for first = 1, #distinct, 4000 do
+    local names = {}
+    for k = first, math.min(first + 3999, #distinct) do names[#names + 1] = prefix .. 'b' .. distinct[k] end
+    local values = redis.call('MGET', unpack(names))
+    for k = 1, #names do buckets[distinct[first + k - 1]] = values[k] end
+  end
+  local out, wanted, order = {}, {}, {}
+  for n = 1, #qb do
+    local s = buckets[qb[n]]
+    -- Most queries miss in most shards: one search, and no table, for those.
+    local at = s and string.find(s, qs[n], 1, true)
+    if at then
+      local hits = refs(s, qs[n], at - (at - 1) % 7)
+      if #hits > 0 then
+        local keep = per_band
+        if n > bands then keep = per_posting + 1 end
+        if #hits > keep then
+          table.sort(hits)
+          for k = #hits, keep + 1, -1 do hits[k] = nil end
+        end
+        if n <= bands or #hits <= per_posting then
+          for _, h in ipairs(hits) do
+            if not wanted[h] then
+              wanted[h] = true
+              order[#order + 1] = h
+            end
           end
         end
+        out[#out + 1] = struct.pack('>I4>I2', n - 1, #hits) .. table.concat(hits)
       end
-      out[#out + 1] = struct.pack('>I4>I2', n, #hits) .. table.concat(hits)
     end
   end
-  n = n + 1
+  local result, ids = {table.concat(out)}, {}
+  for _, ref in ipairs(order) do
+    result[#result + 1] = ref
+    fetch(prefix, ref, ids, result)
+  end
+  answers[shard] = result
 end
-local result, ids = {table.concat(out)}, {}
-for _, ref in ipairs(order) do
-  result[#result + 1] = ref
-  fetch(prefix, ref, ids, result)
-end
-return result
+return answers
 """
 )
 
@@ -185,7 +220,7 @@ local prefix, q = ARGV[1], ARGV[2]
 local out, cache = {}, {}
 for i = 1, #q, 6 do
   local s = bucket(prefix, cache, string.sub(q, i, i + 2))
-  out[#out + 1] = table.concat(refs(s, string.sub(q, i + 3, i + 5)))
+  out[#out + 1] = table.concat(refs(s, string.sub(q, i + 3, i + 5), 1))
 end
 return out
 """

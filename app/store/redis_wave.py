@@ -107,6 +107,45 @@ class Waves:
         assert failure is not None
         raise failure
 
+    def run_grouped(
+        self, script: str, calls: Sequence[Call], common: Args, tail: Args, kind: str
+    ) -> dict[int, Any]:
+        """One call per master for all the shards it holds (``script`` takes
+        ``common``, the shard count, each call's only argument, ``tail``);
+        a master whose call failed for a slot in motion or a lost connection
+        has each of its shards sent on its own (``run``)."""
+        with self._lock:
+            self.waves[kind] += 1
+        groups = self._by_node(calls, {})
+        merged = {
+            name: _Group(
+                g.node,
+                False,
+                [
+                    Call(
+                        g.calls[0].shard,
+                        g.calls[0].key,
+                        [*common, len(g.calls), *(c.args[0] for c in g.calls), *tail],
+                    )
+                ],
+            )
+            for name, g in groups.items()
+        }
+        answers = self._send(script, merged, kind, False)
+        results: dict[int, Any] = {}
+        again: list[Call] = []
+        for group, (answer,) in zip(groups.values(), answers, strict=True):
+            if isinstance(answer, Exception):
+                if not _moving(answer):
+                    raise answer
+                again += group.calls
+            else:
+                results.update(zip((c.shard for c in group.calls), answer, strict=True))
+        if again:
+            singles = [Call(c.shard, c.key, [*common, 1, c.args[0], *tail]) for c in again]
+            results.update({s: r[0] for s, r in self.run(script, singles, kind + " again").items()})
+        return results
+
     def _node(self, host: str, port: int) -> ClusterNode | None:
         assert isinstance(self.client, RedisCluster)
         node = self.client.get_node(host=host, port=port)  # type: ignore[no-untyped-call]
@@ -195,6 +234,14 @@ class Waves:
 
 
 _RETRIED = (rex.ConnectionError, rex.TimeoutError, rex.TryAgainError, rex.ClusterDownError, OSError)
+
+
+def _moving(error: Exception) -> bool:
+    """Whether a call failed for where its keys are, not for what it did."""
+    if isinstance(error, (rex.AskError, *_RETRIED)):
+        return True
+    message = str(error)
+    return isinstance(error, rex.ResponseError) and ("non local key" in message or "same slot" in message)
 
 
 def _sha(source: str) -> str:
