@@ -46,7 +46,10 @@ service.close()
 
 def run_python(tree: Path, *args: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, check=True)
+    # From the tree itself: python puts the working directory first on sys.path.
+    done = subprocess.run(
+        [sys.executable, *args], env=env, cwd=tree, capture_output=True, text=True, check=True
+    )
     return done.stdout
 
 
@@ -67,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     servers = {side: start_server(Path(tempfile.mkdtemp(dir=work))) for side in trees}
     urls = {side: f"{s.url}?namespace=ab" for side, s in servers.items()}
     extra = f"&{args.store_options}" if args.store_options else ""
-    result: dict[str, Any] = {"paragraphs": 0, "ingest_seconds": {"A": 0.0, "B": 0.0}}
+    result: dict[str, Any] = {"trees": {s: str(t) for s, t in trees.items()}, "paragraphs": 0}
+    result["ingest_seconds"] = {"A": 0.0, "B": 0.0}
     serving: list[subprocess.Popen[bytes]] = []
     try:
         size = -(-len(docs) // args.chunks)
@@ -101,9 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                 "PARADUP_LOG_LEVEL": "warning",
             }
             cmd = [sys.executable, "-m", "app.cli", "serve", "--port", str(ports[side]), "--workers", "2"]
-            serving.append(
-                subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            )
+            log = (work / f"serve-{side}.log").open("wb")
+            serving.append(subprocess.Popen(cmd, env=env, cwd=tree, stdout=log, stderr=log))
         for side, port in ports.items():
             poll(f"paradup {side}", partial(_ready, port), deadline=120)
         (work / "bodies.txt").write_text("".join(json.dumps({"text": b}) + "\n" for b in bodies))
@@ -123,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         result["checks_ratio_a_over_b"] = [
             round(a / b, 2) for a, b in zip(rates["A"], rates["B"], strict=True)
         ]
+    except Exception:
+        for side in trees:
+            log_file = work / f"serve-{side}.log"
+            if log_file.exists():
+                print(f"--- serve {side}:", log_file.read_text(errors="replace")[-3000:], file=sys.stderr)
+        raise
     finally:
         for process in serving:
             stop_process(process, 30)
