@@ -11,17 +11,17 @@ as ``socket_timeout`` may be added to the standalone forms)::
 is created only by a URL with ``create=1``, and ``shards`` (default 64 on a
 cluster, 1 on a standalone server) and ``bucket_bits`` (default 14) are
 fixed then. ``wait_replicas`` (default 0) and ``wait_timeout`` (ms, default
-1000) make every write wait for that many replicas of each master written. Connections, URL options and the checks
-that refuse a vanished namespace or an evicting Redis are in
-``redis_client``; shards and packing in ``redis_layout``; the key layout and
-why each write is atomic in ``redis_lua``; waves of shard calls in
-``redis_wave``.
+1000) make every write wait for that many replicas of each master written.
+Connections, URL options and the checks that refuse a vanished namespace or
+an evicting Redis are in ``redis_client``; shards and packing in
+``redis_layout``; the key layout and why each write is atomic in
+``redis_lua``; waves of shard calls in ``redis_wave``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -33,7 +33,6 @@ from app.store.base import (
     CandidateRule,
     Candidates,
     Keys,
-    LazyJson,
     NewDocument,
     SchemeMismatch,
     StoreBroken,
@@ -54,7 +53,7 @@ from app.store.redis_client import (
     parse_url,
 )
 from app.store.redis_layout import (
-    INDEX_BITS,
+    LOCAL_REFS,
     MAX_PARAGRAPHS,
     MAX_SEQ,
     REF,
@@ -62,11 +61,12 @@ from app.store.redis_layout import (
     Layout,
     local_refs,
     shard_of,
+    stored_paragraphs,
+    unpack_refs,
 )
 from app.store.redis_wave import Call, Waves
 
 MAX_ATTEMPTS = 50
-LOCAL = (1 << 32) - 1
 
 # One document's part of a write: op, id, expected seq and digest, seq, new version.
 Step = tuple[str, str, str, bytes, str, NewDocument | None]
@@ -78,11 +78,6 @@ def _lex_range(prefix: str) -> tuple[bytes, bytes]:
     holds the byte 0xff, so every such id sorts below prefix + 0xff."""
     encoded = prefix.encode()
     return b"[" + encoded, b"(" + encoded + b"\xff"
-
-
-def _unpack_refs(packed: bytes, shard: int) -> list[int]:
-    base = shard << 32
-    return [base | int.from_bytes(packed[i : i + REF], "big") for i in range(0, len(packed), REF)]
 
 
 class RedisStore:
@@ -322,7 +317,7 @@ class RedisStore:
         for shard, answer in raw.items():
             for key, packed in zip(listed, answer, strict=True):
                 if packed:
-                    found.setdefault(key, []).extend(_unpack_refs(packed, shard))
+                    found.setdefault(key, []).extend(unpack_refs(packed, shard))
         return {key: sorted(set(refs)) for key, refs in found.items()}
 
     def candidates(self, bands: Keys, postings: Keys, rule: CandidateRule) -> Candidates:
@@ -350,38 +345,17 @@ class RedisStore:
                 index = int.from_bytes(blob[pos : pos + 4], "big")
                 count = int.from_bytes(blob[pos + 4 : pos + 6], "big")
                 end = pos + 6 + count * REF
-                found.setdefault(listed[index], []).extend(_unpack_refs(blob[pos + 6 : end], shard))
+                found.setdefault(listed[index], []).extend(unpack_refs(blob[pos + 6 : end], shard))
                 pos = end
-            stored.update(self._stored(shard, answer, 1))
+            stored.update(stored_paragraphs(shard, answer, 1))
         hits, wanted = rule.cut(band_keys, posting_keys, found)
         return Candidates(hits, {r: stored[r] for r in wanted if r in stored})
-
-    def _stored(self, shard: int, raw: Sequence[Any], start: int) -> Iterable[tuple[int, StoredParagraph]]:
-        """Paragraphs from (ref, id, text, metadata) quadruples of one shard."""
-        metadata: dict[bytes, LazyJson] = {}
-        base = shard << 32
-        for n in range(start, len(raw), 4):
-            ref, doc_id, text, meta = raw[n : n + 4]
-            if doc_id is None:
-                continue
-            if meta is not None:
-                # Sent with the document's first ref only (see lua.CANDIDATES).
-                metadata[doc_id] = LazyJson(meta)
-            if text is not None:
-                local = int.from_bytes(ref, "big")
-                meta_of = metadata.setdefault(doc_id, LazyJson(b""))
-                yield (
-                    base | local,
-                    StoredParagraph(
-                        base | local, doc_id.decode(), local & ((1 << INDEX_BITS) - 1), text.decode(), meta_of
-                    ),
-                )
 
     def paragraphs(self, refs: Sequence[int]) -> dict[int, StoredParagraph]:
         by_shard: dict[int, list[int]] = {}
         for ref in sorted(set(refs)):
             if ref >> 32 < self.layout.shards:
-                by_shard.setdefault(ref >> 32, []).append(ref & LOCAL)
+                by_shard.setdefault(ref >> 32, []).append(ref & LOCAL_REFS)
         if not by_shard:
             return {}
         args = {s: [b"".join(r.to_bytes(REF, "big") for r in local)] for s, local in by_shard.items()}
@@ -391,7 +365,7 @@ class RedisStore:
             quads: list[Any] = [None]
             for local, n in zip(by_shard[shard], range(0, len(answer), 3), strict=True):
                 quads += [local.to_bytes(REF, "big"), *answer[n : n + 3]]
-            out.update(self._stored(shard, quads, 1))
+            out.update(stored_paragraphs(shard, quads, 1))
         return out
 
     def first_paragraphs(self, prefix: str, limit: int) -> list[StoredDocument]:

@@ -17,14 +17,15 @@ local ref is ``seq << 12 | paragraph index`` (4 bytes in a bucket record),
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
-from app.store.base import Keys
+from app.store.base import Keys, LazyJson, StoredParagraph
 
 INDEX_BITS = 12
 MAX_PARAGRAPHS = 1 << INDEX_BITS
@@ -36,6 +37,34 @@ RECORD = SUFFIX + REF
 HEAD = 3 + SUFFIX  # a query: bucket (3 bytes) + suffix
 
 U64 = npt.NDArray[np.uint64]
+
+
+LOCAL_REFS = (1 << 32) - 1  # a ref's local part
+
+
+def unpack_refs(packed: bytes, shard: int) -> list[int]:
+    """The refs of one shard's concatenated local refs."""
+    base = shard << 32
+    return [base | int.from_bytes(packed[i : i + REF], "big") for i in range(0, len(packed), REF)]
+
+
+def stored_paragraphs(shard: int, raw: Sequence[Any], start: int) -> Iterator[tuple[int, StoredParagraph]]:
+    """Paragraphs from the (local ref, id, text, metadata) quadruples of one
+    shard's answer, from ``start`` on (a paragraph gone is skipped)."""
+    metadata: dict[bytes, LazyJson] = {}
+    base = shard << 32
+    for n in range(start, len(raw), 4):
+        ref, doc_id, text, meta = raw[n : n + 4]
+        if doc_id is None:
+            continue
+        if meta is not None:
+            # Sent with the document's first ref only (see redis_lua.READ).
+            metadata[doc_id] = LazyJson(meta)
+        if text is not None:
+            local = int.from_bytes(ref, "big")
+            meta_of = metadata.setdefault(doc_id, LazyJson(b""))
+            index = local & (MAX_PARAGRAPHS - 1)
+            yield base | local, StoredParagraph(base | local, doc_id.decode(), index, text.decode(), meta_of)
 
 
 def shard_of(document_id: str, shards: int) -> int:
