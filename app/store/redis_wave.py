@@ -28,10 +28,16 @@ from redis.cluster import ClusterNode, RedisCluster
 from app.store.base import StoreUnavailable
 from app.store.redis_client import Client
 
-# A shard sent again after a redirect or a lost master, at most this often
-# (with a short pause to let a failover settle).
-REDIRECTS = 8
+# A shard sent again after a redirect or a lost master, at most this often,
+# pausing a little longer each time (at most MAX_PAUSE): a slot being
+# migrated has its keys on two nodes until its last key moved, and a failover
+# takes a few seconds; the wave gives up (503) after REDIRECTS attempts or
+# BUDGET seconds. A standalone server is not asked again: redis-py's own
+# retries already cover a dropped connection.
+REDIRECTS = 40
 PAUSE = 0.05
+MAX_PAUSE = 0.25
+BUDGET = 10.0
 Args = Sequence[bytes | str | int]
 
 
@@ -75,6 +81,7 @@ class Waves:
         failure: Exception | None = None
         with self._lock:
             self.waves[kind] += 1
+        deadline = time.monotonic() + BUDGET
         for attempt in range(REDIRECTS):
             groups = self._by_node(pending, asking)
             answers = self._send(script, groups, kind, write)
@@ -85,13 +92,15 @@ class Waves:
                         results[call.shard] = result
                         continue
                     asking.pop(call.shard, None)
+                    if not self.cluster or time.monotonic() > deadline:
+                        raise result
                     if isinstance(result, rex.AskError) and not isinstance(result, rex.MovedError):
                         target = self._node(result.host, result.port)
                         if target is not None:
                             asking[call.shard] = target
                         else:
                             refresh = True
-                    elif isinstance(result, (rex.MovedError, *_RETRIED)):
+                    elif _moving(result):
                         refresh = True
                     else:
                         raise result
@@ -100,7 +109,7 @@ class Waves:
             if not pending:
                 return results
             if refresh and isinstance(self.client, RedisCluster):
-                time.sleep(PAUSE * attempt)
+                time.sleep(min(MAX_PAUSE, PAUSE * attempt))
                 # If this fails, the next attempt fails again or the wave gives up.
                 with contextlib.suppress(rex.RedisError, OSError):
                     self.client.nodes_manager.initialize()
