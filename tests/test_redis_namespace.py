@@ -16,6 +16,7 @@ from app.cli import main
 from app.settings import Settings
 from app.store import SchemeMismatch, StoreBroken, open_store, verify_store
 from app.store.redis import RedisStore
+from app.store.redis_layout import shard_of
 from tests.redis_servers import RedisCluster, RedisServer, have_redis, namespace, start_server
 from tests.test_store_contract import FP, TEXTS, document
 from tests.test_store_redis import namespace_keys
@@ -132,12 +133,13 @@ def test_a_namespace_recreated_with_another_scheme_is_refused(redis_url: str) ->
 def test_documents_left_without_meta_are_not_adopted(redis_url: str) -> None:
     with closing(open_redis(redis_url)) as store:
         store.put([document("doc-1", TEXTS)])
-        store.client.delete(store.layout.meta)
+        shard = shard_of("doc-1", store.layout.shards)
+        store.client.delete(store.layout.metas[shard])
         with pytest.raises(StoreBroken, match="damaged"):
             open_redis(redis_url)
-        assert not store.client.exists(store.layout.meta)
+        assert not store.client.exists(store.layout.metas[shard])
         # the documents stay for an operator to restore or delete
-        assert store.client.hlen(store.layout.ids) == 1
+        assert store.client.hlen(store.layout.prefixes[shard] + b"ids") == 1
 
 
 # Eviction

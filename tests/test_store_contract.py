@@ -19,6 +19,7 @@ from app.hashing.tokens import tokenise
 from app.hashing.winnow import Winnowing, fingerprints
 from app.settings import Settings
 from app.store import NewDocument, NewParagraph, SchemeMismatch, Store, open_store
+from app.store.base import CandidateRule, Candidates, candidates_by_two_calls
 
 # With passage postings, as the service indexes by default: every test
 # below also writes, replaces and deletes them (and the end of this file
@@ -363,3 +364,37 @@ def test_check_reports_archive_passages_on_every_backend(store_url: str) -> None
         assert not results[1].matches
     finally:
         service.close()
+
+
+# The check's one call (Store.candidates): hits and candidate paragraphs by
+# the one CandidateRule, whatever the backend.
+
+
+def candidate_places(found: Candidates) -> set[tuple[str, int]]:
+    return {(p.document_id, p.index) for p in found.paragraphs.values()}
+
+
+def test_candidates_follow_the_rule_on_every_backend(store: Store) -> None:
+    store.put([document(f"story-{n}", [f"Story {n}: {QUOTED[0]}"]) for n in range(12)])
+    store.put([document("a", TEXTS, {"desk": "city"}), document("b", TEXTS[:2])])
+    bands = FP.split_keys(FP.band_keys(TEXTS[:1])[0])[0]
+    quote = quote_keys()
+    wide = CandidateRule(refs_per_band=64, max_postings=10)
+    found = store.candidates(bands, quote, wide)
+    # the 12 stories share the quote's fingerprints: a formula, cut at 11 refs
+    assert {len(found.hits[int(k)]) for k in quote if int(k) in found.hits} == {11}
+    assert candidate_places(found) == {("a", 0), ("b", 0)}
+    assert found.paragraphs[min(found.paragraphs)].text == TEXTS[0]
+    with_metadata = [p for p in found.paragraphs.values() if p.document_id == "a"]
+    assert [dict(p.metadata) for p in with_metadata] == [{"desk": "city"}]
+    loose = store.candidates(np.empty(0, np.int64), quote, CandidateRule(64, 12))
+    assert candidate_places(loose) == {(f"story-{n}", 0) for n in range(12)}
+    # the same answer as lookup + paragraphs with the rule, down to the refs
+    for rule in (wide, CandidateRule(1, 12), CandidateRule(1, 0)):
+        one = store.candidates(bands, quote, rule)
+        two = candidates_by_two_calls(store, bands, quote, rule)
+        assert one.hits == two.hits
+        assert one.paragraphs == two.paragraphs
+    (lowest,) = store.candidates(bands, np.empty(0, np.int64), CandidateRule(1, 0)).paragraphs
+    assert lowest == min(found.paragraphs)
+    assert store.candidates(np.empty(0, np.int64), np.empty(0, np.int64), wide) == Candidates({}, {})

@@ -14,6 +14,7 @@ from app.api.factory import create_app
 from app.settings import Settings
 from app.store import NewDocument, NewParagraph, StoreError, StoreUnavailable, open_store
 from app.store.redis import RedisStore
+from app.store.redis_layout import RECORD
 from tests.redis_servers import RedisServer, have_redis, namespace, start_server
 from tests.test_store_contract import FP, TEXTS, document, refs_for
 
@@ -40,13 +41,15 @@ def store(url: str) -> Iterator[RedisStore]:
 
 
 def namespace_keys(store: RedisStore) -> list[bytes]:
-    pattern = store.layout.prefix.replace(b"{", b"\\{").replace(b"}", b"\\}") + b"*"
-    return sorted(set(store.client.scan_iter(match=pattern, count=1000)))
+    """Every key of the namespace: its layout key and its shards' keys."""
+    ns = store.namespace.encode()
+    patterns = [b"paradup:\\{" + ns + b"\\}:*", b"paradup:\\{" + ns + b"/*"]
+    return sorted({k for p in patterns for k in store.client.scan_iter(match=p, count=1000)})
 
 
 def bucket_records(store: RedisStore) -> int:
-    buckets = [k for k in namespace_keys(store) if k.startswith(store.layout.prefix + b"b")]
-    return sum(len(store.client.get(k) or b"") for k in buckets) // 8
+    buckets = [k for k in namespace_keys(store) if b"}:b" in k]
+    return sum(len(store.client.get(k) or b"") for k in buckets) // RECORD
 
 
 def test_cycles_leave_no_orphan_keys(store: RedisStore) -> None:
@@ -59,26 +62,9 @@ def test_cycles_leave_no_orphan_keys(store: RedisStore) -> None:
     store.put([document("a", LONG[:4]), document("b", LONG[2:] + TEXTS)])
     assert bucket_records(store) == full
     assert store.delete("a") and store.delete("b")
-    assert namespace_keys(store) == [store.layout.meta]
+    assert namespace_keys(store) == store.layout.fixed_keys()
     stats = store.stats()
     assert (stats.documents, stats.paragraphs) == (0, 0)
-
-
-def test_a_namespace_from_before_the_names_index_gets_it_on_open(store: RedisStore, url: str) -> None:
-    store.put([document(f"desk/{i}", TEXTS[:1], {"i": i}) for i in range(3)] + [document("other", TEXTS)])
-    # what a namespace written by the previous version holds: no names, no flag
-    store.client.delete(store.layout.names)
-    store.client.hdel(store.layout.meta, "names")
-    assert store.first_paragraphs("desk/", 10) == []
-    reopened = open_store(url, FP.band_keys, FP.scheme)
-    try:
-        assert [(d.id, d.metadata) for d in reopened.first_paragraphs("desk/", 2)] == [
-            ("desk/0", {"i": 0}),
-            ("desk/1", {"i": 1}),
-        ]
-        assert [d.id for d in reopened.first_paragraphs("", 10)] == ["desk/0", "desk/1", "desk/2", "other"]
-    finally:
-        reopened.close()
 
 
 def test_namespaces_are_separate(url: str) -> None:

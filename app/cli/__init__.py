@@ -169,6 +169,16 @@ def _verify(args: argparse.Namespace, console: Console) -> int:
     return EXIT_ERROR if problems else EXIT_OK
 
 
+def _migrate(args: argparse.Namespace, console: Console) -> int:
+    from app.engine.service import fingerprinter
+    from app.store.redis_migrate import migrate
+
+    fp = fingerprinter(Settings())  # the fingerprint settings the source was built with
+    done = migrate(args.source, args.target, fp.band_keys, fp.scheme)
+    print(json.dumps({"documents": done.documents, "paragraphs": done.paragraphs, "to": args.target}))
+    return EXIT_OK
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings(store=args.store) if args.store else Settings()
 
@@ -234,6 +244,15 @@ def parser() -> argparse.ArgumentParser:
 
     command("stats", "Print the number of documents and paragraphs in the index as JSON.")
     command("verify", "Check the index for damage (exit 0 sound, 2 with the problems listed).")
+    migrate = sub.add_parser(
+        "migrate",
+        help="Copy a Redis namespace of the one-slot layout into a new sharded namespace.",
+        description="Copy a Redis namespace of the one-slot layout into a new sharded namespace.",
+    )
+    migrate.add_argument("--from", dest="source", required=True, metavar="URL", help="the one-slot namespace")
+    migrate.add_argument(
+        "--to", dest="target", required=True, metavar="URL", help="the new namespace (with create=1)"
+    )
     return top
 
 
@@ -251,7 +270,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise CliError("--key goes with --url")
         if args.command == "serve":
             return _serve(args)
-        handler = {"ingest": _ingest, "check": _check, "stats": _stats, "verify": _verify}[args.command]
+        handler = {
+            "ingest": _ingest,
+            "check": _check,
+            "stats": _stats,
+            "verify": _verify,
+            "migrate": _migrate,
+        }[args.command]
         return handler(args, console)
     except (CliError, SourceError, RemoteError, ValueError, OSError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)

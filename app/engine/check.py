@@ -26,7 +26,7 @@ from app.hashing import Analysis, overlap
 from app.hashing.similarity import intersection_size
 from app.hashing.tokens import Tokens
 from app.store import Store, StoredParagraph
-from app.store.base import Keys
+from app.store.base import CandidateRule, Keys
 from app.text import Paragraph
 
 Source = Literal["article", "archive"]
@@ -227,9 +227,17 @@ class Checker:
         nonempty = [k for k in keys if k.size]
         if not nonempty:
             return
-        hits = self.store.lookup(np.concatenate(nonempty))
-        deadline.check("archive lookup")
         split = [self.fp.split_keys(k) for k in keys]
+        # One store call (one round trip per Redis master) answers the hits
+        # and every candidate paragraph verified below (CandidateRule).
+        max_postings = self.passages.rules.max_postings if self.passages else 0
+        archive = self.store.candidates(
+            np.concatenate([b for b, _ in split]),
+            np.concatenate([f for _, f in split]),
+            CandidateRule(ARCHIVE_REFS_PER_BAND, max_postings),
+        )
+        hits = archive.hits
+        deadline.check("archive lookup")
         seeds = self._passage_seeds(split, hits, tokens)
         wanted: dict[int, list[int]] = {}
         for i, (paragraph_keys, _) in enumerate(split):
@@ -252,9 +260,11 @@ class Checker:
         deadline.check("archive candidates")
         proposed = {r for refs in wanted.values() for r in refs}
         seeded = {r for s in seeds for r in s.refs}
-        # One round trip for band and passage candidates alike.
-        stored = self.store.paragraphs(sorted(proposed | seeded))
-        stored = {r: p for r, p in stored.items() if p.document_id not in exclude}
+        stored = {
+            r: p
+            for r in sorted(proposed | seeded)
+            if (p := archive.paragraphs.get(r)) is not None and p.document_id not in exclude
+        }
         if not stored:
             return
         order = [r for r in stored if r in proposed]

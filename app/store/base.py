@@ -110,6 +110,59 @@ class StoreStats:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CandidateRule:
+    """Which refs a check's one store call returns, with their paragraphs:
+    under each band key its ``refs_per_band`` lowest refs; under each
+    passage fingerprint key all its refs when it has ``max_postings`` or
+    fewer (a longer posting list is a formula: cut at ``max_postings + 1``
+    refs, which is enough to tell, and proposing nothing). The hits are cut
+    the same way. Defined once here: the engine votes on exactly these hits
+    and finds every paragraph it verifies among these candidates, whatever
+    the backend (a sharded one applies the rule per shard, a superset, then
+    once more on the merged hits)."""
+
+    refs_per_band: int
+    max_postings: int  # 0: no posting proposes a candidate
+
+    def cut(
+        self, bands: Keys, postings: Keys, found: Mapping[int, Sequence[int]]
+    ) -> tuple[dict[int, list[int]], set[int]]:
+        """The hits kept (sorted refs per key) and the candidate refs."""
+        hits: dict[int, list[int]] = {}
+        wanted: set[int] = set()
+        band_set = set(bands.tolist())
+        for key in band_set:
+            refs = found.get(key)
+            if refs:
+                hits[key] = sorted(set(refs))[: self.refs_per_band]
+                wanted.update(hits[key])
+        for key in set(postings.tolist()) - band_set:
+            refs = found.get(key)
+            if refs:
+                hits[key] = sorted(set(refs))[: self.max_postings + 1]
+                if len(hits[key]) <= self.max_postings:
+                    wanted.update(hits[key])
+        return hits, wanted
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """A check's archive hits and the candidate paragraphs behind them (see
+    ``CandidateRule``; refs deleted meanwhile are absent from ``paragraphs``)."""
+
+    hits: dict[int, list[int]]
+    paragraphs: dict[int, StoredParagraph]
+
+
+def candidates_by_two_calls(store: Store, bands: Keys, postings: Keys, rule: CandidateRule) -> Candidates:
+    """``Store.candidates`` from ``lookup`` and ``paragraphs``: for a store
+    whose calls cost no network round trip (SQLite)."""
+    keys = np.concatenate([bands, postings])
+    hits, wanted = rule.cut(bands, postings, store.lookup(keys) if keys.size else {})
+    return Candidates(hits, store.paragraphs(sorted(wanted)) if wanted else {})
+
+
 def refuse_repeated_ids(documents: Sequence[NewDocument]) -> None:
     """Which of two versions in one batch should win is the caller's to
     say (the CLI writes a repeated document as its later version, in a later
@@ -151,6 +204,12 @@ class Store(Protocol):
     def paragraphs(self, refs: Sequence[int]) -> dict[int, StoredParagraph]:
         """The paragraphs behind ``refs``, with their document's metadata
         (refs deleted meanwhile are absent)."""
+        ...
+
+    def candidates(self, bands: Keys, postings: Keys, rule: CandidateRule) -> Candidates:
+        """A check's whole archive read in one call: the hits of its band
+        and passage fingerprint keys and the candidate paragraphs, as
+        ``rule`` selects them (one round trip per master on Redis)."""
         ...
 
     def first_paragraphs(self, prefix: str, limit: int) -> list[StoredDocument]:

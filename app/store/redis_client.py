@@ -21,6 +21,15 @@ from redis.retry import Retry
 from app.store.base import StoreBroken, StoreError, StoreUnavailable
 
 DEFAULT_BUCKET_BITS = 14
+# Logical shards of a namespace (one hash tag each, so a cluster spreads
+# them over its masters); a power of two, fixed at creation. A check asks
+# every shard, and its cost on the server grows with their number (each
+# shard searches its own buckets for every key of the article): one server
+# gains nothing from shards, so a standalone namespace has one by default.
+DEFAULT_SHARDS = 64
+DEFAULT_STANDALONE_SHARDS = 1
+MAX_SHARDS = 256
+DEFAULT_WAIT_TIMEOUT_MS = 1000
 NAMESPACE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 # The one eviction policy that can never drop an index key: under memory
 # pressure Redis refuses writes (a 503 for the client) instead.
@@ -29,6 +38,7 @@ SAFE_POLICY = "noeviction"
 # partly deleted (see redis_lua).
 NAMESPACE_ERROR = "PARADUP_NAMESPACE"
 DAMAGED_ERROR = "PARADUP_DAMAGED"
+ONE_SLOT_ERROR = "PARADUP_ONE_SLOT"
 
 # Short timeouts: a replica must answer 503 quickly when Redis is gone rather
 # than hold requests; the retries absorb a dropped idle connection.
@@ -59,6 +69,9 @@ class Target:
     bucket_bits: int
     create: bool  # create the namespace when it does not exist
     cluster: bool
+    shards: int = DEFAULT_SHARDS  # only used when creating
+    wait_replicas: int = 0  # replicas that must acknowledge each write (WAIT)
+    wait_timeout: int = DEFAULT_WAIT_TIMEOUT_MS
 
 
 def _flag(value: str, name: str) -> bool:
@@ -82,10 +95,35 @@ def parse_url(url: str) -> Target:
     if not 8 <= bits <= 24:
         raise StoreError("bucket_bits must be between 8 and 24")
     create = _flag(query.pop("create", "0"), "create")
-    if parts.scheme == "redis+cluster":
-        return Target(parts.netloc, query, namespace, bits, create, True)
+    named_shards = "shards" in query
+    cluster = parts.scheme == "redis+cluster"
+    default_shards = DEFAULT_SHARDS if cluster else DEFAULT_STANDALONE_SHARDS
+    shards = _integer(query, "shards", default_shards, 1, MAX_SHARDS)
+    if shards & (shards - 1):
+        raise StoreError(f"shards must be a power of two (1, 2, 4 ... {MAX_SHARDS}), not {shards}")
+    if named_shards and not create:
+        # The count is the namespace's, fixed by its creator: a URL naming
+        # another one would suggest it could change.
+        raise StoreError("shards= is only accepted with create=1 (the namespace records its count)")
+    if (1 << bits) < shards:
+        raise StoreError("bucket_bits must give every shard at least one bucket (2**bucket_bits >= shards)")
+    replicas = _integer(query, "wait_replicas", 0, 0, 64)
+    timeout = _integer(query, "wait_timeout", DEFAULT_WAIT_TIMEOUT_MS, 1, 600_000)
+    extra = {"shards": shards, "wait_replicas": replicas, "wait_timeout": timeout}
+    if cluster:
+        return Target(parts.netloc, query, namespace, bits, create, True, **extra)
     address = urlunsplit(parts._replace(query=urlencode(query)))
-    return Target(address, {}, namespace, bits, create, False)
+    return Target(address, {}, namespace, bits, create, False, **extra)
+
+
+def _integer(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(query.pop(name, default))
+    except ValueError as exc:
+        raise StoreError(f"{name} must be an integer") from exc
+    if not low <= value <= high:
+        raise StoreError(f"{name} must be between {low} and {high}")
+    return value
 
 
 def _retry() -> Retry:
@@ -116,11 +154,24 @@ def connect(target: Target) -> Client:
     )
 
 
+def as_text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else value or ""
+
+
 def missing_namespace(namespace: str) -> StoreBroken:
     return StoreBroken(
         f"Redis namespace {namespace!r} does not exist: it was never created, or its data was lost "
         "(Redis restarted without persistence, FLUSHALL, deleted or evicted keys). Restore Redis "
         "from a backup, or create the namespace once with create=1 in the store URL (docs/redis.md)"
+    )
+
+
+def one_slot_layout(namespace: str) -> StoreBroken:
+    return StoreBroken(
+        f"Redis namespace {namespace!r} is in the one-slot layout of earlier paradup versions, which "
+        "this version no longer reads. Copy it into a sharded namespace with `paradup migrate --from "
+        f"URL?namespace={namespace} --to URL?namespace=NEW&create=1` (or re-ingest everything into a "
+        "new namespace), then point PARADUP_STORE at the new one (README, Redis)"
     )
 
 
@@ -150,6 +201,8 @@ def guard(namespace: str, scheme: str) -> Iterator[None]:
                 f"Redis namespace {namespace!r} is damaged: its documents remain but its meta key "
                 "is gone. Restore Redis from a backup, or delete the namespace's keys and re-ingest"
             ) from None
+        if message.startswith(ONE_SLOT_ERROR):
+            raise one_slot_layout(namespace) from None
         if message.startswith("OOM"):
             raise StoreUnavailable(f"Redis is out of memory (maxmemory reached): {exc}") from exc
         raise StoreError(f"Redis error: {exc}") from exc

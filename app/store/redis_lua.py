@@ -1,36 +1,37 @@
-"""Server-side scripts of the Redis backend.
+"""Server-side scripts of the Redis backend, each run on one shard.
 
-Layout under the namespace prefix ``paradup:{ns}:`` (the braces make the
-namespace a hash tag, so in a cluster every key of one index shares a slot
-and each script below is a single atomic step on one node):
+Layout of a namespace (see ``redis_layout`` for the shard tags):
 
-- ``meta``          HASH: scheme, bucket_bits, documents, paragraphs, seq
-- ``ids``           HASH: document id -> 3-byte document number (seq)
+- ``paradup:{ns}:layout``  HASH: scheme, shards, bucket_bits (read on open)
+
+and under each shard's prefix ``paradup:{<tag>}:`` (one slot per shard):
+
+- ``meta``          HASH: scheme, bucket_bits, shards, documents, paragraphs, seq
+- ``ids``           HASH: document id -> its number in the shard (seq)
 - ``names``         ZSET: every document id, score 0, so that ids sort and
                     a prefix is a range (ZRANGEBYLEX) instead of a scan
 - ``d<seq>``        LIST: id, digest, metadata JSON, paragraph texts...
-- ``b<bucket>``     STRING: 8-byte records, suffix (3 bytes) + ref (5 bytes)
+- ``b<bucket>``     STRING: 7-byte records, suffix (3 bytes) + local ref (4 bytes)
 
-A band key's top ``bucket_bits`` bits pick its bucket and the next 24 bits
-are its suffix inside it. Buckets are plain strings rather than hashes or
-sets: a record costs its 8 bytes and nothing more, whatever the server's
-encoding thresholds are. A ref is ``seq << 16 | paragraph index``.
+A band key's top bits pick its bucket (2**bucket_bits / shards buckets per
+shard) and the next 24 bits are its suffix inside it. Buckets are plain
+strings rather than hashes or sets: a record costs its 7 bytes and nothing
+more, whatever the server's encoding thresholds are. A local ref is
+``seq << 12 | paragraph index``: the shard is where the record lives.
 
-Only the meta key is declared in KEYS: the others are derived from the
-prefix and share its slot, which Redis 7 accepts in cluster mode (it only
-refuses undeclared keys of another slot). Declaring tens of thousands of
-bucket keys would cost more to send than the records themselves.
+Only the shard's meta key is declared in KEYS: the others are derived from
+the prefix and share its slot, which Redis 7 accepts in cluster mode (it
+only refuses undeclared keys of another slot). Declaring the bucket keys
+would cost more to send than the records themselves.
 
 Every script is sent with the namespace's scheme as its last argument and
-starts with ``GUARD``: when ``meta`` is gone (Redis restarted empty, the keys
-deleted) or holds another scheme, it fails before touching anything, so no
-read answers from a vanished index and no write re-creates a namespace
-without its scheme. Only ``CREATE`` makes a namespace.
+starts with ``GUARD``: when the shard's ``meta`` is gone (Redis restarted
+empty, the keys deleted) or holds another scheme, it fails before touching
+anything, so no read answers from a vanished index and no write re-creates
+a namespace without its scheme. Only ``CREATE`` makes a shard.
 """
 
 from __future__ import annotations
-
-REF = 5
 
 # Takes the scheme off the end of ARGV and checks it against meta's.
 GUARD = """
@@ -42,30 +43,35 @@ if stored_scheme ~= expected_scheme then
 end
 """
 
-# ARGV: prefix, scheme, bucket bits. Creates meta unless it exists; refuses
-# when documents are left without it (a namespace partly deleted). Returns
-# the stored scheme and bucket bits.
+# KEYS[1]: the namespace's layout key. ARGV: scheme, shards, bucket bits,
+# the one-slot layout's meta key. Records the layout unless it exists;
+# refuses a namespace of the one-slot layout. Returns scheme, shards, bits.
+CREATE_ROOT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if redis.call('EXISTS', ARGV[4]) == 1 then
+    return redis.error_reply('PARADUP_ONE_SLOT')
+  end
+  redis.call('HSET', KEYS[1], 'scheme', ARGV[1], 'shards', ARGV[2], 'bucket_bits', ARGV[3])
+end
+return redis.call('HMGET', KEYS[1], 'scheme', 'shards', 'bucket_bits')
+"""
+
+# ARGV: prefix, scheme, bucket bits, shards. Creates the shard's meta unless
+# it exists; refuses when documents are left without it (a namespace partly
+# deleted). Returns the stored scheme.
 CREATE = """
 local meta, prefix = KEYS[1], ARGV[1]
 if redis.call('EXISTS', meta) == 0 then
   if redis.call('EXISTS', prefix .. 'ids') == 1 then
     return redis.error_reply('PARADUP_DAMAGED')
   end
-  redis.call('HSET', meta, 'scheme', ARGV[2], 'bucket_bits', ARGV[3])
+  redis.call('HSET', meta, 'scheme', ARGV[2], 'bucket_bits', ARGV[3], 'shards', ARGV[4])
 end
-return redis.call('HMGET', meta, 'scheme', 'bucket_bits')
+return redis.call('HGET', meta, 'scheme')
 """
 
-# ARGV: prefix, count. Reserves that many document numbers; returns the last.
-RESERVE = (
-    GUARD
-    + """
-return redis.call('HINCRBY', KEYS[1], 'seq', ARGV[2])
-"""
-)
-
-# Returns the document and paragraph counters (also the readiness probe: it
-# runs on the very node that serves the namespace).
+# Returns the shard's document and paragraph counters (also the readiness
+# probe: it runs on the very node that serves the shard).
 STATS = (
     GUARD
     + """
@@ -73,82 +79,187 @@ return redis.call('HMGET', KEYS[1], 'documents', 'paragraphs')
 """
 )
 
-# ARGV: prefix, then 6-byte queries (bucket + suffix). Returns, per query,
-# the concatenated refs of matching records ("" when none).
-LOOKUP = (
-    GUARD
-    + """
-local prefix, q = ARGV[1], ARGV[2]
-local out, cache = {}, {}
-for i = 1, #q, 6 do
-  local b = string.sub(q, i, i + 2)
-  local suffix = string.sub(q, i + 3, i + 5)
+# Helpers of the read scripts. ``bucket``: a bucket's records, read once
+# per script. ``refs``: the refs of the records whose suffix is ``suffix``
+# (a match must start on a record boundary). ``fetch``: id, text and
+# metadata of a local ref appended to ``out`` (false for what is gone;
+# metadata with a document's first ref only, since one check's candidates
+# are often several paragraphs of one document).
+READ = """
+local function bucket(prefix, cache, b)
   local s = cache[b]
   if s == nil then
     s = redis.call('GET', prefix .. 'b' .. b) or ''
     cache[b] = s
   end
-  local hits, pos = {}, 1
+  return s
+end
+local function refs(s, suffix, pos)
+  local hits = {}
   while true do
     local at = string.find(s, suffix, pos, true)
     if not at then break end
-    if (at - 1) % 8 == 0 then
-      hits[#hits + 1] = string.sub(s, at + 3, at + 7)
-      pos = at + 8
+    if (at - 1) % 7 == 0 then
+      hits[#hits + 1] = string.sub(s, at + 3, at + 6)
+      pos = at + 7
     else
       pos = at + 1
     end
   end
-  out[#out + 1] = table.concat(hits)
+  return hits
 end
-return out
-"""
-)
-
-# ARGV: prefix, then 5-byte refs. Returns id, text, metadata for each ref
-# (false, false, false when the document or the paragraph is gone); a
-# document's metadata only with its first ref (false after), since one
-# check's candidates are often several paragraphs of one document.
-PARAGRAPHS = (
-    GUARD
-    + """
-local prefix, q = ARGV[1], ARGV[2]
-local out, ids = {}, {}
-for i = 1, #q, 5 do
-  local key = prefix .. 'd' .. string.sub(q, i, i + 2)
-  local hi, lo = string.byte(q, i + 3, i + 4)
+local function fetch(prefix, ref, ids, out)
+  local b1, b2, b3, b4 = string.byte(ref, 1, 4)
+  local key = prefix .. 'd' .. (b1 * 4096 + b2 * 16 + math.floor(b3 / 16))
   local id = ids[key]
   local meta = false
   if id == nil then
     id = redis.call('LINDEX', key, 0)
     ids[key] = id
-    if id then
-      meta = redis.call('LINDEX', key, 2)
-    end
+    if id then meta = redis.call('LINDEX', key, 2) end
   end
   local text = false
-  if id then
-    text = redis.call('LINDEX', key, 3 + hi * 256 + lo)
-  end
+  if id then text = redis.call('LINDEX', key, 3 + (b3 % 16) * 256 + b4) end
   out[#out + 1] = id
   out[#out + 1] = text
   out[#out + 1] = meta
+end
+"""
+
+# The check's one call to a master, for any number of the shards it holds
+# (the flag lets one script read several slots of its node; a slot that is
+# moving away makes the script fail, and the caller then sends each shard
+# on its own, following the redirection).
+# KEYS[1]: the first shard's meta (routes the call). ARGV: 6-byte queries
+# (bucket + suffix), band query count, refs kept per band query, largest
+# posting list that proposes candidates, shard count, the shards' prefixes,
+# scheme. The first queries are band keys, the others passage fingerprints.
+# Queries are parsed once and each shard's buckets read in one MGET: Lua
+# pays microseconds per redis.call and per string it makes, and a check
+# asks every shard. Returns, per shard: its GUARD failure, or a list of: the
+# hits (per query with some, 4-byte index, 2-byte count, its refs: at most
+# the kept number, the lowest; a posting list longer than the largest cut
+# at one more than it), then the candidates (see base.CandidateRule): the
+# refs of each band query, and those of posting lists no longer than the
+# largest, each once: ref, id, text, metadata.
+CANDIDATES = (
+    "#!lua flags=allow-cross-slot-keys,no-writes\n"
+    + READ
+    + """
+local expected_scheme = ARGV[#ARGV]
+local q = ARGV[1]
+local bands, per_band, per_posting = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local qb, qs, distinct, seen = {}, {}, {}, {}
+for i = 1, #q, 6 do
+  local b = string.sub(q, i, i + 2)
+  qb[#qb + 1] = b
+  qs[#qs + 1] = string.sub(q, i + 3, i + 5)
+  if not seen[b] then
+    seen[b] = true
+    distinct[#distinct + 1] = b
+  end
+end
+local answers = {}
+for shard = 1, tonumber(ARGV[5]) do
+  local prefix = ARGV[5 + shard]
+  local stored_scheme = redis.call('HGET', prefix .. 'meta', 'scheme')
+  if stored_scheme ~= expected_scheme then
+    return redis.error_reply('PARADUP_NAMESPACE ' .. tostring(stored_scheme))
+  end
+  local buckets = {}
+  for first = 1, #distinct, 4000 do
+    local names = {}
+    for k = first, math.min(first + 3999, #distinct) do names[#names + 1] = prefix .. 'b' .. distinct[k] end
+    local values = redis.call('MGET', unpack(names))
+    for k = 1, #names do buckets[distinct[first + k - 1]] = values[k] end
+  end
+  local out, wanted, order = {}, {}, {}
+  for n = 1, #qb do
+    local s = buckets[qb[n]]
+    -- Most queries miss in most shards: one search, and no table, for those.
+    local at = s and string.find(s, qs[n], 1, true)
+    if at then
+      local hits = refs(s, qs[n], at - (at - 1) % 7)
+      if #hits > 0 then
+        local keep = per_band
+        if n > bands then keep = per_posting + 1 end
+        if #hits > keep then
+          table.sort(hits)
+          for k = #hits, keep + 1, -1 do hits[k] = nil end
+        end
+        if n <= bands or #hits <= per_posting then
+          for _, h in ipairs(hits) do
+            if not wanted[h] then
+              wanted[h] = true
+              order[#order + 1] = h
+            end
+          end
+        end
+        out[#out + 1] = struct.pack('>I4>I2', n - 1, #hits) .. table.concat(hits)
+      end
+    end
+  end
+  local result, ids = {table.concat(out)}, {}
+  for _, ref in ipairs(order) do
+    result[#result + 1] = ref
+    fetch(prefix, ref, ids, result)
+  end
+  answers[shard] = result
+end
+return answers
+"""
+)
+
+# ARGV: prefix, then 6-byte queries. Returns, per query, the concatenated
+# refs of matching records ("" when none).
+LOOKUP = (
+    GUARD
+    + READ
+    + """
+local prefix, q = ARGV[1], ARGV[2]
+local out, cache = {}, {}
+for i = 1, #q, 6 do
+  local s = bucket(prefix, cache, string.sub(q, i, i + 2))
+  out[#out + 1] = table.concat(refs(s, string.sub(q, i + 3, i + 5), 1))
 end
 return out
 """
 )
 
-# ARGV: prefix, then (id, digest) pairs. Returns, per id: false when absent;
-# {seq, digest} when the digest is the same; {seq, full list} otherwise.
+# ARGV: prefix, then 4-byte local refs. Returns id, text, metadata for each
+# ref (see ``fetch``).
+PARAGRAPHS = (
+    GUARD
+    + READ
+    + """
+local prefix, q = ARGV[1], ARGV[2]
+local out, ids = {}, {}
+for i = 1, #q, 4 do
+  fetch(prefix, string.sub(q, i, i + 3), ids, out)
+end
+return out
+"""
+)
+
+# ARGV: prefix, reserve ('1': give each absent document a fresh number),
+# then (id, digest) pairs. Returns, per id: when absent, false or (with
+# reserve) the new number; {seq, digest} when the digest is the same;
+# {seq, full list} otherwise. Numbers lost to a failed write are never
+# reused: gaps are harmless.
 STATE = (
     GUARD
     + """
 local prefix = ARGV[1]
+local reserve = ARGV[2] == '1'
 local out = {}
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   local seq = redis.call('HGET', prefix .. 'ids', ARGV[i])
   if not seq then
-    out[#out + 1] = false
+    if reserve then
+      out[#out + 1] = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+    else
+      out[#out + 1] = false
+    end
   else
     local key = prefix .. 'd' .. seq
     local digest = redis.call('LINDEX', key, 1)
@@ -217,49 +328,27 @@ while pos <= #blob do
   pos = pos + 11
   local s = redis.call('GET', key) or ''
   for r = 1, nrem do
-    local rec, at, from = string.sub(blob, pos, pos + 7), nil, 1
-    pos = pos + 8
+    local rec, at, from = string.sub(blob, pos, pos + 6), nil, 1
+    pos = pos + 7
     while true do
       at = string.find(s, rec, from, true)
       if not at then break end
-      if (at - 1) % 8 == 0 then
-        s = string.sub(s, 1, at - 1) .. string.sub(s, at + 8)
+      if (at - 1) % 7 == 0 then
+        s = string.sub(s, 1, at - 1) .. string.sub(s, at + 7)
         break
       end
       from = at + 1
     end
   end
   if nadd > 0 then
-    s = s .. string.sub(blob, pos, pos + nadd * 8 - 1)
-    pos = pos + nadd * 8
+    s = s .. string.sub(blob, pos, pos + nadd * 7 - 1)
+    pos = pos + nadd * 7
   end
   if #s == 0 then redis.call('DEL', key) else redis.call('SET', key, s) end
 end
 redis.call('HINCRBY', meta, 'documents', ARGV[i + 1])
 redis.call('HINCRBY', meta, 'paragraphs', ARGV[i + 2])
 return 1
-"""
-)
-
-# KEYS[1]: meta. ARGV: prefix. Fills ``names`` from ``ids`` once, for a
-# namespace written before ``names`` existed; atomic, so no write of another
-# replica can slip between the copy and the flag that says it is done.
-INDEX_NAMES = (
-    GUARD
-    + """
-local prefix, meta = ARGV[1], KEYS[1]
-if redis.call('HGET', meta, 'names') then return 0 end
-local ids = redis.call('HKEYS', prefix .. 'ids')
-for i = 1, #ids, 1000 do
-  local args = {}
-  for j = i, math.min(i + 999, #ids) do
-    args[#args + 1] = 0
-    args[#args + 1] = ids[j]
-  end
-  redis.call('ZADD', prefix .. 'names', unpack(args))
-end
-redis.call('HSET', meta, 'names', 1)
-return #ids
 """
 )
 

@@ -1,5 +1,5 @@
 """``paradup verify`` on Redis: the namespace exists with this scheme on
-servers that never evict, and its counters agree with what it holds."""
+servers that never evict, and every shard's counters agree with what it holds."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def verify(url: str, scheme: str) -> list[str]:
         return [str(exc)]
     try:
         with store._guard():
-            documents = int(store.client.hlen(store.layout.ids))
+            documents = sum(int(store.client.hlen(p + b"ids")) for p in store.layout.prefixes)
         counted = store.stats().documents
     except StoreError as exc:
         return [str(exc)]

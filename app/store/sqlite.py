@@ -33,6 +33,8 @@ import numpy as np
 
 from app.store.base import (
     BandKeys,
+    CandidateRule,
+    Candidates,
     Keys,
     LazyJson,
     NewDocument,
@@ -43,6 +45,7 @@ from app.store.base import (
     StoreStats,
     StoreUnavailable,
     WriteStatus,
+    candidates_by_two_calls,
     refuse_repeated_ids,
 )
 from app.store.sqlite_bands import BUCKET_BITS, Additions, chunks, lookup_entries, remove_entries
@@ -302,6 +305,10 @@ class SqliteStore:
     @_translated
     def lookup(self, keys: Keys) -> dict[int, list[int]]:
         return lookup_entries(self._conn, keys)
+
+    def candidates(self, bands: Keys, postings: Keys, rule: CandidateRule) -> Candidates:
+        # Two local queries cost no round trip: nothing to gain from one.
+        return candidates_by_two_calls(self, bands, postings, rule)
 
     @_translated
     def paragraphs(self, refs: Sequence[int]) -> dict[int, StoredParagraph]:

@@ -1,0 +1,175 @@
+"""Where a sharded Redis namespace keeps things, and how band keys and refs
+are packed into bytes (the scripts that read them are in ``redis_lua``).
+
+A namespace has ``shards`` logical shards (a power of two, fixed when it is
+created). Shard ``i`` keeps its keys under ``paradup:{<tag i>}:``: the tag
+is a hash tag, so each shard is one cluster slot and every script on it is
+one atomic step on one master. Tags are chosen so that their slots are
+spread evenly over the 16384 slots (shard ``i`` in the ``i``-th equal
+range): a cluster whose masters hold equal slot ranges then holds equal
+numbers of shards. A document lives wholly in the shard its id hashes to.
+
+A ref, as the store contract hands it out, is ``shard << 32 | local``; a
+local ref is ``seq << 12 | paragraph index`` (4 bytes in a bucket record),
+``seq`` being the document's number inside its shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+
+from app.store.base import Keys, LazyJson, StoredParagraph
+
+INDEX_BITS = 12
+MAX_PARAGRAPHS = 1 << INDEX_BITS
+SEQ_BITS = 20
+MAX_SEQ = 1 << SEQ_BITS  # document numbers of one shard (numbers lost to retries included)
+REF = 4  # bytes of a local ref in a record
+SUFFIX = 3  # bytes of a band key kept in a record, after its bucket
+RECORD = SUFFIX + REF
+HEAD = 3 + SUFFIX  # a query: bucket (3 bytes) + suffix
+
+U64 = npt.NDArray[np.uint64]
+
+
+LOCAL_REFS = (1 << 32) - 1  # a ref's local part
+
+
+def unpack_refs(packed: bytes, shard: int) -> list[int]:
+    """The refs of one shard's concatenated local refs."""
+    base = shard << 32
+    return [base | int.from_bytes(packed[i : i + REF], "big") for i in range(0, len(packed), REF)]
+
+
+def stored_paragraphs(shard: int, raw: Sequence[Any], start: int) -> Iterator[tuple[int, StoredParagraph]]:
+    """Paragraphs from the (local ref, id, text, metadata) quadruples of one
+    shard's answer, from ``start`` on (a paragraph gone is skipped)."""
+    metadata: dict[bytes, LazyJson] = {}
+    base = shard << 32
+    for n in range(start, len(raw), 4):
+        ref, doc_id, text, meta = raw[n : n + 4]
+        if doc_id is None:
+            continue
+        if meta is not None:
+            # Sent with the document's first ref only (see redis_lua.READ).
+            metadata[doc_id] = LazyJson(meta)
+        if text is not None:
+            local = int.from_bytes(ref, "big")
+            meta_of = metadata.setdefault(doc_id, LazyJson(b""))
+            index = local & (MAX_PARAGRAPHS - 1)
+            yield base | local, StoredParagraph(base | local, doc_id.decode(), index, text.decode(), meta_of)
+
+
+def shard_of(document_id: str, shards: int) -> int:
+    """Stable over processes and versions (never Python's ``hash``)."""
+    digest = hashlib.blake2b(document_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & (shards - 1)
+
+
+@lru_cache(maxsize=64)
+def shard_tags(namespace: str, shards: int) -> tuple[str, ...]:
+    """One hash tag per shard, shard ``i``'s slot in the ``i``-th of
+    ``shards`` equal slot ranges (a few dozen CRC16s per shard)."""
+    tags = []
+    for i in range(shards):
+        low = i * REDIS_CLUSTER_HASH_SLOTS // shards
+        high = (i + 1) * REDIS_CLUSTER_HASH_SLOTS // shards
+        n = 0
+        while True:
+            tag = f"{namespace}/{i}" if n == 0 else f"{namespace}/{i}.{n}"
+            if low <= key_slot(tag.encode()) < high:
+                break
+            n += 1
+        tags.append(tag)
+    return tuple(tags)
+
+
+def _as_bytes(column: U64, width: int) -> npt.NDArray[np.uint8]:
+    """Big-endian bytes of each value, keeping the low ``width`` bytes."""
+    return column.astype(">u8").view(np.uint8).reshape(-1, 8)[:, 8 - width :]
+
+
+def local_refs(seq: int, keys: Sequence[Keys]) -> tuple[Keys, U64]:
+    """Every (band key, local ref) of one document's paragraphs."""
+    base = seq << INDEX_BITS
+    flat = [k for k in keys if k.size]
+    if not flat:
+        return np.empty(0, np.int64), np.empty(0, np.uint64)
+    refs = np.concatenate([np.full(k.size, base + i, np.uint64) for i, k in enumerate(keys) if k.size])
+    return np.concatenate(flat), refs
+
+
+class Layout:
+    """Key names of one namespace's shards and the packing of band keys."""
+
+    def __init__(self, namespace: str, shards: int, bucket_bits: int) -> None:
+        self.namespace = namespace
+        self.shards = shards
+        self.bits = bucket_bits  # of the whole namespace: each shard has 2**bits / shards buckets
+        self.shard_bits = bucket_bits - (shards.bit_length() - 1)
+        # The namespace's own key (its shard count), in the slot of the
+        # namespace's name; the one-slot layout's keys were there too.
+        self.root = f"paradup:{{{namespace}}}:layout".encode()
+        self.old_meta = f"paradup:{{{namespace}}}:meta".encode()
+        self.prefixes = [f"paradup:{{{tag}}}:".encode() for tag in shard_tags(namespace, shards)]
+        self.metas = [p + b"meta" for p in self.prefixes]
+
+    def fixed_keys(self) -> list[bytes]:
+        """The keys an empty namespace holds."""
+        return sorted([self.root, *self.metas])
+
+    def _heads(self, keys: Keys) -> U64:
+        """Bucket (high bits) and suffix (low 24 bits) of each band key, as integers."""
+        u = keys.astype(np.int64).view(np.uint64)
+        bits = self.shard_bits
+        bucket = u >> np.uint64(64 - bits) if bits else np.zeros_like(u)
+        suffix = (u >> np.uint64(64 - bits - 8 * SUFFIX)) & np.uint64((1 << (8 * SUFFIX)) - 1)
+        return (bucket << np.uint64(8 * SUFFIX)) | suffix
+
+    def heads(self, keys: Keys) -> npt.NDArray[np.uint8]:
+        """Bucket (3 bytes) + suffix (3 bytes) of each band key; every shard
+        buckets alike, so one query serves them all."""
+        return _as_bytes(self._heads(keys), HEAD)
+
+    def records(self, parts: Sequence[tuple[Keys, U64]]) -> tuple[npt.NDArray[np.int64], bytes]:
+        """Buckets (sorted) and the de-duplicated records in them (sorted as
+        integers: a sort of byte rows would cost several times more)."""
+        if not parts:
+            return np.empty(0, np.int64), b""
+        heads = self._heads(np.concatenate([k for k, _ in parts]))
+        refs = np.concatenate([r for _, r in parts])
+        order = np.lexsort((refs, heads))
+        heads, refs = heads[order], refs[order]
+        if heads.size:
+            keep = np.r_[True, (heads[1:] != heads[:-1]) | (refs[1:] != refs[:-1])]
+            heads, refs = heads[keep], refs[keep]
+        rows = np.empty((heads.size, RECORD), np.uint8)
+        rows[:, :SUFFIX] = _as_bytes(heads, SUFFIX)
+        rows[:, SUFFIX:] = _as_bytes(refs, REF)
+        return (heads >> np.uint64(8 * SUFFIX)).astype(np.int64), rows.tobytes()
+
+    def changes(self, removed: Sequence[tuple[Keys, U64]], added: Sequence[tuple[Keys, U64]]) -> bytes:
+        """The APPLY script's bucket changes: one header and two runs of records per bucket."""
+        rem_buckets, rem = self.records(removed)
+        add_buckets, add = self.records(added)
+        buckets = np.union1d(rem_buckets, add_buckets)
+        bounds = [
+            np.searchsorted(b, buckets, side) * RECORD
+            for b in (rem_buckets, add_buckets)
+            for side in ("left", "right")
+        ]
+        heads = np.zeros((buckets.size, 11), np.uint8)
+        heads[:, :3] = _as_bytes(buckets.view(np.uint64), 3)
+        heads[:, 3:7] = _as_bytes(((bounds[1] - bounds[0]) // RECORD).view(np.uint64), 4)
+        heads[:, 7:] = _as_bytes(((bounds[3] - bounds[2]) // RECORD).view(np.uint64), 4)
+        out = []
+        for head, r0, r1, a0, a1 in zip(heads, *(b.tolist() for b in bounds), strict=True):
+            out += [head.tobytes(), rem[r0:r1], add[a0:a1]]
+        return b"".join(out)
