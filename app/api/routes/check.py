@@ -9,9 +9,10 @@ from app.api.auth import ReadAccess, require_write_key
 from app.api.body import RAW_FORMATS, decode, media_type, off_loop, parse_json, require_json
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.observability import CHECKED
-from app.api.schemas import TEXT_PATTERN, CheckRequest, CheckResponse, check_response
+from app.api.schemas import TEXT_PATTERN, CheckRequest, CheckResponse
 from app.api.work import run_work
 from app.engine import DocumentInput, IngestResult, ParagraphResult
+from app.engine.check_report import check_answer
 
 router = APIRouter(tags=["check"])
 JSON = "application/json"
@@ -97,17 +98,11 @@ async def check(
 
 
 def _answer(results: list[ParagraphResult], ingested: IngestResult | None) -> bytes:
-    response = check_response(results, ingested)
-    for p in response.paragraphs:
-        CHECKED.labels(p.status).inc()
-    # Already a validated CheckResponse: serialised directly, FastAPI's
-    # generic re-validation and jsonable_encoder pass would only repeat it.
-    # One paragraph at a time: serialising holds the GIL, and a long answer
-    # in one call would hold the event loop (and /health) for its duration.
-    duplicate = "true" if response.duplicate else "false"
-    reuse = "true" if response.reuse else "false"
-    paragraphs = ",".join(p.model_dump_json() for p in response.paragraphs)
-    outcome = response.ingested.model_dump_json() if response.ingested else "null"
-    # Encoded here, in the thread: tens of megabytes encoded on the loop would hold it.
-    head = f'{{"duplicate":{duplicate},"reuse":{reuse},"paragraphs":['
-    return f'{head}{paragraphs}],"ingested":{outcome}}}'.encode()
+    duplicates = sum(1 for r in results if r.matches)
+    if duplicates:
+        CHECKED.labels("duplicate").inc(duplicates)
+    if len(results) > duplicates:
+        CHECKED.labels("unique").inc(len(results) - duplicates)
+    # Encoded here, in the thread for a long answer: tens of megabytes
+    # encoded on the loop would hold it.
+    return check_answer(results, ingested)
