@@ -180,13 +180,17 @@ class Checker:
         for i, result in enumerate(results):
             result.copies = 1 + copies[i if result.repeat_of is None else result.repeat_of]
         # Band key -> earlier distinct paragraphs holding it (at most
-        # ARTICLE_CANDIDATES each).
+        # ARTICLE_CANDIDATES each). Only keys that two paragraphs hold can
+        # vote: found in one numpy pass, they are usually none.
+        live = [i for i, r in enumerate(results) if r.repeat_of is None and indexable[i]]
+        shared = _shared_keys([keys[i] for i in live])
         seen_keys: dict[int, list[int]] = {}
-        for i, result in enumerate(results):
+        for i in live if shared else ():
+            result = results[i]
             deadline.check("verification in the article")
-            if result.repeat_of is not None or not indexable[i]:
+            paragraph_keys = [key for key in keys[i].tolist() if key in shared]
+            if not paragraph_keys:
                 continue
-            paragraph_keys = keys[i].tolist()
             votes: Counter[int] = Counter()
             for key in paragraph_keys:
                 votes.update(seen_keys.get(key, ()))
@@ -377,6 +381,14 @@ class Checker:
             if _passes(*score, limits):
                 found.append((_archive_match(stored[ref], *score), ref))
         return found
+
+
+def _shared_keys(keys: list[Keys]) -> set[int]:
+    """The keys held more than once among these arrays."""
+    if len(keys) < 2:
+        return set()
+    values, counts = np.unique(np.concatenate(keys), return_counts=True)
+    return set(values[counts > 1].tolist())
 
 
 def _archive_match(p: StoredParagraph, similarity: float, containment: float) -> Match:

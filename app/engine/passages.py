@@ -221,6 +221,10 @@ def _earlier_sharing(tokens: Sequence[Tokens], k: int, least: int) -> list[list[
     article occur once, and only those shared cost a Python step."""
     grams = [kgram_hashes(t.ids, k) for t in tokens]
     values = np.concatenate(grams) if grams else np.empty(0, dtype=np.uint64)
+    ranked = np.sort(values)
+    if not np.any(ranked[1:] == ranked[:-1]):
+        # No k-gram occurs twice (most articles): nothing is shared.
+        return [[] for _ in tokens]
     owners = np.repeat(np.arange(len(grams)), [g.size for g in grams])
     order = np.lexsort((owners, values))
     values, owners = values[order], owners[order]
