@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import NamedTuple
 
 import numpy as np
@@ -57,6 +58,22 @@ class Prints(NamedTuple):
 # current digest -> that earlier name. Only tables byte-identical to those
 # of that time are listed, so no store is accepted with other signatures.
 EARLIER_TABLE_NAMES = {"9dbc5ded8678a63c": "5ad059a6e9fb67ff"}
+
+
+def _distinct_each(arrays: list[npt.NDArray[np.uint64]]) -> list[npt.NDArray[np.uint64]]:
+    """``np.unique`` of each array (sorted as unsigned, as the store has always
+    received them), all of them in one sort instead of one call apiece."""
+    if not arrays:
+        return []
+    values = np.concatenate(arrays)
+    owners = np.repeat(np.arange(len(arrays)), [a.size for a in arrays])
+    order = np.lexsort((values, owners))
+    values, owners = values[order], owners[order]
+    first = np.ones(values.size, dtype=bool)
+    first[1:] = (values[1:] != values[:-1]) | (owners[1:] != owners[:-1])
+    values, owners = values[first], owners[first]
+    cuts = np.searchsorted(owners, np.arange(len(arrays) + 1)).tolist()
+    return [values[a:b] for a, b in pairwise(cuts)]
 
 
 @dataclass(frozen=True)
@@ -146,11 +163,11 @@ class Fingerprinter:
         )
         winnowed = [_NONE_WINNOWED] * len(texts)
         keys = list(bands)
-        for i, t in zip(indexable, chosen, strict=True):
-            values, positions = fingerprints(t.ids, scheme)
+        selected = [fingerprints(t.ids, scheme) for t in chosen]
+        for i, (values, positions) in zip(indexable, selected, strict=True):
             winnowed[i] = (values.view(np.int64), positions)
-            # Sorted as unsigned, as the store has always received them.
-            keys[i] = np.concatenate((bands[i], np.unique(values).view(np.int64)))
+        for i, distinct in zip(indexable, _distinct_each([v for v, _ in selected]), strict=True):
+            keys[i] = np.concatenate((bands[i], distinct.view(np.int64)))
         return Prints(analysis, keys, bands, every, winnowed)
 
     def split_keys(self, keys: Keys) -> tuple[Keys, Keys]:
