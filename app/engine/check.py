@@ -387,8 +387,8 @@ def _shared_keys(keys: list[Keys]) -> set[int]:
     """The keys held more than once among these arrays."""
     if len(keys) < 2:
         return set()
-    values, counts = np.unique(np.concatenate(keys), return_counts=True)
-    return set(values[counts > 1].tolist())
+    ranked = np.sort(np.concatenate(keys))
+    return set(ranked[1:][ranked[1:] == ranked[:-1]].tolist())
 
 
 def _archive_match(p: StoredParagraph, similarity: float, containment: float) -> Match:
