@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from app.hashing import Analysis, Bands, MinHasher, band_keys, band_params, tables_digest
 from app.hashing.tokens import Tokens, tokenise
-from app.hashing.winnow import Winnowing, fingerprints
+from app.hashing.winnow import Winnowing, fingerprints_each
 from app.store.base import Keys
 
 # A paragraph's winnowed fingerprints: their values (as the store's signed
@@ -163,7 +163,7 @@ class Fingerprinter:
         )
         winnowed = [_NONE_WINNOWED] * len(texts)
         keys = list(bands)
-        selected = [fingerprints(t.ids, scheme) for t in chosen]
+        selected = fingerprints_each([t.ids for t in chosen], scheme)
         for i, (values, positions) in zip(indexable, selected, strict=True):
             winnowed[i] = (values.view(np.int64), positions)
         for i, distinct in zip(indexable, _distinct_each([v for v, _ in selected]), strict=True):
