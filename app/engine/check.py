@@ -349,6 +349,8 @@ class Checker:
         nothing. Matches found that way are scored without the phrase.
         """
         entries = [r for r in refs if is_entry(stored[r].document_id)]
+        if not entries:  # no allowlist phrase among the candidates (nearly always)
+            return self._matches(shingles, refs, stored, stored_sets, limits)
         allowed = [r for r in entries if _passes(*overlap(shingles, stored_sets[r]), limits)]
         others = [r for r in refs if not is_entry(stored[r].document_id)]
         if not allowed:
