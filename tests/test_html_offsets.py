@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.text import split
-from app.text.paragraphs import Paragraph
+from app.text import html_offsets, split
+from app.text.paragraphs import BodyOffsets, Paragraph
 
 PIECES = st.sampled_from(
     [
@@ -58,3 +60,18 @@ def test_a_span_of_text_covers_its_markup_and_references_in_the_html() -> None:
 
 def test_plain_text_paragraphs_need_no_map() -> None:
     assert all(p.offsets is None for p in split("One paragraph.\n\nAnother one.", "text"))
+
+
+def test_the_map_is_worked_out_only_when_asked_for_and_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[int] = []
+    original = html_offsets.paragraph_offsets
+
+    def counted(source: str, runs: Sequence[html_offsets.Run]) -> BodyOffsets:
+        made.append(len(runs))
+        return original(source, runs)
+
+    monkeypatch.setattr(html_offsets, "paragraph_offsets", counted)
+    first, second = split("<p>The caf&eacute; <b>opened</b>.</p><p>Then it closed.</p>", "html")
+    assert made == []  # splitting (an ingest) never needs it
+    assert first.offsets is not None and first.offsets is first.offsets
+    assert len(made) == 1 and second.text == "Then it closed."

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from app.engine.align import align
 from app.hashing import normalise
 from app.hashing.tokens import tokenise
-from app.hashing.winnow import Winnowing, fingerprints, kgram_hashes, winnow
+from app.hashing.winnow import Winnowing, fingerprints, fingerprints_each, kgram_hashes, winnow
 
 # Letters (with case and accents), digits, Han characters, punctuation,
 # spaces of several kinds, a soft hyphen and a zero-width space.
@@ -175,3 +175,21 @@ def test_a_sentence_repeated_in_every_paragraph_is_aligned_with_a_bounded_number
         for passage in passages:
             assert article[passage.start : passage.end] == passage.text
             assert passage.source_text.endswith("on the columns")
+
+
+@given(
+    st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=30), max_size=6),
+    st.integers(1, 5),
+    st.integers(1, 6),
+)
+def test_fingerprints_of_many_sequences_in_one_call_are_each_ones(
+    sequences: list[list[int]], kgram: int, window: int
+) -> None:
+    scheme = Winnowing(kgram, window)
+    ids = [np.array(s, dtype=np.uint64) for s in sequences]
+    together = fingerprints_each(ids, scheme)
+    assert len(together) == len(ids)
+    for (values, positions), one in zip(together, ids, strict=True):
+        alone_values, alone_positions = fingerprints(one, scheme)
+        assert values.tolist() == alone_values.tolist()
+        assert positions.tolist() == alone_positions.tolist()

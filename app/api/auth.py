@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from app.api.deps import SettingsDep
 from app.api.errors import ApiError
+from app.settings import Settings
 
 
 def _authorised(request: Request, settings: SettingsDep) -> None:
@@ -29,6 +30,11 @@ def _authorised(request: Request, settings: SettingsDep) -> None:
 
 
 async def require_write_key(request: Request, settings: SettingsDep) -> None:
+    _authorised(request, settings)
+
+
+def authorise_write(request: Request, settings: Settings) -> None:
+    """The write-key check, for work already running off the event loop."""
     _authorised(request, settings)
 
 

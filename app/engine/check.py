@@ -20,8 +20,8 @@ import numpy.typing as npt
 from app.engine.allowlist import is_entry
 from app.engine.cancel import NEVER, Deadline
 from app.engine.filters import ArchiveFilter
-from app.engine.fingerprint import Fingerprinter
-from app.engine.passages import Passage, PassageFinder, Seeds, ordered
+from app.engine.fingerprint import Fingerprinter, Prints
+from app.engine.passages import NO_SEEDS, Passage, PassageFinder, Seeds, ordered
 from app.hashing import Analysis, overlap
 from app.hashing.similarity import intersection_size
 from app.hashing.tokens import Tokens
@@ -47,6 +47,7 @@ MATCHES_LISTED = 20
 # a bucket thousands strong (one archived document repeating a paragraph
 # shape) would otherwise make each paragraph's vote cost the archive's size.
 ARCHIVE_REFS_PER_BAND = 64
+_NO_KEYS: Keys = np.empty(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -119,24 +120,20 @@ class Checker:
         limits: Thresholds,
         exclude_ids: Collection[str] = (),
         archive_filter: ArchiveFilter | None = None,
-        fingerprints: tuple[Analysis, list[Keys]] | None = None,
+        prints: Prints | None = None,
         deadline: Deadline = NEVER,
     ) -> list[ParagraphResult]:
-        """``fingerprints`` (the paragraphs' analysis and band keys) when the
+        """``prints`` (the paragraphs' analysis, keys and tokens) when the
         caller already has them, so that they are not computed twice."""
         texts = [p.text for p in paragraphs]
-        if fingerprints is None:
-            analysis = self.fp.analyse(texts)
-            index_keys = self.fp.index_keys(texts, analysis)
-        else:
-            analysis, index_keys = fingerprints
-        # Index keys: band keys, then passage fingerprints (Fingerprinter.index_keys).
-        keys = [self.fp.split_keys(k)[0] for k in index_keys]
-        tokens = self.passages.tokens(texts) if self.passages else None
+        if prints is None or (self.passages is not None and prints.tokens is None):
+            prints = self.fp.prints(texts, tokens=self.passages is not None)
+        analysis = prints.analysis
+        tokens = prints.tokens if self.passages else None
         deadline.check("fingerprinting")
         indexable = self.fp.indexable(analysis)
         results = [ParagraphResult(p, not ok) for p, ok in zip(paragraphs, indexable, strict=True)]
-        self._within_article(results, analysis, indexable, keys, limits, deadline)
+        self._within_article(results, analysis, indexable, prints.bands, limits, deadline)
         if self.passages and tokens is not None:
             originals = [i for i, r in enumerate(results) if r.repeat_of is None]
             for i, found in zip(
@@ -145,21 +142,20 @@ class Checker:
                 results[i].passages.extend(found)
             deadline.check("passages in the article")
         # A repeat's archive matches are its first occurrence's: looked up once.
-        empty = np.empty(0, dtype=np.int64)
-        archive_keys = [
-            empty if r.repeat_of is not None else k for r, k in zip(results, index_keys, strict=True)
-        ]
+        archive = [r.repeat_of is None for r in results]
         self._against_archive(
-            results, analysis, archive_keys, limits, set(exclude_ids), archive_filter, deadline, tokens
+            results, prints, archive, limits, set(exclude_ids), archive_filter, deadline, tokens
         )
         for result in results:
             if result.repeat_of is not None:
                 first = results[result.repeat_of]
                 result.allowlisted = first.allowlisted
                 result.boilerplate_documents = first.boilerplate_documents
-            result.matches.sort(key=lambda m: (-m.similarity, -m.containment, m.source != "article"))
-            del result.matches[MATCHES_LISTED:]
-            result.passages = ordered(result.passages)
+            if len(result.matches) > 1:
+                result.matches.sort(key=lambda m: (-m.similarity, -m.containment, m.source != "article"))
+                del result.matches[MATCHES_LISTED:]
+            if len(result.passages) > 1:
+                result.passages = ordered(result.passages)
         return results
 
     def _within_article(
@@ -184,13 +180,17 @@ class Checker:
         for i, result in enumerate(results):
             result.copies = 1 + copies[i if result.repeat_of is None else result.repeat_of]
         # Band key -> earlier distinct paragraphs holding it (at most
-        # ARTICLE_CANDIDATES each).
+        # ARTICLE_CANDIDATES each). Only keys that two paragraphs hold can
+        # vote: found in one numpy pass, they are usually none.
+        live = [i for i, r in enumerate(results) if r.repeat_of is None and indexable[i]]
+        shared = _shared_keys([keys[i] for i in live])
         seen_keys: dict[int, list[int]] = {}
-        for i, result in enumerate(results):
+        for i in live if shared else ():
+            result = results[i]
             deadline.check("verification in the article")
-            if result.repeat_of is not None or not indexable[i]:
+            paragraph_keys = [key for key in keys[i].tolist() if key in shared]
+            if not paragraph_keys:
                 continue
-            paragraph_keys = keys[i].tolist()
             votes: Counter[int] = Counter()
             for key in paragraph_keys:
                 votes.update(seen_keys.get(key, ()))
@@ -214,33 +214,39 @@ class Checker:
     def _against_archive(
         self,
         results: list[ParagraphResult],
-        analysis: Analysis,
-        keys: list[Keys],
+        prints: Prints,
+        archive: list[bool],
         limits: Thresholds,
         exclude: set[str],
         archive_filter: ArchiveFilter | None,
         deadline: Deadline = NEVER,
         tokens: list[Tokens] | None = None,
     ) -> None:
-        # ``keys``: index keys (bands and passage fingerprints), looked up
-        # together in one store call.
-        nonempty = [k for k in keys if k.size]
+        # The index keys (bands and passage fingerprints) of the paragraphs
+        # looked up (``archive``: not a repeat), together in one store call.
+        analysis = prints.analysis
+        nonempty = [k for k, looked_up in zip(prints.keys, archive, strict=True) if looked_up and k.size]
         if not nonempty:
             return
-        split = [self.fp.split_keys(k) for k in keys]
+        bands = [k if looked_up else _NO_KEYS for k, looked_up in zip(prints.bands, archive, strict=True)]
+        # Index keys are the band keys, then the passage fingerprints.
+        postings = [
+            k[b.size :] if looked_up else _NO_KEYS
+            for k, b, looked_up in zip(prints.keys, prints.bands, archive, strict=True)
+        ]
         # One store call (one round trip per Redis master) answers the hits
         # and every candidate paragraph verified below (CandidateRule).
         max_postings = self.passages.rules.max_postings if self.passages else 0
-        archive = self.store.candidates(
-            np.concatenate([b for b, _ in split]),
-            np.concatenate([f for _, f in split]),
+        gathered = self.store.candidates(
+            np.concatenate(bands),
+            np.concatenate(postings),
             CandidateRule(ARCHIVE_REFS_PER_BAND, max_postings),
         )
-        hits = archive.hits
+        hits = gathered.hits
         deadline.check("archive lookup")
-        seeds = self._passage_seeds(split, hits, tokens)
+        seeds = self._passage_seeds(prints, archive, hits, tokens)
         wanted: dict[int, list[int]] = {}
-        for i, (paragraph_keys, _) in enumerate(split):
+        for i, paragraph_keys in enumerate(bands):
             deadline.check("archive candidates")
             votes: dict[int, int] = {}
             for key in paragraph_keys.tolist():
@@ -263,7 +269,7 @@ class Checker:
         stored = {
             r: p
             for r in sorted(proposed | seeded)
-            if (p := archive.paragraphs.get(r)) is not None and p.document_id not in exclude
+            if (p := gathered.paragraphs.get(r)) is not None and p.document_id not in exclude
         }
         if not stored:
             return
@@ -298,11 +304,14 @@ class Checker:
         self._archive_passages(results, tokens, seeds, matched, stored, archive_filter)
 
     def _passage_seeds(
-        self, split: list[tuple[Keys, Keys]], hits: dict[int, list[int]], tokens: list[Tokens] | None
+        self, prints: Prints, archive: list[bool], hits: dict[int, list[int]], tokens: list[Tokens] | None
     ) -> list[Seeds]:
-        if self.passages is None or tokens is None:
-            return [Seeds([], {}) for _ in split]
-        return [self.passages.seeds(t, fps, hits) for t, (_, fps) in zip(tokens, split, strict=True)]
+        if self.passages is None or tokens is None or prints.winnowed is None:
+            return [NO_SEEDS] * len(archive)
+        return [
+            self.passages.seeds(winnowed, hits) if looked_up else NO_SEEDS
+            for winnowed, looked_up in zip(prints.winnowed, archive, strict=True)
+        ]
 
     def _archive_passages(
         self,
@@ -355,6 +364,8 @@ class Checker:
         nothing. Matches found that way are scored without the phrase.
         """
         entries = [r for r in refs if is_entry(stored[r].document_id)]
+        if not entries:  # no allowlist phrase among the candidates (nearly always)
+            return self._matches(shingles, refs, stored, stored_sets, limits)
         allowed = [r for r in entries if _passes(*overlap(shingles, stored_sets[r]), limits)]
         others = [r for r in refs if not is_entry(stored[r].document_id)]
         if not allowed:
@@ -387,6 +398,14 @@ class Checker:
             if _passes(*score, limits):
                 found.append((_archive_match(stored[ref], *score), ref))
         return found
+
+
+def _shared_keys(keys: list[Keys]) -> set[int]:
+    """The keys held more than once among these arrays."""
+    if len(keys) < 2:
+        return set()
+    ranked = np.sort(np.concatenate(keys))
+    return set(ranked[1:][ranked[1:] == ranked[:-1]].tolist())
 
 
 def _archive_match(p: StoredParagraph, similarity: float, containment: float) -> Match:

@@ -7,12 +7,18 @@ fields may be added, never renamed, removed or given another meaning.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 
 from app.engine.check import ParagraphResult
 from app.engine.service import IngestResult
+
+# Paragraphs serialised in one call, at most: serialising holds the GIL, and a
+# long answer in one call would hold the event loop (and /health) for its
+# duration even when it is encoded in a thread.
+ENCODED_TOGETHER = 64
 
 
 class MatchOut(BaseModel):
@@ -105,3 +111,46 @@ def check_response(results: list[ParagraphResult], ingested: IngestResult | None
         paragraphs=paragraphs,
         ingested=IngestedOut(**ingested.__dict__) if ingested else None,
     )
+
+
+def check_answer(results: list[ParagraphResult], ingested: IngestResult | None = None) -> bytes:
+    """``check_response(results, ingested).model_dump_json()``, byte for byte,
+    at a quarter of the cost: what the engine built is already valid, so the
+    values go to pydantic's serialiser as they are instead of being validated
+    into models first. The keys are CheckResponse's, in its order
+    (tests/test_check_report.py holds the two equal)."""
+    paragraphs = [_paragraph(r) for r in results]
+    top = {
+        "duplicate": any(r.duplicate for r in results),
+        "reuse": any(r.duplicate or r.passages for r in results),
+        "paragraphs": paragraphs,
+        "ingested": ingested.__dict__ if ingested else None,
+    }
+    if len(paragraphs) <= ENCODED_TOGETHER:
+        return to_json(top)
+    head, tail = to_json({**top, "paragraphs": []}).split(b'"paragraphs":[]', 1)
+    chunks = (
+        to_json(paragraphs[n : n + ENCODED_TOGETHER])[1:-1]
+        for n in range(0, len(paragraphs), ENCODED_TOGETHER)
+    )
+    return b"".join((head, b'"paragraphs":[', b",".join(chunks), b"]", tail))
+
+
+def _paragraph(r: ParagraphResult) -> dict[str, Any]:
+    p = r.paragraph
+    duplicate = bool(r.matches)
+    return {
+        "index": p.index,
+        "start": p.start,
+        "end": p.end,
+        "text": p.text,
+        "status": "duplicate" if duplicate else "unique",
+        "short": r.short,
+        "boilerplate": r.boilerplate_documents > 0,
+        "boilerplate_documents": r.boilerplate_documents,
+        "allowlisted": r.allowlisted,
+        "repeat_of": r.repeat_of,
+        "copies": r.copies,
+        "matches": [m.__dict__ for m in r.matches],
+        "passages": [x.__dict__ for x in r.passages],
+    }

@@ -4,19 +4,76 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from app.hashing import Analysis, Bands, MinHasher, band_keys, band_params, tables_digest
-from app.hashing.tokens import tokenise
-from app.hashing.winnow import Winnowing, fingerprints
+from app.hashing.tokens import Tokens, tokenise
+from app.hashing.winnow import Winnowing, fingerprints_each
 from app.store.base import Keys
+
+# A paragraph's winnowed fingerprints: their values (as the store's signed
+# keys, repeats included) and the query positions of their k-grams.
+Winnowed = tuple[Keys, npt.NDArray[np.intp]]
+_NO_KEYS: Keys = np.empty(0, dtype=np.int64)
+_NONE_WINNOWED: Winnowed = (_NO_KEYS, np.empty(0, dtype=np.intp))
+
+
+class Prints(NamedTuple):
+    """Everything a check or an ingest needs of its paragraphs, computed in
+    one pass: each text is analysed, signed and tokenised once."""
+
+    analysis: Analysis
+    keys: list[Keys]  # what the store indexes: band keys, then distinct passage fingerprints
+    bands: list[Keys]  # the band keys alone (empty: too short to index)
+    # The tokens of every text (None: not asked for), and the winnowed
+    # fingerprints of the indexable ones (None without passage postings).
+    tokens: list[Tokens] | None = None
+    winnowed: list[Winnowed] | None = None
+
+    @staticmethod
+    def join(parts: Sequence[Prints]) -> Prints:
+        """The prints of consecutive slices of texts as one."""
+        if len(parts) == 1:
+            return parts[0]
+        tokens = None if parts[0].tokens is None else [t for p in parts for t in p.tokens or ()]
+        winnowed = None if parts[0].winnowed is None else [w for p in parts for w in p.winnowed or ()]
+        return Prints(
+            Analysis(
+                [n for p in parts for n in p.analysis.normalised],
+                [s for p in parts for s in p.analysis.shingles],
+            ),
+            [k for p in parts for k in p.keys],
+            [k for p in parts for k in p.bands],
+            tokens,
+            winnowed,
+        )
+
 
 # Stores written before the scheme covered the NFKC table name the very same
 # tables by the digest of the character table alone (xxh64 of its arrays):
 # current digest -> that earlier name. Only tables byte-identical to those
 # of that time are listed, so no store is accepted with other signatures.
 EARLIER_TABLE_NAMES = {"9dbc5ded8678a63c": "5ad059a6e9fb67ff"}
+
+
+def _distinct_each(arrays: list[npt.NDArray[np.uint64]]) -> list[npt.NDArray[np.uint64]]:
+    """``np.unique`` of each array (sorted as unsigned, as the store has always
+    received them), all of them in one sort instead of one call apiece."""
+    if not arrays:
+        return []
+    values = np.concatenate(arrays)
+    owners = np.repeat(np.arange(len(arrays)), [a.size for a in arrays])
+    order = np.lexsort((values, owners))
+    values, owners = values[order], owners[order]
+    first = np.ones(values.size, dtype=bool)
+    first[1:] = (values[1:] != values[:-1]) | (owners[1:] != owners[:-1])
+    values, owners = values[first], owners[first]
+    cuts = np.searchsorted(owners, np.arange(len(arrays) + 1)).tolist()
+    return [values[a:b] for a, b in pairwise(cuts)]
 
 
 @dataclass(frozen=True)
@@ -86,13 +143,32 @@ class Fingerprinter:
     def index_keys(self, texts: Sequence[str], analysis: Analysis) -> list[Keys]:
         """What the store indexes per paragraph: band keys, then passage
         fingerprints (none for paragraphs too short to index)."""
-        keys = self.keys_for(analysis)
-        if self.passages is None:
-            return keys
+        return self.prints(texts, analysis).keys
+
+    def prints(self, texts: Sequence[str], analysis: Analysis | None = None, tokens: bool = False) -> Prints:
+        """Analysis, band keys and passage fingerprints of the texts; with
+        ``tokens``, the tokens of every text too (a check aligns passages on
+        them), from the same tokeniser pass as the fingerprints."""
+        analysis = self.analyse(texts) if analysis is None else analysis
+        bands = self.keys_for(analysis)
         scheme = self.passages
-        chosen = [t for t, k in zip(texts, keys, strict=True) if k.size]
-        prints = iter(np.unique(fingerprints(t.ids, scheme)[0]).view(np.int64) for t in tokenise(chosen))
-        return [np.concatenate((k, next(prints))) if k.size else k for k in keys]
+        if scheme is None and not tokens:
+            return Prints(analysis, bands, bands)
+        indexable = [i for i, k in enumerate(bands) if k.size]
+        every = tokenise(texts) if tokens else None
+        if scheme is None:
+            return Prints(analysis, bands, bands, every)
+        chosen = (
+            [every[i] for i in indexable] if every is not None else tokenise([texts[i] for i in indexable])
+        )
+        winnowed = [_NONE_WINNOWED] * len(texts)
+        keys = list(bands)
+        selected = fingerprints_each([t.ids for t in chosen], scheme)
+        for i, (values, positions) in zip(indexable, selected, strict=True):
+            winnowed[i] = (values.view(np.int64), positions)
+        for i, distinct in zip(indexable, _distinct_each([v for v, _ in selected]), strict=True):
+            keys[i] = np.concatenate((bands[i], distinct.view(np.int64)))
+        return Prints(analysis, keys, bands, every, winnowed)
 
     def split_keys(self, keys: Keys) -> tuple[Keys, Keys]:
         """(band keys, passage fingerprints) of one paragraph's index keys."""

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from app.engine.align import Span, align
 from app.hashing.tokens import Tokens, tokenise
-from app.hashing.winnow import Winnowing, fingerprints, kgram_hashes
+from app.hashing.winnow import Winnowing, kgram_hashes
 from app.store.base import Keys, StoredParagraph
 from app.text import Paragraph
 
@@ -87,6 +87,9 @@ class Seeds:
 
     refs: list[int]
     anchors: dict[int, npt.NDArray[np.intp]]
+
+
+NO_SEEDS = Seeds([], {})
 
 
 class PassageFinder:
@@ -156,22 +159,22 @@ class PassageFinder:
 
     # against the archive
 
-    def seeds(self, query: Tokens | None, keys: Keys, hits: dict[int, list[int]]) -> Seeds:
-        """Candidates of one paragraph from its fingerprint keys' postings,
+    def seeds(self, winnowed: tuple[Keys, npt.NDArray[np.intp]], hits: dict[int, list[int]]) -> Seeds:
+        """Candidates of one paragraph from its winnowed fingerprints' postings
+        (``Fingerprinter.prints``: values as store keys, query positions),
         those sharing the most rare fingerprints first."""
-        if query is None or not keys.size:
-            return Seeds([], {})
-        values, positions = fingerprints(query.ids, self.rules.scheme)
-        where: dict[int, list[int]] = {}
-        for value, at in zip(values.view(np.int64).tolist(), positions.tolist(), strict=True):
-            where.setdefault(value, []).append(at)
+        values, positions = winnowed
+        if not values.size:
+            return NO_SEEDS
+        limit = self.rules.max_postings
         votes: dict[int, list[int]] = {}
-        for key in keys.tolist():
-            refs = hits.get(key, ())
-            if not refs or len(refs) > self.rules.max_postings:
-                continue
-            for ref in refs:
-                votes.setdefault(ref, []).extend(where.get(key, ()))
+        for value, at in zip(values.tolist(), positions.tolist(), strict=True):
+            refs = hits.get(value)
+            if refs and len(refs) <= limit:
+                for ref in refs:
+                    votes.setdefault(ref, []).append(at)
+        if not votes:
+            return NO_SEEDS
         chosen = [r for r in votes if len(votes[r]) >= self.rules.min_seeds]
         ranked = sorted(chosen, key=lambda r: (-len(votes[r]), r))[: self.rules.max_sources]
         return Seeds(ranked, {r: np.asarray(votes[r], dtype=np.intp) for r in ranked})
@@ -218,6 +221,10 @@ def _earlier_sharing(tokens: Sequence[Tokens], k: int, least: int) -> list[list[
     article occur once, and only those shared cost a Python step."""
     grams = [kgram_hashes(t.ids, k) for t in tokens]
     values = np.concatenate(grams) if grams else np.empty(0, dtype=np.uint64)
+    ranked = np.sort(values)
+    if not np.any(ranked[1:] == ranked[:-1]):
+        # No k-gram occurs twice (most articles): nothing is shared.
+        return [[] for _ in tokens]
     owners = np.repeat(np.arange(len(grams)), [g.size for g in grams])
     order = np.lexsort((owners, values))
     values, owners = values[order], owners[order]

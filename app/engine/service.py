@@ -15,10 +15,10 @@ from app.engine.allowlist import AllowEntry
 from app.engine.cancel import NEVER, Deadline
 from app.engine.check import Checker, ParagraphResult, Thresholds
 from app.engine.filters import ArchiveFilter
-from app.engine.fingerprint import Fingerprinter
+from app.engine.fingerprint import Fingerprinter, Prints
 from app.engine.passages import PassageFinder, PassageRules
 from app.engine.records import metadata_bytes
-from app.hashing import Analysis
+from app.hashing.minhash import chunk_bounds, text_ends
 from app.hashing.winnow import Winnowing
 from app.settings import Settings
 from app.store import (
@@ -136,28 +136,17 @@ class Service:
     ) -> list[ParagraphResult]:
         thresholds = self._thresholds(threshold, containment_threshold)
         paragraphs = self._split(text, fmt, "the text", deadline)
-        fingerprints = self._fingerprint([p.text for p in paragraphs], deadline)
-        return self.checker.check(paragraphs, thresholds, exclude_ids, archive_filter, fingerprints, deadline)
+        prints = self._fingerprint([p.text for p in paragraphs], deadline, self.checker.passages is not None)
+        return self.checker.check(paragraphs, thresholds, exclude_ids, archive_filter, prints, deadline)
 
-    def _fingerprint(self, texts: Sequence[str], deadline: Deadline) -> tuple[Analysis, list[Keys]]:
+    def _fingerprint(self, texts: Sequence[str], deadline: Deadline, tokens: bool = False) -> Prints:
         """Analysis and index keys (band keys, then passage fingerprints) of
-        the texts, computed slice by slice."""
-        normalised: list[str] = []
-        shingles: list[Any] = []
-        keys: list[Keys] = []
-        start = 0
-        while start < len(texts):
-            end, size = start, 0
-            while end < len(texts) and (end == start or size < FINGERPRINT_SLICE_CHARS):
-                size += len(texts[end])
-                end += 1
+        the texts, and with ``tokens`` their tokens, computed slice by slice."""
+        parts = []
+        for start, end in chunk_bounds(text_ends(texts), FINGERPRINT_SLICE_CHARS):
             deadline.check("fingerprinting")
-            analysis = self.fingerprinter.analyse(texts[start:end])
-            keys += self.fingerprinter.index_keys(texts[start:end], analysis)
-            normalised += analysis.normalised
-            shingles += analysis.shingles
-            start = end
-        return Analysis(normalised, shingles), keys
+            parts.append(self.fingerprinter.prints(texts[start:end], tokens=tokens))
+        return Prints.join(parts) if parts else self.fingerprinter.prints([], tokens=tokens)
 
     def _thresholds(self, similarity: float | None, containment: float | None) -> Thresholds:
         # Checked here and not only in the HTTP schemas: a threshold of 0
@@ -188,17 +177,16 @@ class Service:
         self._refuse_unfit([doc])
         paragraphs = self._split(doc.text, doc.format, f"document {doc.id!r}", deadline)
         texts = [p.text for p in paragraphs]
-        analysis, keys = self._fingerprint(texts, deadline)
+        prints = self._fingerprint(texts, deadline, self.checker.passages is not None)
         thresholds = self._thresholds(threshold, containment_threshold)
         exclude = {*exclude_ids, doc.id}
-        fingerprints = (analysis, keys)
-        results = self.checker.check(paragraphs, thresholds, exclude, archive_filter, fingerprints, deadline)
+        results = self.checker.check(paragraphs, thresholds, exclude, archive_filter, prints, deadline)
         if any(r.duplicate for r in results) and not force:
             return results, None
         deadline.check("checking")  # the last point where nothing is written yet
         # The paragraphs and keys just checked are the ones stored: no second
         # split or fingerprinting.
-        return results, self._write([_document(doc, texts, keys)])[0]
+        return results, self._write([_document(doc, texts, prints.keys)])[0]
 
     def prepare_many(self, docs: Sequence[DocumentInput], deadline: Deadline = NEVER) -> list[NewDocument]:
         """Split and fingerprint documents, all their paragraphs in one hashing
@@ -226,7 +214,7 @@ class Service:
             [p.text for p in self._split(d.text, d.format, f"document {d.id!r}", deadline)] for d in docs
         ]
         flat = [t for paragraphs in texts for t in paragraphs]
-        keys = iter(self._fingerprint(flat, deadline)[1])
+        keys = iter(self._fingerprint(flat, deadline).keys)
         return [
             _document(doc, paragraphs, [next(keys) for _ in paragraphs])
             for doc, paragraphs in zip(docs, texts, strict=True)

@@ -14,6 +14,9 @@ from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
+
+from app.hashing.winnow import mix64
 
 DEFAULT_RECALL = 0.99
 
@@ -42,30 +45,27 @@ def band_params(threshold: float, num_perm: int, recall: float = DEFAULT_RECALL)
 
 
 _MULT = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
 
 
-def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    # splitmix64 finaliser: spreads the combined rows over all 64 bits.
-    x = x ^ (x >> np.uint64(30))
-    x = x * _MIX1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _MIX2
-    return x ^ (x >> np.uint64(31))
+@njit(cache=True, nogil=True)
+def _band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    n = signatures.shape[0]
+    out = np.empty((n, bands), dtype=np.uint64)
+    for p in range(n):
+        for band in range(bands):
+            key = np.uint64(band + 1)
+            for r in range(rows):
+                # splitmix64 finaliser: spreads the combined rows over all 64 bits.
+                key = mix64((key * _MULT) ^ np.uint64(signatures[p, band * rows + r]))
+            out[p, band] = key
+    return out
 
 
 def band_keys(signatures: npt.NDArray[np.uint32], params: Bands) -> npt.NDArray[np.int64]:
     """One signed 64-bit key per (paragraph, band), shape ``(n, bands)``.
 
     The band number is mixed in, so equal rows in different bands never
-    collide, and each index needs a single key column.
+    collide, and each index needs a single key column. Compiled: in numpy
+    the few rows of a check's paragraphs cost dozens of array operations.
     """
-    n = signatures.shape[0]
-    used = signatures[:, : params.bands * params.rows].astype(np.uint64)
-    rows = used.reshape(n, params.bands, params.rows)
-    key = np.broadcast_to(np.arange(params.bands, dtype=np.uint64) + np.uint64(1), (n, params.bands))
-    with np.errstate(over="ignore"):
-        for r in range(params.rows):
-            key = _mix64((key * _MULT) ^ rows[:, :, r])
-    return key.view(np.int64)
+    return _band_keys(signatures, params.bands, params.rows).view(np.int64)

@@ -81,6 +81,9 @@ def chunk_bounds(ends: npt.NDArray[np.int64], size: int | None = None) -> list[t
 def _chunks(texts: Sequence[str]) -> Iterator[tuple[int, Sequence[str], npt.NDArray[np.int64]]]:
     """Each chunk of the texts: where it starts, its texts and their ends."""
     ends = text_ends(texts)
+    if ends.size and ends[-1] <= CHUNK_CODE_POINTS:  # a check's few paragraphs: one chunk
+        yield 0, texts, ends
+        return
     for start, end in chunk_bounds(ends):
         yield start, texts[start:end], ends[start:end] - (ends[start - 1] if start else 0)
 
@@ -198,9 +201,11 @@ class MinHasher:
             data, bounds, self.shingle_size, _tables(), check
         )
         raw = text.tobytes()
+        # Python ints: slicing with numpy scalars costs several times more.
+        tcut, vcut = toff.tolist(), voff.tolist()
         analysis = Analysis(
-            [raw[toff[i] : toff[i + 1]].decode("utf-8", "surrogatepass") for i in range(len(texts))],
-            [values[voff[i] : voff[i + 1]] for i in range(len(texts))],
+            [raw[a:b].decode("utf-8", "surrogatepass") for a, b in pairwise(tcut)],
+            [values[a:b] for a, b in pairwise(vcut)],
         )
         return analysis, suspect
 

@@ -9,6 +9,7 @@ a fingerprint, whatever surrounds the run. A text keeps about
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import NamedTuple
 
 import numpy as np
@@ -78,3 +79,33 @@ def fingerprints(token_ids: U64, scheme: Winnowing) -> tuple[U64, npt.NDArray[np
     hashes = kgram_hashes(token_ids, scheme.kgram)
     at = winnow(hashes, scheme.window)
     return hashes[at], at
+
+
+@njit(cache=True)
+def _fingerprints_each(ids: np.ndarray, bounds: np.ndarray, k: int, window: int):  # type: ignore[no-untyped-def]
+    n = bounds.size - 1
+    values = np.empty(max(ids.size, 1), dtype=np.uint64)
+    positions = np.empty(max(ids.size, 1), dtype=np.intp)
+    cuts = np.zeros(n + 1, dtype=np.int64)
+    count = 0
+    for t in range(n):
+        hashes = kgram_hashes(ids[bounds[t] : bounds[t + 1]], k)
+        at = winnow(hashes, window)
+        for j in range(at.size):
+            values[count] = hashes[at[j]]
+            positions[count] = at[j]
+            count += 1
+        cuts[t + 1] = count
+    return values[:count], positions[:count], cuts
+
+
+def fingerprints_each(token_ids: list[U64], scheme: Winnowing) -> list[tuple[U64, npt.NDArray[np.intp]]]:
+    """``fingerprints`` of each token sequence, in one compiled call."""
+    if not token_ids:
+        return []
+    bounds = np.zeros(len(token_ids) + 1, dtype=np.int64)
+    np.cumsum([t.size for t in token_ids], out=bounds[1:])
+    ids = np.concatenate(token_ids) if bounds[-1] else np.empty(0, dtype=np.uint64)
+    values, positions, cuts = _fingerprints_each(ids, bounds, scheme.kgram, scheme.window)
+    at = cuts.tolist()
+    return [(values[a:b], positions[a:b]) for a, b in pairwise(at)]

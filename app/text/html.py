@@ -23,9 +23,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from app.text.html_offsets import Run, paragraph_offsets
+from app.text.html_offsets import LazyOffsets, Run
 from app.text.html_scan import Tag, Text, Work, decode, first_visible, scan
-from app.text.paragraphs import BodyOffsets, Paragraph
+from app.text.paragraphs import Paragraph
 
 # Elements that are paragraphs themselves: their span is the whole element.
 PARAGRAPH_ELEMENTS = frozenset(
@@ -76,7 +76,7 @@ class _Found:
     start: int
     end: int
     text: str
-    offsets: BodyOffsets | None = None
+    offsets: LazyOffsets | None = None
 
 
 def _separators(pieces: list[_Piece]) -> list[tuple[int, int]]:
@@ -126,7 +126,7 @@ def _paragraphs_of(source: str, block: _Block, work: Work) -> Iterator[_Found]:
             # After the closing tags of its text, before the next <br>.
             last = next(p for p in reversed(segment) if not p.is_break)
             end = _trimmed_end(source, start, last.until, work)
-            offsets = paragraph_offsets(source, [p.source for p in segment])
+            offsets = LazyOffsets(source, [p.source for p in segment])
             work.steps += len(segment) + len(text)
             found.append(_Found(visible[0].rank, start, end, text, offsets))
     if len(found) == 1:  # the whole block, as before paragraphs could be split by <br>

@@ -69,3 +69,19 @@ def paragraph_offsets(source: str, runs: Sequence[Run]) -> BodyOffsets:
     if kept.size and joined[kept[-1]].isspace():
         kept = kept[:-1]
     return BodyOffsets(starts[kept], ends[kept])
+
+
+class LazyOffsets:
+    """``paragraph_offsets(source, runs)``, computed on the first call and
+    kept (a paragraph's ``located``)."""
+
+    __slots__ = ("_offsets", "_runs", "_source")
+
+    def __init__(self, source: str, runs: Sequence[Run]) -> None:
+        self._source, self._runs = source, runs
+        self._offsets: BodyOffsets | None = None
+
+    def __call__(self) -> BodyOffsets:
+        if self._offsets is None:
+            self._offsets = paragraph_offsets(self._source, self._runs)
+        return self._offsets

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -32,8 +33,13 @@ class Paragraph:
     end: int
     text: str
     # Where the text's characters come from when it is not source[start:end]
-    # (HTML); None for plain text. Used to report passages in the body.
-    offsets: BodyOffsets | None = field(default=None, compare=False, repr=False)
+    # (HTML), worked out when first asked for: only passages need it, to be
+    # reported in the body, so an ingest never pays for it. None for plain text.
+    located: Callable[[], BodyOffsets] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def offsets(self) -> BodyOffsets | None:
+        return None if self.located is None else self.located()
 
 
 def _lines(text: str) -> list[tuple[int, int]]:

@@ -1,17 +1,20 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
-from app.api.auth import ReadAccess, require_write_key
-from app.api.body import RAW_FORMATS, decode, media_type, off_loop, parse_json, require_json
+from app.api.auth import ReadAccess, authorise_write
+from app.api.body import OFF_LOOP_BYTES, RAW_FORMATS, decode, media_type, parse_json, require_json
 from app.api.deps import ServiceDep, SettingsDep
 from app.api.observability import CHECKED
-from app.api.schemas import TEXT_PATTERN, CheckRequest, CheckResponse, check_response
+from app.api.schemas import TEXT_PATTERN, CheckRequest, CheckResponse
 from app.api.work import run_work
-from app.engine import DocumentInput, IngestResult, ParagraphResult
+from app.engine import DocumentInput, IngestResult, ParagraphResult, Service
+from app.engine.cancel import NEVER, Deadline
+from app.engine.check_report import check_answer
+from app.settings import Settings
 
 router = APIRouter(tags=["check"])
 JSON = "application/json"
@@ -63,51 +66,77 @@ async def check(
     require_json(request, allowed_raw=True)
     kind, charset = media_type(request)
     raw = await request.body()
+    if len(raw) > OFF_LOOP_BYTES:
+        # Decoded, validated, checked and encoded in one worker thread: a
+        # thread hop costs about a millisecond, three of them cost three.
+        work = (request, service, settings, kind, charset, raw, threshold, exclude_ids)
+        return Response(await run_work(request, _parsed_and_checked, *work), media_type=JSON)
+    body = _parsed(kind, charset, raw, threshold, exclude_ids)
+    if body.ingest_as is None and service.store_is_local and len(body.text) <= INLINE_MAX_CHARS:
+        # One turn of the loop first: a request already past its timeout
+        # (Observe's) is answered 504 there, before any work; the check
+        # itself, a few milliseconds, then runs to its end.
+        await asyncio.sleep(0)
+        return Response(_checked(request, service, settings, body), media_type=JSON)
+    return Response(await run_work(request, _checked, request, service, settings, body), media_type=JSON)
+
+
+def _parsed(
+    kind: str, charset: str, raw: bytes, threshold: float | None, exclude_ids: list[str] | None
+) -> CheckRequest:
     if kind in RAW_FORMATS:
-        body = CheckRequest(
-            text=await off_loop(raw, decode, raw, charset),
+        return CheckRequest(
+            text=decode(raw, charset),
             format="html" if kind == "text/html" else "text",
             threshold=threshold,
             exclude_ids=exclude_ids or [],
         )
-    else:
-        body = await off_loop(raw, parse_json, CheckRequest, raw)
+    return parse_json(CheckRequest, raw)
+
+
+def _parsed_and_checked(
+    request: Request,
+    service: Service,
+    settings: Settings,
+    kind: str,
+    charset: str,
+    raw: bytes,
+    threshold: float | None,
+    exclude_ids: list[str] | None,
+    deadline: Deadline = NEVER,
+) -> bytes:
+    body = _parsed(kind, charset, raw, threshold, exclude_ids)
+    return _checked(request, service, settings, body, deadline)
+
+
+def _checked(
+    request: Request, service: Service, settings: Settings, body: CheckRequest, deadline: Deadline = NEVER
+) -> bytes:
+    """The encoded answer to a parsed check request, publish flow included."""
     archive_filter = body.filters.to_filter() if body.filters else None
-    if body.ingest_as is not None:
-        await require_write_key(request, settings)
-        doc = DocumentInput(body.ingest_as, body.text, body.format, body.metadata)
-        results, ingested = await run_work(
-            request,
-            service.check_and_publish,
-            doc,
-            body.force,
-            body.threshold,
-            body.containment_threshold,
-            body.exclude_ids,
-            archive_filter,
-        )
-    else:
-        ingested = None
+    if body.ingest_as is None:
         args = (body.text, body.format, body.threshold, body.containment_threshold, body.exclude_ids)
-        if service.store_is_local and len(body.text) <= INLINE_MAX_CHARS:
-            return Response(_answer(service.check(*args, archive_filter), None), media_type=JSON)
-        results = await run_work(request, service.check, *args, archive_filter)
-    # A long answer takes a while to serialise: not on the event loop either.
-    return Response(await run_in_threadpool(_answer, results, ingested), media_type=JSON)
+        return _answer(service.check(*args, archive_filter, deadline), None)
+    authorise_write(request, settings)
+    doc = DocumentInput(body.ingest_as, body.text, body.format, body.metadata)
+    results, ingested = service.check_and_publish(
+        doc,
+        body.force,
+        body.threshold,
+        body.containment_threshold,
+        body.exclude_ids,
+        archive_filter,
+        deadline,
+    )
+    return _answer(results, ingested)
 
 
 def _answer(results: list[ParagraphResult], ingested: IngestResult | None) -> bytes:
-    response = check_response(results, ingested)
-    for p in response.paragraphs:
-        CHECKED.labels(p.status).inc()
-    # Already a validated CheckResponse: serialised directly, FastAPI's
-    # generic re-validation and jsonable_encoder pass would only repeat it.
-    # One paragraph at a time: serialising holds the GIL, and a long answer
-    # in one call would hold the event loop (and /health) for its duration.
-    duplicate = "true" if response.duplicate else "false"
-    reuse = "true" if response.reuse else "false"
-    paragraphs = ",".join(p.model_dump_json() for p in response.paragraphs)
-    outcome = response.ingested.model_dump_json() if response.ingested else "null"
-    # Encoded here, in the thread: tens of megabytes encoded on the loop would hold it.
-    head = f'{{"duplicate":{duplicate},"reuse":{reuse},"paragraphs":['
-    return f'{head}{paragraphs}],"ingested":{outcome}}}'.encode()
+    duplicates = sum(1 for r in results if r.matches)
+    if duplicates:
+        CHECKED.labels("duplicate").inc(duplicates)
+    if len(results) > duplicates:
+        CHECKED.labels("unique").inc(len(results) - duplicates)
+    # Encoded here, in the thread for a long answer: tens of megabytes
+    # encoded on the loop would hold it.
+    return check_answer(results, ingested)
