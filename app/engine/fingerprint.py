@@ -122,5 +122,10 @@ class Fingerprinter:
         return self.index_keys(texts, self.analyse(texts))
 
     def warm_up(self) -> None:
-        self.hasher.warm_up()
-        self.band_keys(["warm up the band keys and fingerprints with a paragraph long enough to index"])
+        """Load the kernels the service runs: analysis (a decomposed accent
+        takes its second pass), signatures of shingle sets, index keys. Not
+        those signing raw texts (``MinHasher.signatures``, serial and
+        parallel), which the service never calls: loading them took about a
+        third of the warm-up in every server worker's start-up."""
+        samples = ["warm up the band keys and fingerprints with a paragraph long enough to index"]
+        self.band_keys([*samples, "ﬁnal cafe\u0301\u00a0déjà vu", "北京，上海。"])

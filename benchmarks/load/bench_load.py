@@ -62,6 +62,7 @@ from benchmarks.load.tools import (
     Server,
     baseline_server,
     cli_ingest,
+    cpu_seconds,
     line_count,
     load_average,
     memory,
@@ -144,11 +145,15 @@ def post_batches(url: str, lines: list[str], clients: int = 2) -> dict[str, Any]
 def under_load(server: Server, bodies: Path, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     lines = [line.encode() for line in bodies.read_text(encoding="utf-8").splitlines()]
     startup = server.wait_first("/check", lines[0])
+    # CPU the master and its workers had used by the first answer: the
+    # start-up's cost whatever else the shared cores are running.
+    startup_cpu = [round(cpu_seconds(pid), 3) for pid in server.pids()]
     sequential(server.url, lines, args.warmup)  # caches, lazy imports, both workers' first checks
     latencies, errors = sequential(server.url, lines, args.sequential_checks)
     before = line_count(server.log)
     result = wrk(server.url, bodies, args.seconds, args.connections, args.threads, work)
     result["startup_s"] = round(startup, 3)
+    result["startup_cpu_s"] = startup_cpu
     result["sequential"] = {**summary_ms(latencies), "errors": errors}
     timings = server_timings(server.log, "/check", before)
     if timings:
