@@ -46,6 +46,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -85,18 +86,21 @@ def paragraph_count(line: str) -> int:
 def split_archive(archive: Path, http_paragraphs: int, work: Path) -> tuple[Path, list[str], int]:
     """The archive without its last documents (a file for ``paradup ingest``),
     and those last documents' lines, holding at least ``http_paragraphs``
-    paragraphs (for HTTP ingest into the CLI-built store); with their count."""
-    lines = archive.read_text(encoding="utf-8").splitlines(keepends=True) if http_paragraphs else []
-    tail: list[str] = []
-    counted = 0
-    while lines and counted < http_paragraphs:
-        tail.append(lines.pop())
-        counted += paragraph_count(tail[-1])
-    if not tail:
+    paragraphs (for HTTP ingest into the CLI-built store); with their count.
+    One streaming pass: a 10M archive is a few GB."""
+    if not http_paragraphs:
         return archive, [], 0
     head = work / f"head-{archive.name}"
-    head.write_text("".join(lines), encoding="utf-8")
-    return head, tail[::-1], counted
+    held: deque[tuple[str, int]] = deque()  # the last lines read, at least http_paragraphs
+    counted = 0
+    with archive.open(encoding="utf-8") as lines, head.open("w", encoding="utf-8") as out:
+        for line in lines:
+            held.append((line, paragraph_count(line)))
+            counted += held[-1][1]
+            while counted - held[0][1] >= http_paragraphs:
+                out.write(held[0][0])
+                counted -= held.popleft()[1]
+    return head, [line for line, _ in held], counted
 
 
 def post_batches(url: str, lines: list[str], clients: int = 2) -> dict[str, Any]:
