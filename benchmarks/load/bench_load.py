@@ -105,26 +105,30 @@ def split_archive(archive: Path, http_paragraphs: int, work: Path) -> tuple[Path
 
 def post_batches(url: str, lines: list[str], clients: int = 2) -> dict[str, Any]:
     """POST /ingest ``{"documents": [...]}`` of about HTTP_BATCH_PARAGRAPHS
-    paragraphs each, from ``clients`` threads; paragraphs per second."""
-    batches: list[bytes] = []
+    paragraphs each (and at most the server's documents per request), from
+    ``clients`` threads; paragraphs per second, counting accepted requests only."""
+    most = Settings().max_batch_documents
+    batches: list[tuple[bytes, int]] = []
     docs: list[str] = []
-    size = paragraphs = 0
+    size = 0
     for line in lines:
         docs.append(line.strip())
-        count = paragraph_count(line)
-        size, paragraphs = size + count, paragraphs + count
-        if size >= HTTP_BATCH_PARAGRAPHS:
-            batches.append(('{"documents": [' + ",".join(docs) + "]}").encode())
+        size += paragraph_count(line)
+        if size >= HTTP_BATCH_PARAGRAPHS or len(docs) == most:
+            batches.append((('{"documents": [' + ",".join(docs) + "]}").encode(), size))
             docs, size = [], 0
     if docs:
-        batches.append(('{"documents": [' + ",".join(docs) + "]}").encode())
+        batches.append((('{"documents": [' + ",".join(docs) + "]}").encode(), size))
     failures: list[str] = []
+    accepted: list[int] = []
 
-    def client(mine: list[bytes]) -> None:
+    def client(mine: list[tuple[bytes, int]]) -> None:
         with httpx.Client(timeout=600) as http:
-            for body in mine:
+            for body, count in mine:
                 r = http.post(url + "/ingest", content=body, headers={"content-type": "application/json"})
-                if r.status_code != 200:
+                if r.status_code == 200:
+                    accepted.append(count)
+                else:
                     failures.append(f"{r.status_code} {r.text[:200]}")
 
     threads = [threading.Thread(target=client, args=(batches[i::clients],)) for i in range(clients)]
@@ -134,13 +138,15 @@ def post_batches(url: str, lines: list[str], clients: int = 2) -> dict[str, Any]
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
+    paragraphs = sum(accepted)
     return {
         "paragraphs": paragraphs,
         "requests": len(batches),
-        "paragraphs_per_request": round(paragraphs / max(len(batches), 1)),
+        "paragraphs_per_request": round(sum(c for _, c in batches) / max(len(batches), 1)),
         "clients": clients,
         "seconds": round(elapsed, 2),
         "paragraphs_per_s": round(paragraphs / elapsed),
+        "failed_requests": len(failures),
         "errors": failures[:5],
         "load_average": load_average(),
     }
