@@ -13,12 +13,16 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING
 
 from app.settings import Settings
 from app.text import Format
+
+if TYPE_CHECKING:
+    # Imported where used: ``serve`` needs neither, and uvicorn's workers
+    # import this module again (it is the spawning process's __main__).
+    from rich.console import Console
+    from rich.progress import Progress
 
 EXIT_OK, EXIT_DUPLICATES, EXIT_ERROR = 0, 1, 2
 
@@ -38,7 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
         # Workers write their metrics here so that /metrics adds them up.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="paradup-metrics-")
     uvicorn.run(
-        "app.api.factory:create_app",
+        "app.api.factory:served_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port if args.port is not None else settings.port,
@@ -55,6 +59,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _progress(console: Console, quiet: bool) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, disable=quiet,
@@ -256,20 +262,37 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from app.cli.remote import RemoteError
-    from app.cli.sources import SourceError
+def _reported(exc: Exception) -> bool:
+    """An error reported in one line (exit 2) rather than a traceback. The
+    modules defining the others are imported by the commands raising them,
+    so an error of a module not imported cannot have been raised."""
+    if isinstance(exc, CliError | ValueError | OSError):
+        return True
+    kinds = (
+        ("app.cli.remote", "RemoteError"),
+        ("app.cli.sources", "SourceError"),
+        ("app.store", "StoreError"),
+    )
+    return any(
+        (module := sys.modules.get(name)) is not None and isinstance(exc, getattr(module, kind))
+        for name, kind in kinds
+    )
 
+
+def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    err = Console(stderr=True, soft_wrap=True)
-    # ingest reports on stderr: its errors and its progress bar share one
-    # console, so an error starts on a line of its own.
-    console = err if args.command == "ingest" else Console()
+    err: Console | None = None
     try:
         if getattr(args, "key", None) and not args.url:
             raise CliError("--key goes with --url")
         if args.command == "serve":
             return _serve(args)
+        from rich.console import Console
+
+        err = Console(stderr=True, soft_wrap=True)
+        # ingest reports on stderr: its errors and its progress bar share one
+        # console, so an error starts on a line of its own.
+        console = err if args.command == "ingest" else Console()
         handler = {
             "ingest": _ingest,
             "check": _check,
@@ -278,12 +301,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "migrate": _migrate,
         }[args.command]
         return handler(args, console)
-    except (CliError, SourceError, RemoteError, ValueError, OSError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
     except Exception as exc:  # store unavailable and the like: still exit 2, never a traceback
-        from app.store import StoreError
-
-        if not isinstance(exc, StoreError):
+        if not _reported(exc):
             raise
+        if err is None:
+            from rich.console import Console
+
+            err = Console(stderr=True, soft_wrap=True)
         err.print(f"[red]error:[/red] {exc}", highlight=False)
     return EXIT_ERROR

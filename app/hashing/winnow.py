@@ -74,6 +74,31 @@ def winnow(hashes: np.ndarray, window: int) -> np.ndarray:
     return out[:count]
 
 
+@njit(cache=True, nogil=True)
+def index_rows(bands: np.ndarray, token_ids: np.ndarray, token_bounds: np.ndarray, k: int, window: int):  # type: ignore[no-untyped-def]
+    """Every text's index keys laid end to end: its row of ``bands``, then
+    the distinct winnowed fingerprints of its tokens (``token_ids[token_bounds[t]:
+    token_bounds[t + 1]]``) in ascending unsigned order, as signed 64-bit
+    values; with where each text's keys start (plus the total). The same
+    keys as ``fingerprints`` and ``np.unique`` per text, in one call."""
+    texts, width = bands.shape
+    out = np.empty(texts * width + token_ids.size, dtype=np.int64)
+    starts = np.zeros(texts + 1, dtype=np.int64)
+    n = 0
+    for t in range(texts):
+        for j in range(width):
+            out[n] = bands[t, j]
+            n += 1
+        hashes = kgram_hashes(token_ids[token_bounds[t] : token_bounds[t + 1]], k)
+        chosen = np.sort(hashes[winnow(hashes, window)])
+        for i in range(chosen.size):
+            if i == 0 or chosen[i] != chosen[i - 1]:
+                out[n] = np.int64(chosen[i])
+                n += 1
+        starts[t + 1] = n
+    return out[:n], starts
+
+
 def fingerprints(token_ids: U64, scheme: Winnowing) -> tuple[U64, npt.NDArray[np.intp]]:
     """The selected k-gram hashes of a token sequence and their positions."""
     hashes = kgram_hashes(token_ids, scheme.kgram)

@@ -31,6 +31,23 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.1f}x" if a and b else "-"
 
 
+def _ms(figures: dict[str, Any] | None) -> str:
+    if not figures:
+        return "-"
+    return f"{figures.get('p50_ms', float('nan')):.2f} / {figures.get('p99_ms', float('nan')):.2f}"
+
+
+def _rate(size: dict[str, Any], key: str) -> str:
+    figure = size.get(key) or {}
+    return f"{figure['paragraphs_per_s']:,}" if "paragraphs_per_s" in figure else "-"
+
+
+def _value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "not measured"
+    return f"{value:,.0f} {unit}" if abs(value) >= 100 else f"{value:.2f} {unit}"
+
+
 def render(report: dict[str, Any]) -> str:
     m, s, w = report["machine"], report["settings"], report["wrk"]
     lines = [
@@ -44,26 +61,53 @@ def render(report: dict[str, Any]) -> str:
         f"{w['seconds']} s per run, loopback, on the same 2 cores as the servers.",
         "",
         "| paragraphs | CLI ingest /s | HTTP ingest /s | disk B/para beyond text | start-up s "
-        "| server p50 / p99 ms | client p50 / p99 ms | checks/s | errors | worker VmRSS (RssAnon) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| one connection p50 / p99 ms | checks/s (wrk) | wrk p50 / p99 ms | server p50 / p99 ms | errors "
+        "| worker RssAnon (VmRSS) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size in report["sizes"]:
         p = size["paradup"]
-        server = p.get("server", {})
-        rss = ", ".join(f"{_mb(r['VmRSS'])} ({_mb(r['RssAnon'])} private)" for r in p["rss"])
+        rss = ", ".join(f"{_mb(r['RssAnon'])} ({_mb(r['VmRSS'])})" for r in p["rss"])
+        errors = p["errors"] + p.get("sequential", {}).get("errors", 0)
         lines.append(
-            f"| {size['paragraphs']:,} | {size['cli_ingest']['paragraphs_per_s']:,} "
-            f"| {size['http_ingest']['paragraphs_per_s']:,} "
+            f"| {size['paragraphs']:,} | {_rate(size, 'cli_ingest')} | {_rate(size, 'http_ingest')} "
             f"| {size['disk']['beyond_text_per_paragraph']:.0f} | {p['startup_s']:.2f} "
-            f"| {server.get('p50_ms', float('nan')):.2f} / {server.get('p99_ms', float('nan')):.2f} "
-            f"| {p['p50_ms']:.2f} / {p['p99_ms']:.2f} | {p['rps']:,.0f} | {p['errors']} | {rss} |"
+            f"| {_ms(p.get('sequential'))} | {p['rps']:,.0f} | {_ms(p)} | {_ms(p.get('server'))} "
+            f"| {errors} | {rss} |"
         )
+    if any("targets" in size for size in report["sizes"]):
+        judged = [size for size in report["sizes"] if "targets" in size]
+        lines += [
+            "",
+            "Targets (issue 15):",
+            "",
+            "| target | goal | " + " | ".join(f"{size['paragraphs']:,}" for size in judged) + " |",
+            "|---|---|" + "---|" * len(judged),
+        ]
+        for row, target in enumerate(judged[0]["targets"]):
+            cells = []
+            for size in judged:
+                t = size["targets"][row]
+                verdict = "" if t["met"] is None else (" met" if t["met"] else " **missed**")
+                cells.append(_value(t["value"], t["unit"]) + verdict)
+            lines.append(f"| {target['target']} | {target['goal']} | " + " | ".join(cells) + " |")
+        for g in report.get("growth", []):
+            drop, grown = g["checks_per_s_drop"], g["p99_growth"]
+            lines.append(
+                f"| growth {g['from']:,} -> {g['to']:,}: checks/s drop, one-connection p99 growth "
+                f"| <= 1.3x, <= 1.5x | {'-' if drop is None else f'{drop:.2f}x'}"
+                f"{'' if drop is None else (' met' if g['checks_per_s_drop_met'] else ' **missed**')}, "
+                f"{'-' if grown is None else f'{grown:.2f}x'}"
+                f"{'' if grown is None else (' met' if g['p99_growth_met'] else ' **missed**')} |"
+                + " |"
+                * (len(judged) - 1)
+            )
     lines += [
         "",
         "Side by side with the plain datasketch service (benchmarks/baseline_datasketch.py: one process, "
         "in-memory MinHashLSH, no verification), same articles, same wrk load:",
         "",
-        "| paragraphs | service | client p50 / p99 ms | checks/s | errors | RSS | memory B/para "
+        "| paragraphs | service | one connection p50 / p99 ms | checks/s | errors | RSS | memory B/para "
         "| ingest /s (HTTP) |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -71,22 +115,23 @@ def render(report: dict[str, Any]) -> str:
         p, d = size["paradup"], size.get("datasketch")
         total_rss = sum(r["VmRSS"] for r in p["rss"])
         lines.append(
-            f"| {size['paragraphs']:,} | paradup (2 workers) | {p['p50_ms']:.2f} / {p['p99_ms']:.2f} "
+            f"| {size['paragraphs']:,} | paradup (2 workers) | {_ms(p.get('sequential') or p)} "
             f"| {p['rps']:,.0f} | {p['errors']} | {_mb(total_rss)} (2 workers) "
             f"| {size['disk']['bytes_per_paragraph']:.0f} on disk "
-            f"| {size['http_ingest']['paragraphs_per_s']:,} |"
+            f"| {_rate(size, 'http_ingest')} |"
         )
         if d is None:
             lines.append(f"| {size['paragraphs']:,} | datasketch | not run (above --baseline-max) |||||| ")
             continue
+        dseq, pseq = d.get("sequential") or d, p.get("sequential") or p
         lines.append(
-            f"| {size['paragraphs']:,} | datasketch (1 process) | {d['p50_ms']:.2f} / {d['p99_ms']:.2f} "
+            f"| {size['paragraphs']:,} | datasketch (1 process) | {_ms(dseq)} "
             f"| {d['rps']:,.0f} | {d['errors']} | {_mb(d['rss'][0]['VmRSS'])} "
             f"| {d['rss_growth_per_paragraph']:,} in RAM | {d['ingest']['paragraphs_per_s']:,} |"
         )
         lines.append(
-            f"| | ratio datasketch / paradup | {_ratio(d['p50_ms'], p['p50_ms'])} / "
-            f"{_ratio(d['p99_ms'], p['p99_ms'])} | {_ratio(p['rps'], d['rps'])} fewer | | | "
+            f"| | ratio datasketch / paradup | {_ratio(dseq['p50_ms'], pseq['p50_ms'])} / "
+            f"{_ratio(dseq['p99_ms'], pseq['p99_ms'])} | {_ratio(p['rps'], d['rps'])} fewer | | | "
             f"{_ratio(d['rss_growth_per_paragraph'], size['disk']['bytes_per_paragraph'])} | |"
         )
     lines.append("")

@@ -149,6 +149,12 @@ def memory(pid: int) -> dict[str, int]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server_timings(log: Path, route: str, since_line: int) -> list[float]:
     """duration_ms of the access-log lines for ``route`` after ``since_line``."""
     out = []

@@ -1,0 +1,121 @@
+"""The bulk ingest pipeline: its fast paths give what the plain ones give,
+and the overlapped prepare/write stages keep the all-or-nothing of each
+transaction when either side fails."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import app.engine.bulk
+from app.engine import DocumentInput, InvalidDocument, Service
+from app.engine.bulk import ingest_stream
+from app.hashing.tokens import tokenise
+from app.hashing.winnow import fingerprints
+from app.settings import Settings
+from app.store import StoreError
+from app.text.paragraphs import _split_fast, _split_lines
+from tests.test_store_contract import FP
+
+# Whitespace of every kind the splitter treats differently: line breaks,
+# blanks within a line, and characters str.isspace() knows but a line
+# break is not (form feed, NEL, line and paragraph separators).
+PIECES = ["word", "x", " ", "  ", "\t", "\n", "\n", "\n\n", "\x0c", "\x85", "\u2028", "\u3000", "é"]
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
+def test_the_fast_splitter_splits_as_the_line_by_line_one(text: str) -> None:
+    assert _split_fast(text) == _split_lines(text)
+
+
+def reference_keys(texts: list[str]) -> list[np.ndarray]:  # type: ignore[type-arg]
+    """Index keys computed paragraph by paragraph, as before the batch kernel."""
+    keys = FP.keys_for(FP.analyse(texts))
+    assert FP.passages is not None
+    chosen = [t for t, k in zip(texts, keys, strict=True) if k.size]
+    prints = iter(np.unique(fingerprints(t.ids, FP.passages)[0]).view(np.int64) for t in tokenise(chosen))
+    return [np.concatenate((k, next(prints))) if k.size else k for k in keys]
+
+
+WORDS = ["harbour", "board", "ferry", "the", "of", "berth", "Zürich", "北京", "上海", "«", "—", "1999", "a"]
+
+
+@given(st.lists(st.lists(st.sampled_from(WORDS), max_size=40).map(" ".join), min_size=1, max_size=8))
+def test_index_keys_in_one_call_are_the_per_paragraph_keys(texts: list[str]) -> None:
+    got = FP.index_keys(texts, FP.analyse(texts))
+    want = reference_keys(texts)
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == np.int64 and np.array_equal(g, w)
+
+
+def article(n: int, salt: str) -> str:
+    return "\n\n".join(
+        f"Paragraph {i} of {salt} tells of berth {i * 7} and the {i % 13} ferries that left port on day {i}."
+        for i in range(n)
+    )
+
+
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 4 documents hashed per call, a transaction every 12 paragraphs
+    monkeypatch.setattr(app.engine.bulk, "PREPARE_DOCUMENTS", 4)
+    monkeypatch.setattr(app.engine.bulk, "WRITE_PARAGRAPHS", 12)
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_a_refused_document_stops_the_stream_after_whole_transactions(tmp_path: Path) -> None:
+    service = Service.open(Settings(store=f"sqlite:///{tmp_path}/i.db"))
+    docs = [DocumentInput(f"d{i}", article(3, f"d{i}")) for i in range(40)]
+    docs[30] = DocumentInput("d30", "   ")  # empty: refused while preparing
+    with pytest.raises(InvalidDocument, match="d30"):
+        ingest_stream(service, docs, lambda n, stage: None)
+    stored = service.stats().documents
+    # every transaction before d30's (4 documents of 3 paragraphs each), none after
+    assert stored == 28
+    assert all(service.get(f"d{i}") is not None for i in range(28))
+    assert service.get("d28") is None and service.get("d30") is None
+    assert not [t for t in threading.enumerate() if t.name == "paradup-ingest-prepare"]
+    service.close()
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_a_failed_write_stops_the_preparing_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = Service.open(Settings(store=f"sqlite:///{tmp_path}/i.db"))
+    read: list[int] = []
+
+    def docs() -> Iterator[DocumentInput]:
+        for i in range(10_000):
+            read.append(i)
+            yield DocumentInput(f"d{i}", article(3, f"d{i}"))
+
+    def broken(_: object) -> None:
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(service.store, "put", broken)
+    with pytest.raises(StoreError, match="disk full"):
+        ingest_stream(service, docs(), lambda n, stage: None)
+    # the producer stopped within a transaction or two of the failure
+    assert len(read) < 100
+    assert not [t for t in threading.enumerate() if t.name == "paradup-ingest-prepare"]
+    service.close()
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_a_bad_line_from_the_reader_is_raised_to_the_caller(tmp_path: Path) -> None:
+    service = Service.open(Settings(store=f"sqlite:///{tmp_path}/i.db"))
+
+    def docs() -> Iterator[DocumentInput]:
+        yield DocumentInput("a", article(2, "a"))
+        raise ValueError("line 2: not JSON")
+
+    with pytest.raises(ValueError, match="line 2"):
+        ingest_stream(service, docs(), lambda n, stage: None)
+    assert service.get("a") is None  # its transaction never completed
+    service.close()
