@@ -12,28 +12,15 @@ from fastapi import FastAPI
 from app.api import errors, openapi
 from app.api.limits import BodyLimit
 from app.api.observability import Observe, configure_logging
+from app.api.routes import allowlist, check, documents, health, review
 from app.api.security import CrossOriginGuard, SecurityHeaders
-from app.api.startup import hide_pydantic_v1, without_pydantic_v1
 from app.api.work import work_limiter
 from app.engine import Service
 from app.settings import Settings
 
-with without_pydantic_v1():  # the routers' decorators build FastAPI's models (see app/api/startup.py)
-    from app.api.routes import allowlist, check, documents, health, review
-
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    with without_pydantic_v1():
-        return _create_app(settings or Settings())
-
-
-def served_app() -> FastAPI:
-    """The app of a ``paradup serve`` worker (uvicorn calls this factory)."""
-    hide_pydantic_v1()
-    return create_app()
-
-
-def _create_app(settings: Settings) -> FastAPI:
+    settings = settings or Settings()
     configure_logging(settings.log_format, settings.log_level)
 
     @asynccontextmanager

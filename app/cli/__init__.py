@@ -42,7 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
         # Workers write their metrics here so that /metrics adds them up.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="paradup-metrics-")
     uvicorn.run(
-        "app.api.factory:served_app",
+        "app.api.factory:create_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port if args.port is not None else settings.port,

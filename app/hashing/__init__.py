@@ -5,10 +5,6 @@ read are the package's own generated tables (``chartables.npz`` for folding,
 ``nfkctables.npz`` for NFKC), loaded once and cached like the permutations.
 """
 
-# First, before any kernel is compiled or loaded: see numba_start.
-from app.hashing import numba_start  # noqa: F401
-
-# isort: split
 from app.hashing.interop import as_lean_minhashes, datasketch_minhash, lean_minhashes
 from app.hashing.lsh import Bands, band_keys, band_params
 from app.hashing.minhash import (
