@@ -1,0 +1,414 @@
+"""The SQLite store's index of keys, LSM-style: SQLite is the write-ahead log
+and holds recent entries, immutable sorted runs (``sqlite_runs``) hold the rest.
+
+- A small write (a CMS saving an article) adds one ``segments`` row: its
+  entries sorted by key, in the write's transaction.
+- A large write (a bulk batch) writes its entries as a new run file, listed
+  in ``runs`` in the write's transaction.
+- Compaction (after a write commits, one process at a time) turns the
+  segments into a run once they hold ``FLUSH_ENTRIES``, and merges
+  ``FANIN`` runs of one size tier into one: at most ``FANIN - 1`` runs per
+  tier, a handful of tiers at any archive size, so a lookup reads a bounded
+  number of runs, each at a cost that does not grow with its size.
+- Forgetting a document adds its ref range to ``dead``: lookups drop those
+  refs and compaction drops their entries. Refs are never reused (the
+  ``next_ref`` high-water mark), so a stale entry can never name a newer
+  paragraph. A dead range is retired once no run or segment can hold it.
+
+Every reader caches what it has mapped and read, under the ``index_gen``
+counter in ``meta`` that every index change bumps in its transaction: a
+lookup costs one primary-key read when nothing changed, so several
+workers see each other's writes at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from app.store.sqlite_bands import lookup_entries
+from app.store.sqlite_runs import (
+    CODE_BITS,
+    MAX_ENTRIES,
+    DeadRefs,
+    RunDamaged,
+    RunFile,
+    RunWriter,
+    codes_of,
+    fsync_directory,
+    merge,
+    run_files,
+    run_path,
+    write_run,
+)
+
+U64 = npt.NDArray[np.uint64]
+Keys = npt.NDArray[np.int64]
+
+# Segments become a run at this many entries (~2,500 paragraphs): small
+# enough that a reader re-sorts them in a few ms, large enough that runs
+# are few. A write of at least this many entries becomes a run directly.
+FLUSH_ENTRIES = 1 << 17
+FANIN = 8
+
+INDEX_SCHEMA = (
+    "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, entries INTEGER NOT NULL, "
+    "lo INTEGER NOT NULL, hi INTEGER NOT NULL)",
+    "CREATE TABLE segments (id INTEGER PRIMARY KEY AUTOINCREMENT, entries INTEGER NOT NULL, "
+    "lo INTEGER NOT NULL, hi INTEGER NOT NULL, data BLOB NOT NULL)",
+    'CREATE TABLE dead (first INTEGER PRIMARY KEY, "end" INTEGER NOT NULL)',
+)
+
+_BUMP = (
+    "INSERT INTO meta VALUES ('index_gen', '1') ON CONFLICT(key) DO UPDATE "
+    "SET value = CAST(value AS INTEGER) + 1"
+)
+
+
+def tier(entries: int) -> int:
+    """Size tier: runs within a factor FANIN of each other share one."""
+    level, size = 0, FLUSH_ENTRIES * FANIN
+    while entries >= size:
+        level, size = level + 1, size * FANIN
+    return level
+
+
+def bump(conn: sqlite3.Connection) -> None:
+    conn.execute(_BUMP)
+
+
+def _segment_blob(keys: Keys, refs: U64) -> bytes:
+    order = np.argsort(keys, kind="stable")
+    return keys[order].tobytes() + refs[order].astype(np.uint32).tobytes()
+
+
+def _segment_arrays(blob: bytes, entries: int) -> tuple[Keys, U64]:
+    keys = np.frombuffer(blob, dtype=np.int64, count=entries)
+    refs = np.frombuffer(blob, dtype=np.uint32, offset=8 * entries).astype(np.uint64)
+    return keys, refs
+
+
+def add_entries(conn: sqlite3.Connection, database: Path, keys: Keys, refs: U64) -> None:
+    """Index a write's entries, inside its transaction."""
+    if not keys.size:
+        return
+    lo, hi = int(refs.min()), int(refs.max())
+    if keys.size >= FLUSH_ENTRIES:
+        cursor = conn.execute("INSERT INTO runs (entries, lo, hi) VALUES (0, ?, ?)", (lo, hi))
+        run_id = int(cursor.lastrowid or 0)
+        path = run_path(database, run_id)
+        temporary = path.with_name(path.name + ".tmp")
+        entries = write_run(temporary, keys, refs)
+        os.replace(temporary, path)
+        fsync_directory(path.parent)
+        conn.execute("UPDATE runs SET entries = ? WHERE id = ?", (entries, run_id))
+    else:
+        conn.execute(
+            "INSERT INTO segments (entries, lo, hi, data) VALUES (?, ?, ?, ?)",
+            (keys.size, lo, hi, _segment_blob(keys, refs)),
+        )
+    bump(conn)
+
+
+def forget_refs(conn: sqlite3.Connection, first: int, end: int) -> None:
+    if end > first:
+        conn.execute("INSERT INTO dead VALUES (?, ?)", (first, end))
+        bump(conn)
+
+
+@dataclass
+class View:
+    """One generation of the index as a reader sees it."""
+
+    generation: str | None
+    runs: dict[int, RunFile] = field(default_factory=dict)
+    segments: dict[int, tuple[Keys, U64]] = field(default_factory=dict)
+    recent_keys: Keys = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    recent_refs: U64 = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+    dead: DeadRefs = field(default_factory=lambda: DeadRefs([]))
+
+
+class Index:
+    """Reads (cached per generation) and compaction of one store's index."""
+
+    def __init__(self, database: Path, legacy: bool) -> None:
+        self.database = database
+        # A store written before runs existed keeps its bucketed ``bands``
+        # rows, read as before; new entries never go there.
+        self.legacy = legacy
+        self._view = View(None)
+        self._lock = threading.Lock()
+
+    def _refresh(self, conn: sqlite3.Connection) -> View:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'index_gen'").fetchone()
+        generation = None if row is None else str(row[0])
+        view = self._view
+        if generation == view.generation and view.generation is not None:
+            return view
+        with self._lock:
+            if self._view.generation == generation and generation is not None:
+                return self._view
+            for _ in range(5):
+                try:
+                    self._view = self._load(conn, self._view)
+                    return self._view
+                except RunDamaged:
+                    # A compaction retired a run between our snapshot and
+                    # its opening: a newer snapshot lists its replacement.
+                    if not self._retired(conn):
+                        raise
+            raise RunDamaged(f"{self.database}: the run files keep changing under the reader")
+
+    def _retired(self, conn: sqlite3.Connection) -> bool:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'index_gen'").fetchone()
+        return row is not None and str(row[0]) != self._view.generation
+
+    def _load(self, conn: sqlite3.Connection, old: View) -> View:
+        conn.execute("BEGIN")  # one snapshot of the manifest
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'index_gen'").fetchone()
+            generation = None if row is None else str(row[0])
+            run_ids = [r[0] for r in conn.execute("SELECT id FROM runs WHERE entries > 0")]
+            segment_ids = [r[0] for r in conn.execute("SELECT id FROM segments")]
+            segments = {i: old.segments[i] for i in segment_ids if i in old.segments}
+            missing = [i for i in segment_ids if i not in segments]
+            for i in range(0, len(missing), 500):
+                chunk = missing[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                for sid, entries, blob in conn.execute(
+                    f"SELECT id, entries, data FROM segments WHERE id IN ({marks})", chunk
+                ):
+                    segments[sid] = _segment_arrays(blob, entries)
+            dead = DeadRefs(conn.execute('SELECT first, "end" FROM dead').fetchall())
+        finally:
+            conn.execute("COMMIT")
+        runs = {i: old.runs[i] if i in old.runs else RunFile(run_path(self.database, i)) for i in run_ids}
+        view = View(generation, runs, segments, dead=dead)
+        if segments.keys() == old.segments.keys():
+            view.recent_keys, view.recent_refs = old.recent_keys, old.recent_refs
+        elif segments:
+            keys = np.concatenate([s[0] for s in segments.values()])
+            refs = np.concatenate([s[1] for s in segments.values()])
+            order = np.argsort(keys, kind="stable")
+            view.recent_keys, view.recent_refs = keys[order], refs[order]
+        return view
+
+    def lookup(self, conn: sqlite3.Connection, keys: Keys) -> dict[int, list[int]]:
+        unique = np.unique(keys)
+        if not unique.size:
+            return {}
+        view = self._refresh(conn)
+        owners: list[npt.NDArray[np.int64]] = []
+        refs: list[U64] = []
+        if view.recent_keys.size:
+            starts = np.searchsorted(view.recent_keys, unique, side="left")
+            ends = np.searchsorted(view.recent_keys, unique, side="right")
+            counts = ends - starts
+            if counts.any():
+                positions = np.repeat(ends - counts.cumsum(), counts) + np.arange(counts.sum())
+                owners.append(np.repeat(np.arange(unique.size), counts))
+                refs.append(view.recent_refs[positions])
+        if view.runs:
+            code_of_key = codes_of(unique)
+            perm = np.argsort(code_of_key, kind="stable")
+            codes, first, counts = np.unique(code_of_key[perm], return_index=True, return_counts=True)
+            clash = codes.size != unique.size
+            for run in view.runs.values():
+                found, run_refs = run.lookup(codes)
+                if not found.size:
+                    continue
+                at = found.astype(np.int64)
+                if clash:  # two asked keys share a 40-bit code: its entries answer both
+                    c = counts[at]
+                    offsets = np.arange(c.sum()) - np.repeat(c.cumsum() - c, c)
+                    at_keys = np.repeat(first[at], c) + offsets
+                    owners.append(perm[at_keys])
+                    refs.append(np.repeat(run_refs, c))
+                else:
+                    owners.append(perm[at])
+                    refs.append(run_refs)
+        result: dict[int, list[int]] = {}
+        if owners:
+            all_owners = np.concatenate(owners)
+            all_refs = np.concatenate(refs)
+            alive = view.dead.alive(all_refs)
+            all_owners, all_refs = all_owners[alive], all_refs[alive]
+            order = np.argsort(all_owners, kind="stable")
+            key_list = unique.tolist()
+            for owner, ref in zip(all_owners[order].tolist(), all_refs[order].tolist(), strict=True):
+                result.setdefault(key_list[owner], []).append(ref)
+        if self.legacy:
+            for key, found_refs in lookup_entries(conn, unique).items():
+                live = np.asarray(found_refs, dtype=np.uint64)
+                kept = live[view.dead.alive(live)].tolist()
+                if kept:
+                    result.setdefault(key, []).extend(kept)
+        return result
+
+    # compaction
+
+    @contextmanager
+    def _merge_lock(self) -> Iterator[bool]:
+        """One compaction at a time across processes; False when another holds it."""
+        with open(self.database.with_name(self.database.name + ".merge-lock"), "a+b") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def compact(self, conn: sqlite3.Connection) -> int:
+        """Runs every compaction step due (none if another process is
+        compacting); returns how many it ran. Merges run outside SQLite's
+        write lock, which is taken only to swap the manifest."""
+        steps = 0
+        with self._merge_lock() as mine:
+            while mine and self._step(conn):
+                steps += 1
+        return steps
+
+    def _step(self, conn: sqlite3.Connection) -> bool:
+        conn.execute("BEGIN")
+        try:
+            runs = conn.execute("SELECT id, entries, lo, hi FROM runs WHERE entries > 0").fetchall()
+            segments = conn.execute("SELECT id, entries, lo, hi FROM segments").fetchall()
+            job_runs = self._due(runs, segments)
+            if job_runs is None:
+                return False
+            flush = sum(s[1] for s in segments) >= FLUSH_ENTRIES
+            job_segments = segments if flush else []
+            extra_keys: list[Keys] = []
+            extra_refs: list[U64] = []
+            for sid, entries, _, _ in job_segments:
+                (blob,) = conn.execute("SELECT data FROM segments WHERE id = ?", (sid,)).fetchone()
+                keys, refs = _segment_arrays(blob, entries)
+                extra_keys.append(keys)
+                extra_refs.append(refs)
+            dead_rows = conn.execute('SELECT first, "end" FROM dead').fetchall()
+        finally:
+            conn.execute("COMMIT")
+        inputs = [self._view.runs.get(r[0]) or RunFile(run_path(self.database, r[0])) for r in job_runs]
+        parts = [*job_runs, *job_segments]
+        lo, hi = min(p[2] for p in parts), max(p[3] for p in parts)
+        codes = codes_of(np.concatenate(extra_keys)) if extra_keys else np.empty(0, dtype=np.uint64)
+        refs = np.concatenate(extra_refs) if extra_refs else np.empty(0, dtype=np.uint64)
+        order = np.argsort(codes, kind="stable")
+        temporary = self.database.with_name(f"{self.database.name}.run-tmp-{os.getpid()}")
+        writer = RunWriter(temporary, sum(p[1] for p in parts), lo, hi)
+        try:
+            merge(inputs, (codes[order], refs[order]), DeadRefs(dead_rows), writer)
+            writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
+        self._swap(conn, temporary, writer.entries, lo, hi, job_runs, job_segments, dead_rows)
+        return True
+
+    @staticmethod
+    def _due(
+        runs: list[tuple[int, int, int, int]], segments: list[tuple[int, int, int, int]]
+    ) -> list[tuple[int, int, int, int]] | None:
+        """The runs to merge next ([] with the segments: a flush), None when nothing is due."""
+        if sum(s[1] for s in segments) >= FLUSH_ENTRIES:
+            return []
+        tiers: dict[int, list[tuple[int, int, int, int]]] = {}
+        for run in runs:
+            tiers.setdefault(tier(run[1]), []).append(run)
+        for level in sorted(tiers):
+            group = tiers[level]
+            if len(group) >= FANIN and sum(r[1] for r in group) <= MAX_ENTRIES:
+                return group
+        return None
+
+    def _swap(
+        self,
+        conn: sqlite3.Connection,
+        temporary: Path,
+        entries: int,
+        lo: int,
+        hi: int,
+        job_runs: Sequence[tuple[int, int, int, int]],
+        job_segments: Sequence[tuple[int, int, int, int]],
+        dead_rows: Sequence[tuple[int, int]],
+    ) -> None:
+        """Lists the new run and retires its inputs, in one transaction."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = conn.execute("INSERT INTO runs (entries, lo, hi) VALUES (?, ?, ?)", (entries, lo, hi))
+            new_id = int(cursor.lastrowid or 0)
+            path = run_path(self.database, new_id)
+            os.replace(temporary, path)
+            fsync_directory(path.parent)
+            conn.executemany("DELETE FROM runs WHERE id = ?", [(r[0],) for r in job_runs])
+            conn.executemany("DELETE FROM segments WHERE id = ?", [(s[0],) for s in job_segments])
+            self._retire(conn, new_id, dead_rows)
+            bump(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            temporary.unlink(missing_ok=True)
+            raise
+        for run in job_runs:
+            run_path(self.database, run[0]).unlink(missing_ok=True)
+
+    def _retire(self, conn: sqlite3.Connection, new_id: int, dead_rows: Sequence[tuple[int, int]]) -> None:
+        """Drops the dead ranges the merge applied that no other run,
+        segment or legacy row can still hold."""
+        if not dead_rows:
+            return
+        holders = conn.execute(
+            "SELECT lo, hi FROM runs WHERE id != ? UNION ALL SELECT lo, hi FROM segments", (new_id,)
+        ).fetchall()
+        legacy_end = 0
+        if self.legacy:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'legacy_end'").fetchone()
+            legacy_end = int(row[0]) if row else 1 << 62
+        gone = [
+            (first,)
+            for first, end in dead_rows
+            if first >= legacy_end and not any(lo <= end - 1 and hi >= first for lo, hi in holders)
+        ]
+        conn.executemany("DELETE FROM dead WHERE first = ?", gone)
+
+
+def remove_orphans(conn: sqlite3.Connection, database: Path) -> None:
+    """Run files no committed manifest lists: left by a crash between a
+    file's rename and its transaction's commit, or after a merge's commit.
+    Called holding SQLite's write lock, so no writer is mid-way."""
+    listed = {run_path(database, r[0]).name for r in conn.execute("SELECT id FROM runs")}
+    merging = _merge_running(database)
+    for path in run_files(database.parent, database.name):
+        if path.name in listed:
+            continue
+        if "run-tmp-" in path.name and merging:
+            continue
+        path.unlink(missing_ok=True)
+
+
+def _merge_running(database: Path) -> bool:
+    lock = database.with_name(database.name + ".merge-lock")
+    if not lock.exists():
+        return False
+    with open(lock, "a+b") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+__all__ = ["CODE_BITS", "FANIN", "FLUSH_ENTRIES", "INDEX_SCHEMA", "Index", "add_entries", "forget_refs"]
