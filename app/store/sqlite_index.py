@@ -305,11 +305,10 @@ class Index:
         lo, hi = min(p[2] for p in parts), max(p[3] for p in parts)
         codes = codes_of(np.concatenate(extra_keys)) if extra_keys else np.empty(0, dtype=np.uint64)
         refs = np.concatenate(extra_refs) if extra_refs else np.empty(0, dtype=np.uint64)
-        order = np.argsort(codes, kind="stable")
         temporary = self.database.with_name(f"{self.database.name}.run-tmp-{os.getpid()}")
         writer = RunWriter(temporary, sum(p[1] for p in parts), lo, hi)
         try:
-            merge(inputs, (codes[order], refs[order]), DeadRefs(dead_rows), writer)
+            merge(inputs, writer.sorted_all(codes, refs), DeadRefs(dead_rows), writer)
             writer.finish()
         except BaseException:
             writer.abort()

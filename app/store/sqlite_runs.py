@@ -104,6 +104,13 @@ class RunWriter:
         slot_sort(codes, refs, shift, np.uint64(index * slots), slots, out_codes, out_refs)
         return out_codes, out_refs
 
+    def sorted_all(self, codes: U64, refs: U64) -> tuple[U64, U64]:
+        out_codes = np.empty_like(codes)
+        out_refs = np.empty_like(refs)
+        shift = np.uint64(CODE_BITS - self.dir_bits)
+        slot_sort(codes, refs, shift, np.uint64(0), 1 << self.dir_bits, out_codes, out_refs)
+        return out_codes, out_refs
+
     def finish(self) -> None:
         directory = np.zeros(self.counts.size + 1, dtype=np.uint32)
         np.cumsum(self.counts, out=directory[1:])
@@ -123,10 +130,9 @@ class RunWriter:
 def write_run(path: Path, keys: npt.NDArray[np.int64], refs: U64) -> int:
     """A run of unsorted entries small enough to sort at once; its size."""
     codes = codes_of(keys)
-    order = np.argsort(codes, kind="stable")
     writer = RunWriter(path, codes.size, int(refs.min()), int(refs.max()))
     try:
-        writer.add(codes[order], refs[order])
+        writer.add(*writer.sorted_all(codes, refs))
         writer.finish()
     except BaseException:
         writer.abort()
