@@ -125,6 +125,10 @@ def forget_refs(conn: sqlite3.Connection, first: int, end: int) -> None:
         bump(conn)
 
 
+class _Moved(Exception):
+    """A run listed in the reader's snapshot was merged away meanwhile."""
+
+
 @dataclass
 class View:
     """One generation of the index as a reader sees it."""
@@ -157,20 +161,14 @@ class Index:
         with self._lock:
             if self._view.generation == generation and generation is not None:
                 return self._view
-            for _ in range(5):
+            while True:
                 try:
                     self._view = self._load(conn, self._view)
                     return self._view
-                except RunDamaged:
+                except _Moved:
                     # A compaction retired a run between our snapshot and
                     # its opening: a newer snapshot lists its replacement.
-                    if not self._retired(conn):
-                        raise
-            raise RunDamaged(f"{self.database}: the run files keep changing under the reader")
-
-    def _retired(self, conn: sqlite3.Connection) -> bool:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'index_gen'").fetchone()
-        return row is not None and str(row[0]) != self._view.generation
+                    continue
 
     def _load(self, conn: sqlite3.Connection, old: View) -> View:
         conn.execute("BEGIN")  # one snapshot of the manifest
@@ -191,7 +189,15 @@ class Index:
             dead = DeadRefs(conn.execute('SELECT first, "end" FROM dead').fetchall())
         finally:
             conn.execute("COMMIT")
-        runs = {i: old.runs[i] if i in old.runs else RunFile(run_path(self.database, i)) for i in run_ids}
+        runs: dict[int, RunFile] = {}
+        for i in run_ids:
+            try:
+                runs[i] = old.runs[i] if i in old.runs else RunFile(run_path(self.database, i))
+            except RunDamaged:
+                row = conn.execute("SELECT 1 FROM runs WHERE id = ?", (i,)).fetchone()
+                if row is None:
+                    raise _Moved from None
+                raise
         view = View(generation, runs, segments, dead=dead)
         if segments.keys() == old.segments.keys():
             view.recent_keys, view.recent_refs = old.recent_keys, old.recent_refs

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 BATCH = 5000  # paragraphs per put, as an HTTP batch
 PER_DOC = 10
@@ -37,12 +38,12 @@ FINGERPRINTS = 25
 WORDS = "the of council harbour vote budget river school report said year city new plan road".split()
 
 
-def keys_of(paragraph: int) -> np.ndarray:  # type: ignore[type-arg]
+def keys_of(paragraph: int) -> npt.NDArray[np.int64]:
     rng = np.random.default_rng([7, paragraph])
     return rng.integers(-(2**63), 2**63 - 1, BANDS + FINGERPRINTS, dtype=np.int64)
 
 
-def batch_keys(first: int, count: int) -> np.ndarray:  # type: ignore[type-arg]
+def batch_keys(first: int, count: int) -> npt.NDArray[np.int64]:
     """Keys of paragraphs first..first+count, one row each (fast: one generator a batch)."""
     rng = np.random.default_rng([11, first])
     return rng.integers(-(2**63), 2**63 - 1, (count, BANDS + FINGERPRINTS), dtype=np.int64)
@@ -60,7 +61,7 @@ def bases() -> list[str]:
 def open_store(path: str):  # type: ignore[no-untyped-def]
     from app.store.sqlite import SqliteStore
 
-    def no_keys(texts: Sequence[str]) -> list[np.ndarray]:  # type: ignore[type-arg]
+    def no_keys(texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
         raise RuntimeError("the benchmark never updates")
 
     return SqliteStore(Path(path), no_keys, "store-scale-bench")
