@@ -80,6 +80,7 @@ def test_runs_segments_and_merges_index_the_same(tmp_path: Path, small_index: No
     for doc in bulk:
         store.put([doc])  # each over FLUSH_ENTRIES: a run each, merged by threes
     store.put([document("late", texts(1, "late"))])  # a segment
+    store.compact()  # waits for the background merges
     runs = store._conn.execute("SELECT count(*), sum(entries) FROM runs").fetchone()
     assert runs[0] < len(bulk) and runs[1] == sum(sum(p.keys.size for p in d.paragraphs) for d in bulk)
     for doc in [*bulk, document("late", texts(1, "late"))]:

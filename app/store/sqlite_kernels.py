@@ -25,7 +25,7 @@ def _entry(data: npt.NDArray[np.uint8], position: np.uint64, width: np.uint64) -
     return value
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def find_ranges(
     directory: npt.NDArray[np.uint32],
     data: npt.NDArray[np.uint8],
@@ -61,7 +61,7 @@ def find_ranges(
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gather_refs(
     data: npt.NDArray[np.uint8],
     width: np.uint64,
@@ -82,7 +82,7 @@ def gather_refs(
             n += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def decode(
     directory: npt.NDArray[np.uint32],
     data: npt.NDArray[np.uint8],
@@ -107,7 +107,7 @@ def decode(
             n += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def encode(
     codes: U64,
     refs: U64,
@@ -131,7 +131,7 @@ def encode(
             out[at + np.uint64(j)] = np.uint8((value >> np.uint64(8 * j)) & np.uint64(0xFF))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def slot_sort(
     codes: U64, refs: U64, shift: np.uint64, first_slot: np.uint64, slots: int, out_codes: U64, out_refs: U64
 ) -> None:
