@@ -49,6 +49,7 @@ from app.store.base import (
 from app.store.sqlite_bands import BUCKET_BITS, chunks
 from app.store.sqlite_checks import REPAIR, StoreFormatError, is_damage, probe, schema_problem, tables
 from app.store.sqlite_index import INDEX_SCHEMA, Index, add_entries, forget_refs, remove_orphans
+from app.store.sqlite_kernels import warm_up_lookup
 from app.store.sqlite_runs import CODE_BITS, RunDamaged
 
 # The format before the sorted runs: still opened, and upgraded in place.
@@ -125,6 +126,7 @@ class SqliteStore:
         self._compact_conn: sqlite3.Connection | None = None
         self._compact_conn_lock = threading.Lock()
         self._check_file(scheme)
+        warm_up_lookup()
 
     # connections
 

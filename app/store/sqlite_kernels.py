@@ -9,11 +9,14 @@ few microseconds per run here, against ~10 numpy calls per run otherwise.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import numpy.typing as npt
 from numba import njit
 
 U64 = npt.NDArray[np.uint64]
+A = TypeVar("A", bound=npt.NDArray[np.generic])
 
 
 @njit(cache=True, inline="always")
@@ -26,60 +29,51 @@ def _entry(data: npt.NDArray[np.uint8], position: np.uint64, width: np.uint64) -
 
 
 @njit(cache=True, nogil=True)
-def find_ranges(
+def lookup_codes(
     directory: npt.NDArray[np.uint32],
     data: npt.NDArray[np.uint8],
     width: np.uint64,
     tag_bits: np.uint64,
     ref_bits: np.uint64,
+    ref_base: np.uint64,
     codes: U64,
-    starts: U64,
-    ends: U64,
-) -> np.uint64:
-    """[start, end) of the entries of each code; returns the total count."""
+) -> tuple[U64, U64]:
+    """(index into ``codes``, ref) of every entry of each code. One kernel
+    for the whole lookup: each cached kernel costs start-up time to load."""
     tag_mask = (np.uint64(1) << tag_bits) - np.uint64(1)
-    total = np.uint64(0)
+    ref_mask = (np.uint64(1) << ref_bits) - np.uint64(1)
+    starts = np.empty(codes.size, dtype=np.uint64)
+    ends = np.empty(codes.size, dtype=np.uint64)
+    total = 0
     for i in range(codes.size):
         code = codes[i]
         slot = code >> tag_bits
-        target = (code & tag_mask) << ref_bits
+        tag = code & tag_mask
+        target = tag << ref_bits
         lo = np.uint64(directory[slot])
         end = np.uint64(directory[slot + np.uint64(1)])
         hi = end
-        while lo < hi:
+        while lo < hi:  # the first entry of the slot >= the code's
             mid = (lo + hi) >> np.uint64(1)
             if _entry(data, mid, width) < target:
                 lo = mid + np.uint64(1)
             else:
                 hi = mid
         stop = lo
-        while stop < end and (_entry(data, stop, width) >> ref_bits) == (code & tag_mask):
+        while stop < end and (_entry(data, stop, width) >> ref_bits) == tag:
             stop += np.uint64(1)
         starts[i] = lo
         ends[i] = stop
-        total += stop - lo
-    return total
-
-
-@njit(cache=True, nogil=True)
-def gather_refs(
-    data: npt.NDArray[np.uint8],
-    width: np.uint64,
-    ref_bits: np.uint64,
-    ref_base: np.uint64,
-    starts: U64,
-    ends: U64,
-    owners: U64,
-    refs: U64,
-) -> None:
-    """The refs of every range, with the index of the code that owns each."""
-    ref_mask = (np.uint64(1) << ref_bits) - np.uint64(1)
+        total += int(stop - lo)
+    owners = np.empty(total, dtype=np.uint64)
+    refs = np.empty(total, dtype=np.uint64)
     n = 0
-    for i in range(starts.size):
+    for i in range(codes.size):
         for position in range(starts[i], ends[i]):
             owners[n] = i
             refs[n] = (_entry(data, np.uint64(position), width) & ref_mask) + ref_base
             n += 1
+    return owners, refs
 
 
 @njit(cache=True, nogil=True)
@@ -162,3 +156,17 @@ def slot_sort(
                 j -= 1
             out_codes[j + 1] = code
             out_refs[j + 1] = ref
+
+
+def _readonly(array: A) -> A:
+    array.setflags(write=False)  # as a memory-mapped run's arrays: the same compiled signature
+    return array
+
+
+def warm_up_lookup() -> None:
+    """Loads the lookup kernel (compiled into numba's cache on the first
+    run) at open, so that no check waits for it."""
+    one = np.uint64(1)
+    directory = _readonly(np.zeros(2, dtype=np.uint32))
+    data = _readonly(np.zeros(8, dtype=np.uint8))
+    lookup_codes(directory, data, one, one, one, np.uint64(0), np.zeros(1, dtype=np.uint64))

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from app.store.sqlite_kernels import decode, encode, find_ranges, gather_refs, slot_sort
+from app.store.sqlite_kernels import decode, encode, lookup_codes, slot_sort
 
 CODE_BITS = 40
 CODE_SHIFT = np.uint64(64 - CODE_BITS)
@@ -170,17 +170,9 @@ class RunFile:
 
     def lookup(self, codes: U64) -> tuple[U64, U64]:
         """(index into ``codes``, ref) of every entry of ``codes``."""
-        starts = np.empty(codes.size, dtype=np.uint64)
-        ends = np.empty(codes.size, dtype=np.uint64)
-        total = int(
-            find_ranges(
-                self.directory, self.data, self.width, self.tag_bits, self.ref_bits, codes, starts, ends
-            )
+        owners, refs = lookup_codes(
+            self.directory, self.data, self.width, self.tag_bits, self.ref_bits, self.ref_base, codes
         )
-        owners = np.empty(total, dtype=np.uint64)
-        refs = np.empty(total, dtype=np.uint64)
-        if total:
-            gather_refs(self.data, self.width, self.ref_bits, self.ref_base, starts, ends, owners, refs)
         return owners, refs
 
     def chunk(self, index: int) -> tuple[U64, U64]:
