@@ -68,10 +68,7 @@ INDEX_SCHEMA = (
     'CREATE TABLE dead (first INTEGER PRIMARY KEY, "end" INTEGER NOT NULL)',
 )
 
-_BUMP = (
-    "INSERT INTO meta VALUES ('index_gen', '1') ON CONFLICT(key) DO UPDATE "
-    "SET value = CAST(value AS INTEGER) + 1"
-)
+_BUMP = "INSERT INTO meta VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
 
 
 def tier(entries: int) -> int:
@@ -82,8 +79,12 @@ def tier(entries: int) -> int:
     return level
 
 
-def bump(conn: sqlite3.Connection) -> None:
-    conn.execute(_BUMP)
+def bump(conn: sqlite3.Connection, dead: bool = False) -> None:
+    """Every index change bumps ``index_gen``; a change of the dead ranges
+    also ``dead_gen``, so readers re-read those only then."""
+    conn.execute(_BUMP, ("index_gen",))
+    if dead:
+        conn.execute(_BUMP, ("dead_gen",))
 
 
 def _segment_blob(keys: Keys, refs: U64) -> bytes:
@@ -122,7 +123,7 @@ def add_entries(conn: sqlite3.Connection, database: Path, keys: Keys, refs: U64)
 def forget_refs(conn: sqlite3.Connection, first: int, end: int) -> None:
     if end > first:
         conn.execute("INSERT INTO dead VALUES (?, ?)", (first, end))
-        bump(conn)
+        bump(conn, dead=True)
 
 
 class _Moved(Exception):
@@ -139,6 +140,7 @@ class View:
     recent_keys: Keys = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     recent_refs: U64 = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
     dead: DeadRefs = field(default_factory=lambda: DeadRefs([]))
+    dead_generation: str | None = None
 
 
 class Index:
@@ -186,7 +188,12 @@ class Index:
                     f"SELECT id, entries, data FROM segments WHERE id IN ({marks})", chunk
                 ):
                     segments[sid] = _segment_arrays(blob, entries)
-            dead = DeadRefs(conn.execute('SELECT first, "end" FROM dead').fetchall())
+            row = conn.execute("SELECT value FROM meta WHERE key = 'dead_gen'").fetchone()
+            dead_generation = None if row is None else str(row[0])
+            if dead_generation == old.dead_generation and old.generation is not None:
+                dead = old.dead
+            else:
+                dead = DeadRefs(conn.execute('SELECT first, "end" FROM dead').fetchall())
         finally:
             conn.execute("COMMIT")
         runs: dict[int, RunFile] = {}
@@ -198,7 +205,7 @@ class Index:
                 if row is None:
                     raise _Moved from None
                 raise
-        view = View(generation, runs, segments, dead=dead)
+        view = View(generation, runs, segments, dead=dead, dead_generation=dead_generation)
         if segments.keys() == old.segments.keys():
             view.recent_keys, view.recent_refs = old.recent_keys, old.recent_refs
         elif segments:
@@ -359,8 +366,8 @@ class Index:
             fsync_directory(path.parent)
             conn.executemany("DELETE FROM runs WHERE id = ?", [(r[0],) for r in job_runs])
             conn.executemany("DELETE FROM segments WHERE id = ?", [(s[0],) for s in job_segments])
-            self._retire(conn, new_id, dead_rows)
-            bump(conn)
+            retired = self._retire(conn, new_id, dead_rows)
+            bump(conn, dead=retired)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -369,11 +376,11 @@ class Index:
         for run in job_runs:
             run_path(self.database, run[0]).unlink(missing_ok=True)
 
-    def _retire(self, conn: sqlite3.Connection, new_id: int, dead_rows: Sequence[tuple[int, int]]) -> None:
+    def _retire(self, conn: sqlite3.Connection, new_id: int, dead_rows: Sequence[tuple[int, int]]) -> bool:
         """Drops the dead ranges the merge applied that no other run,
-        segment or legacy row can still hold."""
+        segment or legacy row can still hold; whether it dropped any."""
         if not dead_rows:
-            return
+            return False
         holders = conn.execute(
             "SELECT lo, hi FROM runs WHERE id != ? UNION ALL SELECT lo, hi FROM segments", (new_id,)
         ).fetchall()
@@ -387,6 +394,7 @@ class Index:
             if first >= legacy_end and not any(lo <= end - 1 and hi >= first for lo, hi in holders)
         ]
         conn.executemany("DELETE FROM dead WHERE first = ?", gone)
+        return bool(gone)
 
 
 def remove_orphans(conn: sqlite3.Connection, database: Path) -> None:
