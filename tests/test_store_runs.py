@@ -195,3 +195,33 @@ def test_a_damaged_run_breaks_the_store_and_verify_names_it(
     reopened.close()
     (problem,) = verify_store(str(path), FP.scheme)
     assert run.name in problem and "re-ingest" in problem
+
+
+def spread(start: int, stop: int) -> list[int]:
+    """Keys far apart in their top 40 bits (small integers share them all)."""
+    return [(k * 0x9E3779B97F4A7C15) % (1 << 64) - (1 << 63) for k in range(start, stop)]
+
+
+def test_merges_drop_dead_entries_and_retire_their_ranges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_index, "FLUSH_ENTRIES", 10)
+    monkeypatch.setattr(sqlite_index, "FANIN", 2)
+    monkeypatch.setattr(SqliteStore, "_compact", lambda self: None)  # only when asked, below
+    store = SqliteStore(tmp_path / "e.db", no_keys, FP.scheme)
+    store.put([keyed("a", 0, [spread(1, 30)])])  # a run of 29 entries, ref 1
+    assert store.delete("a")
+    store.put([keyed("b", 0, [spread(100, 130)])])  # a run of 30, ref 2
+    assert store.compact() == 1
+    assert store._conn.execute("SELECT entries, lo, hi FROM runs").fetchall() == [(30, 1, 2)]
+    assert store._conn.execute("SELECT count(*) FROM dead").fetchone() == (0,)
+    assert store.lookup(np.array(spread(1, 30), dtype=np.int64)) == {}
+    assert len(store.lookup(np.array(spread(100, 130), dtype=np.int64))) == 30
+    store.put([keyed("c", 0, [spread(200, 230)])])
+    assert store.delete("b") and store.delete("c")
+    assert store.compact() == 1
+    # every entry dead: no run is left, no file, no dead range
+    assert store._conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+    assert list(tmp_path.glob("e.db.run-*")) == []
+    assert store._conn.execute("SELECT count(*) FROM dead").fetchone() == (0,)
+    store.close()

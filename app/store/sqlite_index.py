@@ -359,11 +359,16 @@ class Index:
         """Lists the new run and retires its inputs, in one transaction."""
         conn.execute("BEGIN IMMEDIATE")
         try:
-            cursor = conn.execute("INSERT INTO runs (entries, lo, hi) VALUES (?, ?, ?)", (entries, lo, hi))
-            new_id = int(cursor.lastrowid or 0)
-            path = run_path(self.database, new_id)
-            os.replace(temporary, path)
-            fsync_directory(path.parent)
+            new_id = 0
+            if entries:
+                listed = (entries, lo, hi)
+                cursor = conn.execute("INSERT INTO runs (entries, lo, hi) VALUES (?, ?, ?)", listed)
+                new_id = int(cursor.lastrowid or 0)
+                path = run_path(self.database, new_id)
+                os.replace(temporary, path)
+                fsync_directory(path.parent)
+            else:  # every entry was dead
+                temporary.unlink()
             conn.executemany("DELETE FROM runs WHERE id = ?", [(r[0],) for r in job_runs])
             conn.executemany("DELETE FROM segments WHERE id = ?", [(s[0],) for s in job_segments])
             retired = self._retire(conn, new_id, dead_rows)
