@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.store.sqlite_bands import lookup_entries
+from app.store.sqlite_kernels import touch_pages
 from app.store.sqlite_runs import (
     CODE_BITS,
     MAX_ENTRIES,
@@ -126,6 +127,12 @@ def forget_refs(conn: sqlite3.Connection, first: int, end: int) -> None:
         bump(conn, dead=True)
 
 
+def _map_pages(runs: Sequence[RunFile]) -> None:
+    for run in runs:
+        touch_pages(run.directory.view(np.uint8))
+        touch_pages(run.data)
+
+
 class _Moved(Exception):
     """A run listed in the reader's snapshot was merged away meanwhile."""
 
@@ -205,6 +212,9 @@ class Index:
                 if row is None:
                     raise _Moved from None
                 raise
+        fresh = [run for i, run in runs.items() if i not in old.runs]
+        if fresh:
+            threading.Thread(target=_map_pages, args=(fresh,), name="paradup-map-runs", daemon=True).start()
         view = View(generation, runs, segments, dead=dead, dead_generation=dead_generation)
         if segments.keys() == old.segments.keys():
             view.recent_keys, view.recent_refs = old.recent_keys, old.recent_refs
