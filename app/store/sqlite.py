@@ -48,7 +48,8 @@ from app.store.base import (
 )
 from app.store.sqlite_bands import BUCKET_BITS, chunks
 from app.store.sqlite_checks import REPAIR, StoreFormatError, is_damage, probe, schema_problem, tables
-from app.store.sqlite_index import INDEX_SCHEMA, Index, add_entries, forget_refs, remove_orphans
+from app.store.sqlite_compact import Background, remove_orphans
+from app.store.sqlite_index import INDEX_SCHEMA, Index, add_entries, forget_refs
 from app.store.sqlite_kernels import warm_up_lookup
 from app.store.sqlite_runs import CODE_BITS, RunDamaged
 
@@ -119,13 +120,8 @@ class SqliteStore:
         self._all_lock = threading.Lock()
         # Set for good when the file turns out damaged: every call then fails.
         self._broken: str | None = None
-        self._compactor: threading.Thread | None = None
-        self._compactor_lock = threading.Lock()
-        self._compact_again = False
-        # One connection for compaction, whichever thread runs it.
-        self._compact_conn: sqlite3.Connection | None = None
-        self._compact_conn_lock = threading.Lock()
         self._check_file(scheme)
+        self._compaction = Background(self._index, self._connect)
         warm_up_lookup()
 
     # connections
@@ -266,55 +262,14 @@ class SqliteStore:
         return statuses
 
     def _compact(self) -> None:
-        """Compaction after a committed write, in a background thread: a
-        merge at 10M paragraphs takes tens of seconds, which no request
-        should wait for (the kernels release the GIL). Its failure (a full
-        disk) loses nothing and must not fail a write already acknowledged:
-        the next write tries again."""
-        if not self.background_compaction:
-            self._compact_now()
-            return
-        with self._compactor_lock:
-            self._compact_again = True
-            if self._compactor is None:
-                thread = threading.Thread(target=self._compact_loop, name="paradup-compact", daemon=True)
-                self._compactor = thread
-                thread.start()
-
-    def _compact_loop(self) -> None:
-        while True:
-            with self._compactor_lock:
-                if not self._compact_again:
-                    self._compactor = None
-                    return
-                self._compact_again = False
-            self._compact_now()
-
-    def _compact_now(self) -> int:
-        try:
-            with self._compact_conn_lock:
-                if self._compact_conn is None:
-                    self._compact_conn = self._connect()
-                return self._index.compact(self._compact_conn)
-        except (sqlite3.Error, OSError, RunDamaged) as exc:
-            log.warning("index compaction of %s failed: %s", self.path, exc)
-            return 0
-
-    def _wait_for_compaction(self) -> None:
-        with self._compactor_lock:
-            running = self._compactor
-        if running is not None:
-            running.join()
+        self._compaction.trigger(self.background_compaction)
 
     @_translated
     def compact(self) -> int:
         """Waits for a background compaction, then runs every step still due
         (the CLI and tests); how many ran."""
-        self._wait_for_compaction()
-        with self._compact_conn_lock:
-            if self._compact_conn is None:
-                self._compact_conn = self._connect()
-            return self._index.compact(self._compact_conn)
+        self._compaction.wait()
+        return self._compaction.now()
 
     def _put(
         self, conn: sqlite3.Connection, documents: Sequence[NewDocument], out: list[WriteStatus]
@@ -461,13 +416,13 @@ class SqliteStore:
     def close(self) -> None:
         # A merge interrupted by the process's exit would be redone by the
         # next writer: waiting leaves the index compact for the next start.
-        self._wait_for_compaction()
+        self._compaction.wait()
         with self._all_lock:
             for conn in self._all:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
-        self._compact_conn = None
+        self._compaction.forget_connection()
 
 
 __all__ = ["FORMAT", "FORMAT_2", "SqliteStore", "StoreFormatError"]

@@ -23,12 +23,10 @@ workers see each other's writes at once.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,15 +37,11 @@ from app.store.sqlite_bands import lookup_entries
 from app.store.sqlite_kernels import touch_pages
 from app.store.sqlite_runs import (
     CODE_BITS,
-    MAX_ENTRIES,
     DeadRefs,
     RunDamaged,
     RunFile,
-    RunWriter,
     codes_of,
     fsync_directory,
-    merge,
-    run_files,
     run_path,
     write_run,
 )
@@ -93,7 +87,7 @@ def _segment_blob(keys: Keys, refs: U64) -> bytes:
     return keys[order].tobytes() + refs[order].astype(np.uint32).tobytes()
 
 
-def _segment_arrays(blob: bytes, entries: int) -> tuple[Keys, U64]:
+def segment_arrays(blob: bytes, entries: int) -> tuple[Keys, U64]:
     keys = np.frombuffer(blob, dtype=np.int64, count=entries)
     refs = np.frombuffer(blob, dtype=np.uint32, offset=8 * entries).astype(np.uint64)
     return keys, refs
@@ -194,7 +188,7 @@ class Index:
                 for sid, entries, blob in conn.execute(
                     f"SELECT id, entries, data FROM segments WHERE id IN ({marks})", chunk
                 ):
-                    segments[sid] = _segment_arrays(blob, entries)
+                    segments[sid] = segment_arrays(blob, entries)
             row = conn.execute("SELECT value FROM meta WHERE key = 'dead_gen'").fetchone()
             dead_generation = None if row is None else str(row[0])
             if dead_generation == old.dead_generation and old.generation is not None:
@@ -277,166 +271,20 @@ class Index:
                     result.setdefault(key, []).extend(kept)
         return result
 
-    # compaction
-
-    @contextmanager
-    def _merge_lock(self) -> Iterator[bool]:
-        """One compaction at a time across processes; False when another holds it."""
-        with open(self.database.with_name(self.database.name + ".merge-lock"), "a+b") as f:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-    def compact(self, conn: sqlite3.Connection) -> int:
-        """Runs every compaction step due (none if another process is
-        compacting); returns how many it ran. Merges run outside SQLite's
-        write lock, which is taken only to swap the manifest."""
-        steps = 0
-        with self._merge_lock() as mine:
-            while mine and self._step(conn):
-                steps += 1
-        return steps
-
-    def _step(self, conn: sqlite3.Connection) -> bool:
-        conn.execute("BEGIN")
-        try:
-            runs = conn.execute("SELECT id, entries, lo, hi FROM runs WHERE entries > 0").fetchall()
-            segments = conn.execute("SELECT id, entries, lo, hi FROM segments").fetchall()
-            job_runs = self._due(runs, segments)
-            if job_runs is None:
-                return False
-            flush = sum(s[1] for s in segments) >= FLUSH_ENTRIES
-            job_segments = segments if flush else []
-            extra_keys: list[Keys] = []
-            extra_refs: list[U64] = []
-            for sid, entries, _, _ in job_segments:
-                (blob,) = conn.execute("SELECT data FROM segments WHERE id = ?", (sid,)).fetchone()
-                keys, refs = _segment_arrays(blob, entries)
-                extra_keys.append(keys)
-                extra_refs.append(refs)
-            dead_rows = conn.execute('SELECT first, "end" FROM dead').fetchall()
-        finally:
-            conn.execute("COMMIT")
-        inputs = [self._view.runs.get(r[0]) or RunFile(run_path(self.database, r[0])) for r in job_runs]
-        parts = [*job_runs, *job_segments]
-        lo, hi = min(p[2] for p in parts), max(p[3] for p in parts)
-        codes = codes_of(np.concatenate(extra_keys)) if extra_keys else np.empty(0, dtype=np.uint64)
-        refs = np.concatenate(extra_refs) if extra_refs else np.empty(0, dtype=np.uint64)
-        temporary = self.database.with_name(f"{self.database.name}.run-tmp-{os.getpid()}")
-        writer = RunWriter(temporary, sum(p[1] for p in parts), lo, hi)
-        try:
-            merge(inputs, writer.sorted_all(codes, refs), DeadRefs(dead_rows), writer)
-            writer.finish()
-        except BaseException:
-            writer.abort()
-            raise
-        self._swap(conn, temporary, writer.entries, lo, hi, job_runs, job_segments, dead_rows)
-        return True
-
-    @staticmethod
-    def _due(
-        runs: list[tuple[int, int, int, int]], segments: list[tuple[int, int, int, int]]
-    ) -> list[tuple[int, int, int, int]] | None:
-        """The runs to merge next ([] with the segments: a flush), None when nothing is due."""
-        if sum(s[1] for s in segments) >= FLUSH_ENTRIES:
-            return []
-        tiers: dict[int, list[tuple[int, int, int, int]]] = {}
-        for run in runs:
-            tiers.setdefault(tier(run[1]), []).append(run)
-        for level in sorted(tiers):
-            group = tiers[level]
-            if len(group) >= FANIN and sum(r[1] for r in group) <= MAX_ENTRIES:
-                return group
-        return None
-
-    def _swap(
-        self,
-        conn: sqlite3.Connection,
-        temporary: Path,
-        entries: int,
-        lo: int,
-        hi: int,
-        job_runs: Sequence[tuple[int, int, int, int]],
-        job_segments: Sequence[tuple[int, int, int, int]],
-        dead_rows: Sequence[tuple[int, int]],
-    ) -> None:
-        """Lists the new run and retires its inputs, in one transaction."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            new_id = 0
-            if entries:
-                listed = (entries, lo, hi)
-                cursor = conn.execute("INSERT INTO runs (entries, lo, hi) VALUES (?, ?, ?)", listed)
-                new_id = int(cursor.lastrowid or 0)
-                path = run_path(self.database, new_id)
-                os.replace(temporary, path)
-                fsync_directory(path.parent)
-            else:  # every entry was dead
-                temporary.unlink()
-            conn.executemany("DELETE FROM runs WHERE id = ?", [(r[0],) for r in job_runs])
-            conn.executemany("DELETE FROM segments WHERE id = ?", [(s[0],) for s in job_segments])
-            retired = self._retire(conn, new_id, dead_rows)
-            bump(conn, dead=retired)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            temporary.unlink(missing_ok=True)
-            raise
-        for run in job_runs:
-            run_path(self.database, run[0]).unlink(missing_ok=True)
-
-    def _retire(self, conn: sqlite3.Connection, new_id: int, dead_rows: Sequence[tuple[int, int]]) -> bool:
-        """Drops the dead ranges the merge applied that no other run,
-        segment or legacy row can still hold; whether it dropped any."""
-        if not dead_rows:
-            return False
-        holders = conn.execute(
-            "SELECT lo, hi FROM runs WHERE id != ? UNION ALL SELECT lo, hi FROM segments", (new_id,)
-        ).fetchall()
-        legacy_end = 0
-        if self.legacy:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'legacy_end'").fetchone()
-            legacy_end = int(row[0]) if row else 1 << 62
-        gone = [
-            (first,)
-            for first, end in dead_rows
-            if first >= legacy_end and not any(lo <= end - 1 and hi >= first for lo, hi in holders)
-        ]
-        conn.executemany("DELETE FROM dead WHERE first = ?", gone)
-        return bool(gone)
+    @property
+    def view(self) -> View:
+        """The generation last loaded (compaction reuses its mapped runs)."""
+        return self._view
 
 
-def remove_orphans(conn: sqlite3.Connection, database: Path) -> None:
-    """Run files no committed manifest lists: left by a crash between a
-    file's rename and its transaction's commit, or after a merge's commit.
-    Called holding SQLite's write lock, so no writer is mid-way."""
-    listed = {run_path(database, r[0]).name for r in conn.execute("SELECT id FROM runs")}
-    merging = _merge_running(database)
-    for path in run_files(database.parent, database.name):
-        if path.name in listed:
-            continue
-        if "run-tmp-" in path.name and merging:
-            continue
-        path.unlink(missing_ok=True)
-
-
-def _merge_running(database: Path) -> bool:
-    lock = database.with_name(database.name + ".merge-lock")
-    if not lock.exists():
-        return False
-    with open(lock, "a+b") as f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-        return False
-
-
-__all__ = ["CODE_BITS", "FANIN", "FLUSH_ENTRIES", "INDEX_SCHEMA", "Index", "add_entries", "forget_refs"]
+__all__ = [
+    "CODE_BITS",
+    "FANIN",
+    "FLUSH_ENTRIES",
+    "INDEX_SCHEMA",
+    "Index",
+    "add_entries",
+    "forget_refs",
+    "fsync_directory",
+    "segment_arrays",
+]
