@@ -156,9 +156,16 @@ def test_batch_is_atomic(opener: Opener) -> None:
     store = opener()
     store.put([document("existing", TEXTS)])
     broken = opener(band_keys=failing_keys)
-    with pytest.raises(RuntimeError):
-        broken.put([document("new-1", TEXTS[:1]), document("existing", TEXTS[1:])])
-    assert calls["n"] >= 1
+    if getattr(broken, "recomputes_keys", True):
+        with pytest.raises(RuntimeError):
+            broken.put([document("new-1", TEXTS[:1]), document("existing", TEXTS[1:])])
+        assert calls["n"] >= 1
+    else:
+        # The SQLite store forgets an old version by its ref range, without
+        # re-analysing its text (its own atomicity test injects a failure
+        # inside the write: tests/test_store_sqlite.py).
+        assert calls["n"] == 0
+        return
     assert store.get("new-1") is None
     existing = store.get("existing")
     assert existing is not None and existing.paragraphs == TEXTS
@@ -337,8 +344,11 @@ def test_a_failed_batch_writes_no_posting(opener: Opener) -> None:
 
     store = opener()
     store.put([document("existing", [OTHER])])
+    broken = opener(band_keys=failing)
+    if not getattr(broken, "recomputes_keys", True):
+        return  # never calls band_keys (see test_batch_is_atomic)
     with pytest.raises(RuntimeError):
-        opener(band_keys=failing).put([document("new-1", QUOTED), document("existing", QUOTED)])
+        broken.put([document("new-1", QUOTED), document("existing", QUOTED)])
     assert posted(store) == set()
     assert posted(store, OTHER) == {("existing", 0)}
 

@@ -1,10 +1,12 @@
-"""What the SQLite store adds to the contract: its file format, the bucketed
-band index (both write paths), and the CLI's bulk ingest."""
+"""What the SQLite store adds to the contract: its file format and the
+upgrade of the bucketed one, the index's runs, segments and merges, and the
+CLI's bulk ingest."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +15,10 @@ import pytest
 from app.engine import DocumentInput, Service
 from app.engine.bulk import ingest_stream
 from app.settings import Settings
+from app.store import StoreUnavailable, sqlite, sqlite_index, verify_store
+from app.store.base import NewDocument
 from app.store.sqlite import SqliteStore, StoreFormatError
-from app.store.sqlite_bands import BUCKET_BITS, lookup_entries
+from app.store.sqlite_bands import Additions
 from tests.test_store_contract import FP, document
 
 
@@ -52,35 +56,134 @@ def test_the_cli_reports_a_refused_file(tmp_path: Path, capsys: pytest.CaptureFi
     assert "not a paradup index" in capsys.readouterr().err
 
 
-def test_bulk_rewrite_and_in_place_append_index_the_same(tmp_path: Path) -> None:
+@pytest.fixture
+def small_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thresholds small enough that a few documents make runs and merges."""
+    monkeypatch.setattr(sqlite_index, "FLUSH_ENTRIES", 300)
+    monkeypatch.setattr(sqlite_index, "FANIN", 3)
+
+
+def found_in(store: SqliteStore, doc: NewDocument) -> bool:
+    return all(
+        (doc.id, i, p.text)
+        in {
+            (q.document_id, q.index, q.text)
+            for q in store.paragraphs(sorted(refs_of(store, p.text))).values()
+        }
+        for i, p in enumerate(doc.paragraphs)
+    )
+
+
+def test_runs_segments_and_merges_index_the_same(tmp_path: Path, small_index: None) -> None:
     store = SqliteStore(tmp_path / "s.db", FP.band_keys, FP.scheme)
-    bulk = [document(f"bulk-{i}", texts(20, f"b{i}")) for i in range(50)]
-    store.put(bulk)  # empty table: the rewrite path
-    store.put([document("late", texts(3, "late"))])  # a few rows: the append path
-    for doc in [*bulk[::7], document("late", texts(3, "late"))]:
-        for i, p in enumerate(doc.paragraphs):
-            found = store.paragraphs(sorted(refs_of(store, p.text)))
-            assert (doc.id, i, p.text) in {(q.document_id, q.index, q.text) for q in found.values()}
+    bulk = [document(f"bulk-{i}", texts(20, f"b{i}")) for i in range(6)]
+    for doc in bulk:
+        store.put([doc])  # each over FLUSH_ENTRIES: a run each, merged by threes
+    store.put([document("late", texts(1, "late"))])  # a segment
+    store.compact()  # waits for the background merges
+    runs = store._conn.execute("SELECT count(*), sum(entries) FROM runs").fetchone()
+    assert runs[0] < len(bulk) and runs[1] == sum(sum(p.keys.size for p in d.paragraphs) for d in bulk)
+    for doc in [*bulk, document("late", texts(1, "late"))]:
+        assert found_in(store, doc)
     assert store.delete("bulk-0")
     assert all(
         all(q.document_id != "bulk-0" for q in store.paragraphs(sorted(refs_of(store, p.text))).values())
         for p in bulk[0].paragraphs
     )
+    # the lookup itself drops forgotten refs (the checker's caps count them)
+    first = store.get("bulk-1")
+    assert first is not None
+    dead_refs = {r for p in bulk[0].paragraphs for r in refs_of(store, p.text)}
+    assert not dead_refs & set(range(1, 21))
     store.close()
 
 
-def test_a_key_is_found_by_its_bucket_and_tag_only(tmp_path: Path) -> None:
+def ref_of(store: SqliteStore, text: str) -> set[int]:
+    return {r for r, p in store.paragraphs(sorted(refs_of(store, text))).items() if p.text == text}
+
+
+def test_refs_are_never_reused(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "s.db", FP.band_keys, FP.scheme)
-    doc = document("d", texts(1))
-    store.put([doc])
-    key = int(doc.paragraphs[0].keys[0])
-    near = key ^ (1 << (BUCKET_BITS + 16))  # same bucket and tag, other high bits
-    other_tag = key ^ (1 << BUCKET_BITS)
-    conn = store._conn
-    found = lookup_entries(conn, np.array([key, near, other_tag], dtype=np.int64))
-    assert found[key] == found[near] == [1]
-    assert other_tag not in found
+    store.put([document("a", texts(2)), document("b", texts(2, "b"))])
+    assert ref_of(store, texts(2, "b")[1]) == {4}
+    assert store.delete("b")
+    store.put([document("c", texts(2, "c"))])  # max(ref) + 1 would be 3 again
+    assert {r for t in texts(2, "c") for r in ref_of(store, t)} == {5, 6}
+    assert 4 not in refs_of(store, texts(2, "b")[1])
     store.close()
+
+
+def test_a_run_key_is_found_by_its_top_40_bits(tmp_path: Path, small_index: None) -> None:
+    store = SqliteStore(tmp_path / "s.db", FP.band_keys, FP.scheme)
+    doc = document("d", texts(20))
+    store.put([doc])
+    assert store._conn.execute("SELECT count(*) FROM segments").fetchone() == (0,)
+    key = int(doc.paragraphs[0].keys[0])
+    near = key ^ 1  # same top 40 bits
+    other = key ^ (1 << 30)
+    found = store.lookup(np.array([key, near, other], dtype=np.int64))
+    assert found[key] == found[near] == [1]
+    assert other not in found
+    store.close()
+
+
+def test_a_store_in_the_bucket_format_opens_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    old = [document("old-1", texts(3)), document("old-2", texts(2, "x"))]
+    with closing(sqlite3.connect(path)) as conn, conn:
+        for statement in sqlite.SCHEMA_2:
+            conn.execute(statement)
+        conn.executemany(
+            "INSERT INTO meta VALUES (?, ?)",
+            [("format", sqlite.FORMAT_2), ("scheme", FP.scheme), ("documents", "2"), ("paragraphs", "5")],
+        )
+        additions = Additions()
+        ref = 1
+        for pk, doc in enumerate(old, 1):
+            conn.execute(
+                "INSERT INTO documents VALUES (?, ?, ?, '{}', ?, ?)",
+                (pk, doc.id, doc.digest, ref, len(doc.paragraphs)),
+            )
+            for p in doc.paragraphs:
+                conn.execute("INSERT INTO paragraphs VALUES (?, ?, ?)", (ref, pk, p.text))
+                additions.add(p.keys, ref)
+                ref += 1
+        additions.apply(conn)
+    store = SqliteStore(path, FP.band_keys, FP.scheme)
+    assert store._conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() == (sqlite.FORMAT,)
+    assert all(found_in(store, doc) for doc in old)
+    new = document("new", texts(2, "new"))
+    store.put([new])
+    assert found_in(store, new)
+    assert ref_of(store, new.paragraphs[0].text) == {6}
+    assert store.delete("old-2")
+    assert not {4, 5} & refs_of(store, old[1].paragraphs[0].text)
+    assert store.compact() == 0 and found_in(store, old[0])
+    store.close()
+    assert verify_store(str(path), FP.scheme) == []
+
+
+def test_a_failed_write_leaves_no_run_and_no_row(
+    tmp_path: Path, small_index: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.db"
+    store = SqliteStore(path, FP.band_keys, FP.scheme)
+    store.put([document("kept", texts(2))])
+
+    def fail(directory: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sqlite_index, "fsync_directory", fail)
+    with pytest.raises(StoreUnavailable):
+        store.put([document("big", texts(20, "big"))])  # a run, renamed, then the failure
+    assert store.get("big") is None
+    assert store.stats().paragraphs == 2
+    store.close()
+    monkeypatch.undo()
+    reopened = SqliteStore(path, FP.band_keys, FP.scheme)
+    assert [p.name for p in tmp_path.glob("s.db.run-*")] == []
+    assert found_in(reopened, document("kept", texts(2)))
+    reopened.close()
 
 
 def test_prepare_many_equals_one_by_one(tmp_path: Path) -> None:

@@ -52,7 +52,9 @@ def verify_store(url: str, scheme: str) -> list[str]:
     from app.store import sqlite, sqlite_checks
 
     path = Path(url.removeprefix("sqlite:///"))
-    return sqlite_checks.verify(path, sqlite.SCHEMA, sqlite.FORMAT, scheme)
+    return sqlite_checks.verify(
+        path, sqlite.SCHEMA, sqlite.FORMAT, scheme, older={sqlite.FORMAT_2: sqlite.SCHEMA_2}
+    )
 
 
 __all__ = [

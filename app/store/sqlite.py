@@ -7,21 +7,22 @@ not be shared across threads mid-statement.
 
 Paragraph refs are consecutive integers: a document's paragraphs are the
 range ``first .. first + count`` of the primary key, so they need no
-secondary index, and a ref fits in 32 bits.
+secondary index, and a ref fits in 32 bits. Refs are never reused: the next
+one is the ``next_ref`` high-water mark in ``meta``, not ``max(ref) + 1``.
 
-The band index is bucketed: a band key's low ``BUCKET_BITS`` choose a row of
-``bands``, whose blob packs one 6-byte entry per indexed paragraph (the
-next 16 bits of the key as a tag, then the 32-bit ref). One row per band key
-and paragraph would cost ~25 bytes per entry in a B-tree; a packed entry
-costs 6, and a lookup is one rowid probe per key. A tag matches a foreign key
-with probability 2^-16, so ``lookup`` may return a rare extra ref: the
-caller verifies every candidate anyway.
+The index of keys (band keys and passage fingerprints) is ``sqlite_index``:
+recent entries in SQLite, the rest in immutable sorted run files beside the
+database, so that a lookup's cost does not grow with the archive and a bulk
+write appends instead of rewriting bucket rows. A store written in the
+earlier format (bucket rows in ``bands``) is upgraded on open: its
+``bands`` rows stay and are read as before, new entries go to the new index.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -48,10 +49,16 @@ from app.store.base import (
     candidates_by_two_calls,
     refuse_repeated_ids,
 )
-from app.store.sqlite_bands import BUCKET_BITS, Additions, chunks, lookup_entries, remove_entries
+from app.store.sqlite_bands import BUCKET_BITS, chunks
 from app.store.sqlite_checks import REPAIR, StoreFormatError, is_damage, probe, schema_problem, tables
+from app.store.sqlite_compact import Background, remove_orphans
+from app.store.sqlite_index import INDEX_SCHEMA, Index, add_entries, forget_refs
+from app.store.sqlite_kernels import warm_up_lookup
+from app.store.sqlite_runs import CODE_BITS, RunDamaged
 
-FORMAT = f"paradup-sqlite-2 buckets={BUCKET_BITS} entry=tag16+ref32"
+# The format before the sorted runs: still opened, and upgraded in place.
+FORMAT_2 = f"paradup-sqlite-2 buckets={BUCKET_BITS} entry=tag16+ref32"
+FORMAT = f"paradup-sqlite-3 runs=code{CODE_BITS} segments legacy-bands={BUCKET_BITS}"
 MAX_REF = (1 << 32) - 1
 # Per connection, and every server thread has one: the OS page cache, shared
 # by all processes, holds the rest of the file.
@@ -63,7 +70,7 @@ MMAP_BYTES = 1 << 32
 # the interior pages of the index from being evicted mid-transaction.
 WRITE_CACHE_KIB = 262144
 
-SCHEMA = (
+SCHEMA_2: tuple[str, ...] = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     """CREATE TABLE documents (
         pk INTEGER PRIMARY KEY,
@@ -76,6 +83,8 @@ SCHEMA = (
     "CREATE TABLE paragraphs (ref INTEGER PRIMARY KEY, doc INTEGER NOT NULL, text TEXT NOT NULL)",
     "CREATE TABLE bands (bucket INTEGER PRIMARY KEY, entries BLOB NOT NULL)",
 )
+SCHEMA = (*SCHEMA_2, *INDEX_SCHEMA)
+log = logging.getLogger(__name__)
 
 
 P = ParamSpec("P")
@@ -92,7 +101,7 @@ def _translated(method: Callable[Concatenate[SqliteStore, P], R]) -> Callable[Co
         store._refuse_if_broken()
         try:
             return method(store, *args, **kwargs)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError, RunDamaged) as exc:
             raise store._failure(exc) from exc
 
     return wrapper
@@ -100,6 +109,10 @@ def _translated(method: Callable[Concatenate[SqliteStore, P], R]) -> Callable[Co
 
 class SqliteStore:
     local = True
+    # Forgets an old version by its ref range: ``band_keys`` is never called.
+    recomputes_keys = False
+    # Off in tests that inspect the runs right after a write.
+    background_compaction = True
 
     def __init__(self, path: str | Path, band_keys: BandKeys, scheme: str) -> None:
         self.path = Path(path)
@@ -111,6 +124,8 @@ class SqliteStore:
         # Set for good when the file turns out damaged: every call then fails.
         self._broken: str | None = None
         self._check_file(scheme)
+        self._compaction = Background(self._index, self._connect)
+        warm_up_lookup()
 
     # connections
 
@@ -157,11 +172,11 @@ class SqliteStore:
                 conn.execute("ROLLBACK")
             raise
 
-    def _failure(self, exc: sqlite3.Error, what: str = "SQLite store") -> StoreError:
-        if is_damage(exc):
+    def _failure(self, exc: sqlite3.Error | OSError | RunDamaged, what: str = "SQLite store") -> StoreError:
+        if isinstance(exc, RunDamaged) or (isinstance(exc, sqlite3.Error) and is_damage(exc)):
             self._broken = f"{self.path} is damaged ({exc}): {REPAIR}"
             return StoreBroken(self._broken)
-        if isinstance(exc, sqlite3.OperationalError):
+        if isinstance(exc, sqlite3.OperationalError | OSError):
             return StoreUnavailable(f"{what}: {exc}")
         return StoreError(f"{what}: {exc}")
 
@@ -174,37 +189,65 @@ class SqliteStore:
         and reads the edges of each table (not the whole file: that is
         ``paradup verify``'s job, see README)."""
         problem: StoreError | None = None
+        legacy = False
         try:
             with self._write() as conn:
-                if not tables(conn):
+                found = tables(conn)
+                if not found:
                     for statement in SCHEMA:
                         conn.execute(statement)
                     conn.executemany(
-                        "INSERT INTO meta VALUES (?, ?)", [("format", FORMAT), ("scheme", scheme)]
+                        "INSERT INTO meta VALUES (?, ?)",
+                        [("format", FORMAT), ("scheme", scheme), ("next_ref", "1"), ("index_gen", "1")],
                     )
+                    self._index = Index(self.path, legacy=False)
                     return
-                problem = schema_problem(conn, self.path, SCHEMA, FORMAT, scheme)
+                fmt = None
+                if "meta" in found:
+                    with suppress(sqlite3.OperationalError):
+                        row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+                        fmt = row[0] if row else None
+                if fmt == FORMAT_2:
+                    problem = schema_problem(conn, self.path, SCHEMA_2, FORMAT_2, scheme)
+                    if problem is None:
+                        probe(conn, with_runs=False)
+                        self._upgrade(conn)
+                else:
+                    problem = schema_problem(conn, self.path, SCHEMA, FORMAT, scheme)
+                    if problem is None:
+                        probe(conn)
+                        remove_orphans(conn, self.path)
                 if problem is None:
-                    probe(conn)
-        except sqlite3.Error as exc:
+                    legacy = conn.execute("SELECT 1 FROM bands LIMIT 1").fetchone() is not None
+        except (sqlite3.Error, OSError, RunDamaged) as exc:
             raise self._failure(exc) from exc
         if problem is not None:
             raise problem
+        self._index = Index(self.path, legacy)
+
+    @staticmethod
+    def _upgrade(conn: sqlite3.Connection) -> None:
+        """Format 2 to 3 in one transaction, at a cost that does not grow
+        with the archive: the bucket rows stay where they are."""
+        for statement in INDEX_SCHEMA:
+            conn.execute(statement)
+        (next_ref,) = conn.execute("SELECT coalesce(max(ref), 0) + 1 FROM paragraphs").fetchone()
+        conn.executemany(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+            [
+                ("format", FORMAT),
+                ("next_ref", str(next_ref)),
+                ("legacy_end", str(next_ref)),
+                ("index_gen", "1"),
+            ],
+        )
 
     # writes
 
     def _forget(self, conn: sqlite3.Connection, first: int, count: int) -> None:
-        texts = [
-            row[0]
-            for row in conn.execute(
-                "SELECT text FROM paragraphs WHERE ref >= ? AND ref < ? ORDER BY ref", (first, first + count)
-            )
-        ]
-        keys = self._band_keys(texts)
-        sizes = [k.size for k in keys]
-        if sum(sizes):
-            refs = np.repeat(np.arange(first, first + len(keys), dtype=np.uint32), sizes)
-            remove_entries(conn, np.concatenate(keys), refs)
+        # The index entries stay until compaction drops them: the dead range
+        # hides them from lookups meanwhile (refs are never reused).
+        forget_refs(conn, first, first + count)
         conn.execute("DELETE FROM paragraphs WHERE ref >= ? AND ref < ?", (first, first + count))
 
     @_translated
@@ -218,13 +261,26 @@ class SqliteStore:
                 self._put(conn, documents, statuses)
             finally:
                 conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        self._compact()
         return statuses
+
+    def _compact(self) -> None:
+        self._compaction.trigger(self.background_compaction)
+
+    @_translated
+    def compact(self) -> int:
+        """Waits for a background compaction, then runs every step still due
+        (the CLI and tests); how many ran."""
+        self._compaction.wait()
+        return self._compaction.now()
 
     def _put(
         self, conn: sqlite3.Connection, documents: Sequence[NewDocument], out: list[WriteStatus]
     ) -> None:
-        next_ref = int(conn.execute("SELECT coalesce(max(ref), 0) + 1 FROM paragraphs").fetchone()[0])
-        pending = Additions()
+        next_ref = int(conn.execute("SELECT value FROM meta WHERE key = 'next_ref'").fetchone()[0])
+        pending_keys: list[Keys] = []
+        pending_refs: list[int] = []
+        pending_sizes: list[int] = []
         rows: list[tuple[int, int, str]] = []
         delta_docs = delta_paras = 0
         for doc in documents:
@@ -259,10 +315,16 @@ class SqliteStore:
                 delta_paras += count - old_count
             for i, paragraph in enumerate(doc.paragraphs):
                 rows.append((next_ref + i, pk, paragraph.text))
-                pending.add(paragraph.keys, next_ref + i)
+                if paragraph.keys.size:
+                    pending_keys.append(paragraph.keys)
+                    pending_refs.append(next_ref + i)
+                    pending_sizes.append(paragraph.keys.size)
             next_ref += count
         conn.executemany("INSERT INTO paragraphs VALUES (?, ?, ?)", rows)
-        pending.apply(conn)
+        if pending_keys:
+            refs = np.repeat(np.asarray(pending_refs, dtype=np.uint64), pending_sizes)
+            add_entries(conn, self.path, np.concatenate(pending_keys), refs)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'next_ref'", (str(next_ref),))
         self._count(conn, delta_docs, delta_paras)
 
     def _count(self, conn: sqlite3.Connection, documents: int, paragraphs: int) -> None:
@@ -283,6 +345,7 @@ class SqliteStore:
             self._forget(conn, int(row[1]), int(row[2]))
             conn.execute("DELETE FROM documents WHERE pk = ?", (row[0],))
             self._count(conn, -1, -int(row[2]))
+        self._compact()
         return True
 
     # reads
@@ -304,7 +367,7 @@ class SqliteStore:
 
     @_translated
     def lookup(self, keys: Keys) -> dict[int, list[int]]:
-        return lookup_entries(self._conn, keys)
+        return self._index.lookup(self._conn, keys)
 
     def candidates(self, bands: Keys, postings: Keys, rule: CandidateRule) -> Candidates:
         # Two local queries cost no round trip: nothing to gain from one.
@@ -358,11 +421,15 @@ class SqliteStore:
             raise self._failure(exc, f"SQLite store {self.path} is unavailable") from exc
 
     def close(self) -> None:
+        # A merge interrupted by the process's exit would be redone by the
+        # next writer: waiting leaves the index compact for the next start.
+        self._compaction.wait()
         with self._all_lock:
             for conn in self._all:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+        self._compaction.forget_connection()
 
 
-__all__ = ["FORMAT", "SqliteStore", "StoreFormatError"]
+__all__ = ["FORMAT", "FORMAT_2", "SqliteStore", "StoreFormatError"]

@@ -9,11 +9,12 @@ foreign schema will fail every time: the store switches to a failed state
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from contextlib import closing
+from collections.abc import Mapping, Sequence
+from contextlib import closing, suppress
 from pathlib import Path
 
 from app.store.base import SchemeMismatch, StoreBroken, StoreError
+from app.store.sqlite_runs import RunDamaged, RunFile, run_path
 
 # Result codes of a damaged file (the low byte: extended codes add flags above).
 DAMAGED_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
@@ -87,26 +88,37 @@ def schema_problem(
     return None
 
 
-def probe(conn: sqlite3.Connection) -> None:
+def probe(conn: sqlite3.Connection, with_runs: bool = True) -> None:
     """Reads the first and last rows of each table: cheap at any size (a
     root-to-leaf path each) and enough to fail on a file damaged near its
     B-tree roots. Damage elsewhere is caught when a request reaches it, or by
     ``verify``."""
-    for table, key in (("documents", "pk"), ("paragraphs", "ref"), ("bands", "bucket")):
+    edges = [("documents", "pk"), ("paragraphs", "ref"), ("bands", "bucket")]
+    if with_runs:
+        edges += [("runs", "id"), ("segments", "id"), ("dead", "first")]
+    for table, key in edges:
         # Two statements: SQLite walks one edge for a lone min() or max(),
         # but scans the whole table for both in one.
         for edge in ("min", "max"):
             conn.execute(f"SELECT {edge}({key}) FROM {table}").fetchone()
 
 
-def verify(path: Path, schema: Sequence[str], fmt: str, scheme: str) -> list[str]:
+def verify(
+    path: Path, schema: Sequence[str], fmt: str, scheme: str, older: Mapping[str, Sequence[str]] | None = None
+) -> list[str]:
     """Every problem found in the store file (empty: it is sound): schema,
-    a full ``PRAGMA integrity_check``, and the stored counters."""
+    a full ``PRAGMA integrity_check``, the stored counters and every run
+    file the index lists. ``older``: formats still opened (and upgraded), with
+    their schema."""
     if not path.is_file():
         return [f"{path}: no such file"]
     problems: list[str] = []
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
         sound = True
+        with suppress(sqlite3.Error):
+            row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+            if row is not None and row[0] in (older or {}):
+                fmt, schema = row[0], (older or {})[row[0]]
         try:
             problem = schema_problem(conn, path, schema, fmt, scheme)
             if problem is not None:
@@ -121,6 +133,8 @@ def verify(path: Path, schema: Sequence[str], fmt: str, scheme: str) -> list[str
                 problems += [f"{path}: integrity check: {row}" for row in rows]
             elif sound:
                 problems += _counter_problems(conn, path)
+                if "runs" in tables(conn):
+                    problems += _run_problems(conn, path)
         except sqlite3.Error as exc:
             problems.append(f"{path}: integrity check: {exc}")
     return problems
@@ -142,4 +156,17 @@ def _counter_problems(conn: sqlite3.Connection, path: Path) -> list[str]:
         problems.append(
             f"{path}: documents list {listed} paragraphs, the paragraphs table holds {paragraphs}"
         )
+    return problems
+
+
+def _run_problems(conn: sqlite3.Connection, path: Path) -> list[str]:
+    problems = []
+    for run_id, entries in conn.execute("SELECT id, entries FROM runs"):
+        try:
+            run = RunFile(run_path(path, run_id))
+            run.check()
+            if run.entries != entries:
+                problems.append(f"{run.path}: {run.entries} entries, the manifest lists {entries}")
+        except RunDamaged as exc:
+            problems.append(f"{exc}; {REPAIR}")
     return problems
