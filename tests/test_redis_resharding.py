@@ -1,0 +1,115 @@
+"""Slots move between the masters of a real Redis Cluster while checks and
+ingests run: no request fails (redis-py follows MOVED and ASK; anything
+else must be retried inside the store), no answer is wrong, and nothing
+acknowledged is lost.
+
+The moves are the ones an operator makes: the slots of the namespace moved
+key by key the way ``redis-cli --cluster reshard`` does it (so that clients
+meet a slot half migrated), ``redis-cli --cluster reshard`` itself, and
+``redis-cli --cluster rebalance``. The namespace's slots are found from its
+keys, so the test holds for any key layout (one slot, or a slot per shard).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from app.engine import DocumentInput, Service
+from app.settings import Settings
+from tests.cluster_traffic import Traffic, audit, text_of
+from tests.redis_servers import MISSING, RedisCluster, have_redis, namespace
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]  # a real cluster, slots moved under load
+
+
+@pytest.fixture
+def cluster(redis_workdir: Path) -> Iterator[RedisCluster]:
+    """A cluster of each test's own: its slots end up elsewhere than they
+    started (or, when a move fails, half moved)."""
+    if not have_redis():
+        pytest.skip(MISSING)
+    started = RedisCluster(Path(tempfile.mkdtemp(dir=redis_workdir)))
+    try:
+        yield started.start()
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+def ns() -> str:
+    return namespace()
+
+
+@pytest.fixture
+def service(cluster: RedisCluster, ns: str) -> Iterator[Service]:
+    svc = Service.open(Settings(store=f"{cluster.url}?namespace={ns}&create=1"))
+    yield svc
+    svc.close()
+
+
+def seed(service: Service, count: int = 60) -> list[str]:
+    base = [f"base-{i}" for i in range(count)]
+    service.ingest([DocumentInput(d, text_of(d)) for d in base])
+    return base
+
+
+def move_namespace(cluster: RedisCluster, ns: str) -> int:
+    """Every slot holding the namespace's keys, to the next master; returns the keys moved."""
+    masters = cluster.masters()
+    moved = 0
+    for slot in sorted(cluster.slots_of_keys(f"*{ns}*")):
+        owner = cluster.owner(slot)
+        target = masters[(masters.index(next(m for m in masters if m.port == owner.port)) + 1) % len(masters)]
+        moved += cluster.move_slot(slot, target, batch=10)
+    return moved
+
+
+def under_traffic(service: Service, base: list[str], moves: Callable[[Traffic], None]) -> list[str]:
+    """Everything that went wrong while ``moves`` ran under traffic, and after."""
+    problems = []
+    with Traffic(service, base) as traffic:
+        traffic.wait_for(writes=2, checks=2)
+        try:
+            moves(traffic)
+        except RuntimeError as exc:  # a move that could not finish, SplitKey above all
+            problems.append(f"move failed: {exc}")
+    problems += [f"{n} x {f}" for f, n in traffic.failures.most_common(10)]
+    problems += [f"wrong answer: {w}" for w in traffic.wrong[:10]]
+    problems += audit(service, traffic, base)
+    return problems
+
+
+def test_moving_the_namespace_slots_key_by_key_fails_nothing(
+    cluster: RedisCluster, service: Service, ns: str
+) -> None:
+    def moves(traffic: Traffic) -> None:
+        for _ in range(3):
+            assert move_namespace(cluster, ns) > 0
+            traffic.wait_for(writes=2, checks=2)  # traffic between moves too
+
+    assert under_traffic(service, seed(service), moves) == []
+
+
+def test_redis_cli_reshard_and_rebalance_fail_nothing(
+    cluster: RedisCluster, service: Service, ns: str
+) -> None:
+    def moves(traffic: Traffic) -> None:
+        # Every slot of the master holding the most of the namespace goes to
+        # another one (redis-cli takes a master's slots in order: moving
+        # them all is what surely moves the namespace's), then rebalance
+        # spreads them again.
+        slots = cluster.slots_of_keys(f"*{ns}*")
+        source = max(cluster.masters(), key=lambda m: len(slots & cluster.slots(m)))
+        target = next(m for m in cluster.masters() if m.port != source.port)
+        cluster.reshard(source, target, len(cluster.slots(source)))
+        assert not cluster.slots(source)
+        traffic.wait_for(writes=2, checks=2)
+        cluster.rebalance()
+        assert cluster.slots(source)
+        traffic.wait_for(writes=2, checks=2)
+
+    assert under_traffic(service, seed(service), moves) == []
