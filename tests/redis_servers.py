@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -234,29 +235,41 @@ class RedisCluster:
         source = self.owner(slot)
         if source.port == target.port:
             return 0
-        source_id, target_id = self.node_id(source), self.node_id(target)
-        moved = 0
+        self.begin_move(slot, source, target)
+        return self.end_move(slot, source, target, batch)
+
+    def begin_move(self, slot: int, source: RedisServer, target: RedisServer) -> None:
+        """The slot is importing on ``target``, migrating on ``source``; no key moved yet."""
+        with target.client() as dst:
+            dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", self.node_id(source))
+        with source.client() as src:
+            src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", self.node_id(target))
+
+    def migrate(self, slot: int, source: RedisServer, target: RedisServer, keys: list[bytes]) -> None:
         with source.client() as src, target.client() as dst:
+            try:
+                done = src.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 10_000, "KEYS", *keys)
+            except redis.ResponseError as exc:
+                if "BUSYKEY" not in str(exc):
+                    raise
+                raise SplitKey(slot, self._both_hold(dst, keys), source.port, target.port) from None
+        if done not in (b"OK", "OK", True):
+            raise RuntimeError(f"MIGRATE of slot {slot} answered {done!r}")
+
+    def end_move(self, slot: int, source: RedisServer, target: RedisServer, batch: int = 10) -> int:
+        """The slot's remaining keys, ``batch`` at a time, then the slot, to ``target``."""
+        moved = 0
+        with source.client() as src:
             # redis-py decodes the key names it lists, replacing the bytes
             # that are not UTF-8: the bucket keys' names must stay bytes.
             src.set_response_callback("CLUSTER GETKEYSINSLOT", lambda r, **_: r)
-            dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", source_id)
-            src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", target_id)
             while keys := src.execute_command("CLUSTER GETKEYSINSLOT", slot, batch):
-                try:
-                    done = src.execute_command(
-                        "MIGRATE", "127.0.0.1", target.port, "", 0, 10_000, "KEYS", *keys
-                    )
-                except redis.ResponseError as exc:
-                    if "BUSYKEY" not in str(exc):
-                        raise
-                    raise SplitKey(slot, self._both_hold(dst, keys), source.port, target.port) from None
-                if done not in (b"OK", "OK", True):
-                    raise RuntimeError(f"MIGRATE of slot {slot} answered {done!r}")
+                self.migrate(slot, source, target, keys)
                 moved += len(keys)
-            for node in (target, source, *self.masters()):
-                with node.client() as client:
-                    client.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
+        target_id = self.node_id(target)
+        for node in (target, source, *self.masters()):
+            with node.client() as client:
+                client.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
         return moved
 
     @staticmethod
@@ -344,6 +357,19 @@ class RedisCluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+@contextmanager
+def own_cluster(workdir: Path, replicas: int = 0, node_timeout: int = 5000) -> Iterator[RedisCluster]:
+    """A cluster for the tests that change its layout (slots moved, a master
+    killed), started in a directory of its own under ``workdir``."""
+    if not have_redis():
+        pytest.skip(MISSING)
+    started = RedisCluster(Path(tempfile.mkdtemp(dir=workdir)), replicas=replicas, node_timeout=node_timeout)
+    try:
+        yield started.start()
+    finally:
+        started.stop()
 
 
 def namespace() -> str:

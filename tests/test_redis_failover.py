@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 from app.engine import DocumentInput, Service
 from app.settings import Settings
 from tests.cluster_traffic import Traffic, audit, text_of
-from tests.redis_servers import MISSING, RedisCluster, RedisServer, have_redis, namespace, poll
+from tests.redis_servers import RedisCluster, RedisServer, namespace, own_cluster, poll
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]  # six redis-servers, one killed
 
@@ -34,13 +33,8 @@ WAIT = "wait_replicas=1&wait_timeout=1000"
 @pytest.fixture
 def cluster(redis_workdir: Path) -> Iterator[RedisCluster]:
     """Three masters with a replica each, for this test alone (one master dies)."""
-    if not have_redis():
-        pytest.skip(MISSING)
-    started = RedisCluster(Path(tempfile.mkdtemp(dir=redis_workdir)), replicas=1, node_timeout=NODE_TIMEOUT)
-    try:
-        yield started.start()
-    finally:
-        started.stop()
+    with own_cluster(redis_workdir, replicas=1, node_timeout=NODE_TIMEOUT) as cluster:
+        yield cluster
 
 
 def busiest(cluster: RedisCluster, ns: str) -> RedisServer:

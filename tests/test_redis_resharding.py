@@ -12,7 +12,6 @@ keys, so the test holds for any key layout (one slot, or a slot per shard).
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 from app.engine import DocumentInput, Service
 from app.settings import Settings
 from tests.cluster_traffic import Traffic, audit, text_of
-from tests.redis_servers import MISSING, RedisCluster, have_redis, namespace
+from tests.redis_servers import RedisCluster, namespace, own_cluster
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]  # a real cluster, slots moved under load
 
@@ -30,13 +29,8 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]  # a real cluster, slots move
 def cluster(redis_workdir: Path) -> Iterator[RedisCluster]:
     """A cluster of each test's own: its slots end up elsewhere than they
     started (or, when a move fails, half moved)."""
-    if not have_redis():
-        pytest.skip(MISSING)
-    started = RedisCluster(Path(tempfile.mkdtemp(dir=redis_workdir)))
-    try:
-        yield started.start()
-    finally:
-        started.stop()
+    with own_cluster(redis_workdir) as cluster:
+        yield cluster
 
 
 @pytest.fixture
