@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import redis
+from redis.crc import key_slot
 
 from tests.live_server import free_port, stop_process
 
@@ -220,11 +221,16 @@ class RedisCluster:
 
     def slots_of_keys(self, pattern: str) -> set[int]:
         """The slots of every key matching ``pattern`` (whatever the key layout)."""
-        found = set()
+        return set(self.keys_per_slot(pattern))
+
+    def keys_per_slot(self, pattern: str) -> dict[int, int]:
+        """How many keys matching ``pattern`` each slot holds."""
+        found: dict[int, int] = {}
         for master in self.masters():
             with master.client() as client:
                 for key in client.scan_iter(match=pattern, count=1000):
-                    found.add(int(client.execute_command("CLUSTER KEYSLOT", key)))
+                    slot = key_slot(key)
+                    found[slot] = found.get(slot, 0) + 1
         return found
 
     def move_slot(self, slot: int, target: RedisServer, batch: int = 10) -> int:
