@@ -1,8 +1,10 @@
-"""Real redis-server processes for the Redis backend's tests.
+"""Real redis-server processes and Redis Clusters for the Redis backend's tests.
 
 Each pytest process (each xdist worker) starts its own servers on free
 loopback ports in a temporary directory, so workers never share data or
-ports; each test then gets a namespace of its own on them.
+ports; each test then gets a namespace of its own on them. The single
+server is in tests/redis_procs.py (re-exported here); the clusters, with or
+without replicas, and their slot moves and failovers are here.
 """
 
 from __future__ import annotations
@@ -11,9 +13,8 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,78 +23,19 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from tests.live_server import free_port, stop_process
+from tests.live_server import free_port
+from tests.redis_procs import DEADLINE as DEADLINE
+from tests.redis_procs import MISSING as MISSING
+from tests.redis_procs import REDIS_CLI as REDIS_CLI
+from tests.redis_procs import REDIS_SERVER as REDIS_SERVER
+from tests.redis_procs import RedisServer as RedisServer
+from tests.redis_procs import have_redis as have_redis
+from tests.redis_procs import memory_usage as memory_usage
+from tests.redis_procs import poll as poll
+from tests.redis_procs import start_server as start_server
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
-DEADLINE = 30.0  # bounds a hung start; readiness itself is polled
 SLOT_MOVE_DEADLINE = 300.0  # bounds a hung redis-cli --cluster reshard
 FAILOVER_DEADLINE = 60.0  # bounds a promotion that never happens
-MISSING = "redis-server is not installed (make system-deps installs it with apt)"
-
-
-def have_redis() -> bool:
-    return Path(REDIS_SERVER).is_file() and Path(REDIS_CLI).is_file()
-
-
-def poll(what: str, ready: Callable[[], bool], deadline: float = DEADLINE) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if ready():
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} not ready after {deadline}s")
-
-
-class RedisServer:
-    """One redis-server process: no persistence, loopback only."""
-
-    def __init__(self, workdir: Path, port: int | None = None, *extra: str) -> None:
-        self.workdir = workdir
-        self.port = port or free_port()
-        self.extra = extra
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        cmd = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        cmd += ["--appendonly", "no", "--dir", str(self.workdir), "--daemonize", "no"]
-        cmd += ["--logfile", f"redis-{self.port}.log", *self.extra]
-        self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.DEVNULL)
-        poll(f"redis-server on port {self.port}", self._answers)
-        return self
-
-    def _answers(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            log = (self.workdir / f"redis-{self.port}.log").read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"redis-server on port {self.port} exited: {log}")
-        try:
-            with redis.Redis(port=self.port, socket_connect_timeout=0.5) as client:
-                return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc, 10)
-        self.proc = None
-
-
-def start_server(workdir: Path, *extra: str) -> RedisServer:
-    """Start on a free port, trying another if a parallel process took it first."""
-    for attempt in range(5):
-        try:
-            return RedisServer(workdir, None, *extra).start()
-        except RuntimeError:
-            if attempt == 4:
-                raise
-    raise AssertionError("unreachable")
 
 
 class SplitKey(RuntimeError):
@@ -335,26 +277,8 @@ class RedisCluster:
         assert found is not None
         return found
 
-    def per_master(self) -> dict[int, dict[str, int]]:
-        """Keys (DBSIZE) and used_memory of each master, by port."""
-        out = {}
-        for master in self.masters():
-            with master.client() as client:
-                memory: Any = client.info("memory")
-                out[master.port] = {"keys": int(client.dbsize()), "used_memory": int(memory["used_memory"])}
-        return out
-
     def memory_usage(self, pattern: str) -> dict[int, dict[str, int]]:
-        """Keys matching ``pattern`` and the sum of their MEMORY USAGE, per master."""
-        out = {}
-        for master in self.masters():
-            keys = total = 0
-            with master.client() as client:
-                for key in client.scan_iter(match=pattern, count=1000):
-                    keys += 1
-                    total += int(client.memory_usage(key, samples=0) or 0)
-            out[master.port] = {"keys": keys, "memory_usage": total}
-        return out
+        return memory_usage(self.masters(), pattern)
 
     @property
     def url(self) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.redis_servers import RedisCluster, RedisServer
+from tests.redis_servers import RedisCluster, RedisServer, memory_usage
 
 # Issue 14's targets: each master holds 33 % +- 5 % of an index.
 SHARE_TOLERANCE = 0.05
@@ -60,14 +60,8 @@ class Topology:
     def shares(self, namespace: str) -> dict[str, Any]:
         """Keys and MEMORY USAGE of the namespace's keys on each master, and
         each master's share of them."""
-        per: dict[str, dict[str, float]] = {}
-        for master in self.masters():
-            keys = memory = 0
-            with master.client() as client:
-                for key in client.scan_iter(match=f"*{namespace}*", count=1000):
-                    keys += 1
-                    memory += int(client.memory_usage(key, samples=0) or 0)
-            per[str(master.port)] = {"keys": keys, "memory_usage": memory}
+        found = memory_usage(self.masters(), f"*{namespace}*")
+        per: dict[str, dict[str, float]] = {str(port): dict(m) for port, m in found.items()}
         total_keys = sum(p["keys"] for p in per.values()) or 1
         total_memory = sum(p["memory_usage"] for p in per.values()) or 1
         for p in per.values():
