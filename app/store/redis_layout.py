@@ -155,8 +155,11 @@ class Layout:
         rows[:, SUFFIX:] = _as_bytes(refs, REF)
         return (heads >> np.uint64(8 * SUFFIX)).astype(np.int64), rows.tobytes()
 
-    def changes(self, removed: Sequence[tuple[Keys, U64]], added: Sequence[tuple[Keys, U64]]) -> bytes:
-        """The APPLY script's bucket changes: one header and two runs of records per bucket."""
+    def changes(
+        self, removed: Sequence[tuple[Keys, U64]], added: Sequence[tuple[Keys, U64]]
+    ) -> tuple[bytes, list[bytes]]:
+        """The APPLY script's bucket changes (one header and two runs of
+        records per bucket) and the buckets changed, 3 bytes each."""
         rem_buckets, rem = self.records(removed)
         add_buckets, add = self.records(added)
         buckets = np.union1d(rem_buckets, add_buckets)
@@ -169,7 +172,22 @@ class Layout:
         heads[:, :3] = _as_bytes(buckets.view(np.uint64), 3)
         heads[:, 3:7] = _as_bytes(((bounds[1] - bounds[0]) // RECORD).view(np.uint64), 4)
         heads[:, 7:] = _as_bytes(((bounds[3] - bounds[2]) // RECORD).view(np.uint64), 4)
-        out = []
+        out, changed = [], []
         for head, r0, r1, a0, a1 in zip(heads, *(b.tolist() for b in bounds), strict=True):
-            out += [head.tobytes(), rem[r0:r1], add[a0:a1]]
-        return b"".join(out)
+            name = head.tobytes()
+            out += [name, rem[r0:r1], add[a0:a1]]
+            changed.append(name[:3])
+        return b"".join(out), changed
+
+    def write_keys(self, shard: int, seqs: Sequence[str], buckets: Sequence[bytes]) -> tuple[bytes, ...]:
+        """Every key a write of ``shard`` touches besides its meta: ids,
+        names, the documents ``seqs`` (old and new) and the ``buckets``."""
+        prefix = self.prefixes[shard]
+        docs = [prefix + b"d" + s.encode() for s in sorted(set(seqs))]
+        return (prefix + b"ids", prefix + b"names", *docs, *(prefix + b"b" + b for b in buckets))
+
+    def document_keys(self, shard: int, locals_: Sequence[int]) -> tuple[bytes, ...]:
+        """The document lists holding these local refs."""
+        prefix = self.prefixes[shard]
+        seqs = sorted({ref >> INDEX_BITS for ref in locals_})
+        return tuple(prefix + b"d" + str(seq).encode() for seq in seqs)
