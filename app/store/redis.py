@@ -40,7 +40,6 @@ from app.store.base import (
     StoredParagraph,
     StoreError,
     StoreStats,
-    StoreUnavailable,
     WriteStatus,
     refuse_repeated_ids,
 )
@@ -60,10 +59,13 @@ from app.store.redis_layout import (
     REF,
     U64,
     Layout,
+    State,
     local_refs,
     shard_of,
     stored_paragraphs,
+    unpack_hits,
     unpack_refs,
+    unpack_state,
 )
 from app.store.redis_retry import retrying
 from app.store.redis_wave import Call, Waves
@@ -72,7 +74,6 @@ MAX_ATTEMPTS = 50
 
 # One document's part of a write: op, id, expected seq and digest, seq, new version.
 Step = tuple[str, str, str, bytes, str, NewDocument | None]
-State = tuple[str, list[bytes] | None] | None
 # APPLY's arguments for one shard, and the keys it declares.
 Plan = tuple[list[bytes | str | int], tuple[bytes, ...]]
 
@@ -286,27 +287,7 @@ class RedisStore:
                 pairs += [doc, ""] if isinstance(doc, str) else [doc.id, doc.digest]
             args[shard] = ["1" if reserve else "0", *pairs]
         raw = self._run("state", args, "ingest" if reserve else "read")
-        out: dict[int, list[State | int]] = {}
-        for shard, items in raw.items():
-            found: list[State | int] = []
-            for item in items:
-                if isinstance(item, int):
-                    found.append(item)
-                elif not item:
-                    found.append(None)
-                elif isinstance(item[1], list):
-                    if len(item[1]) < 3:
-                        # Its id is there but not its list (id, digest,
-                        # metadata...): never a state a script leaves.
-                        raise StoreUnavailable(
-                            f"a document of namespace {self.namespace!r} read incomplete "
-                            "(a slot move or failover under way?): retry"
-                        )
-                    found.append((as_text(item[0]), item[1]))
-                else:
-                    found.append((as_text(item[0]), None))
-            out[shard] = found
-        return out
+        return {shard: unpack_state(items, self.namespace) for shard, items in raw.items()}
 
     def _apply_args(
         self,
@@ -388,13 +369,8 @@ class RedisStore:
         found: dict[int, list[int]] = {}
         stored: dict[int, StoredParagraph] = {}
         for shard, answer in raw.items():
-            blob, pos = answer[0], 0
-            while pos < len(blob):
-                index = int.from_bytes(blob[pos : pos + 4], "big")
-                count = int.from_bytes(blob[pos + 4 : pos + 6], "big")
-                end = pos + 6 + count * REF
-                found.setdefault(listed[index], []).extend(unpack_refs(blob[pos + 6 : end], shard))
-                pos = end
+            for index, refs in unpack_hits(answer[0], shard):
+                found.setdefault(listed[index], []).extend(refs)
             stored.update(stored_paragraphs(shard, answer, 1))
         hits, wanted = rule.cut(band_keys, posting_keys, found)
         return Candidates(hits, {r: stored[r] for r in wanted if r in stored})

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
-from app.store.base import Keys, LazyJson, StoredParagraph
+from app.store.base import Keys, LazyJson, StoredParagraph, StoreUnavailable
 
 INDEX_BITS = 12
 MAX_PARAGRAPHS = 1 << INDEX_BITS
@@ -46,6 +46,44 @@ def unpack_refs(packed: bytes, shard: int) -> list[int]:
     """The refs of one shard's concatenated local refs."""
     base = shard << 32
     return [base | int.from_bytes(packed[i : i + REF], "big") for i in range(0, len(packed), REF)]
+
+
+def unpack_hits(blob: bytes, shard: int) -> Iterator[tuple[int, list[int]]]:
+    """(query index, refs) of a shard's hits (see redis_lua.CANDIDATES)."""
+    pos = 0
+    while pos < len(blob):
+        index = int.from_bytes(blob[pos : pos + 4], "big")
+        count = int.from_bytes(blob[pos + 4 : pos + 6], "big")
+        end = pos + 6 + count * REF
+        yield index, unpack_refs(blob[pos + 6 : end], shard)
+        pos = end
+
+
+# A document's state, as STATE finds it: None (absent), (seq, None) (the
+# digest asked for), (seq, its stored list).
+State = tuple[str, list[bytes] | None] | None
+
+
+def unpack_state(items: Sequence[Any], namespace: str) -> list[State | int]:
+    """STATE's answer for one shard (an int: a number reserved)."""
+    found: list[State | int] = []
+    for item in items:
+        if isinstance(item, int):
+            found.append(item)
+        elif not item:
+            found.append(None)
+        else:
+            seq = item[0].decode() if isinstance(item[0], bytes) else str(item[0])
+            stored = item[1] if isinstance(item[1], list) else None
+            if stored is not None and len(stored) < 3:
+                # Its id is there but not its list (id, digest, metadata...):
+                # no script leaves that state, so never read it as a document.
+                raise StoreUnavailable(
+                    f"a document of namespace {namespace!r} read incomplete "
+                    "(a slot move or failover under way?): retry"
+                )
+            found.append((seq, stored))
+    return found
 
 
 def stored_paragraphs(shard: int, raw: Sequence[Any], start: int) -> Iterator[tuple[int, StoredParagraph]]:

@@ -289,6 +289,10 @@ return out
 # are grouped by bucket on the client, because Lua pays about a microsecond
 # per string it makes: per touched bucket, bucket (3 bytes), removed and
 # added record counts (4 bytes each), the removed records, the added ones.
+# A new document's number, reserved by STATE, is checked free and recorded
+# in meta's counter here too: a write sent again after a failover may reach
+# a promoted replica that never saw the reservation (a later STATE would
+# hand the same number out again, and two documents would share a list).
 # Everything is verified before anything is written, so the script either
 # returns 0 having changed nothing (a concurrent writer got there first: the
 # caller re-reads and retries) or applies the whole batch.
@@ -308,6 +312,11 @@ for _, doc in ipairs(docs) do
   local seq = redis.call('HGET', ids, doc.id)
   if (seq or '') ~= doc.old_seq then return 0 end
   if seq and redis.call('LINDEX', prefix .. 'd' .. seq, 1) ~= doc.old_digest then return 0 end
+  -- A new document's number must be free: after a failover, the promoted
+  -- replica may not have the reservation (STATE) of a write sent again.
+  if doc.op == 'p' and doc.old_seq == '' and redis.call('EXISTS', prefix .. 'd' .. doc.seq) == 1 then
+    return 0
+  end
 end
 for _, doc in ipairs(docs) do
   if doc.op ~= 'c' then
@@ -326,6 +335,10 @@ for _, doc in ipairs(docs) do
       end
       redis.call('HSET', ids, doc.id, doc.seq)
       redis.call('ZADD', prefix .. 'names', 0, doc.id)
+      -- ... and is never reserved again, whichever master reserved it.
+      if tonumber(redis.call('HGET', meta, 'seq') or '0') < tonumber(doc.seq) then
+        redis.call('HSET', meta, 'seq', doc.seq)
+      end
     end
   end
 end
