@@ -14,7 +14,8 @@ from app.api.factory import create_app
 from app.settings import Settings
 from app.store import NewDocument, NewParagraph, StoreError, StoreUnavailable, open_store
 from app.store.redis import RedisStore
-from app.store.redis_layout import RECORD
+from app.store.redis_client import as_text
+from app.store.redis_layout import RECORD, shard_of
 from tests.redis_servers import RedisServer, have_redis, namespace, start_server
 from tests.test_store_contract import FP, TEXTS, document, refs_for
 
@@ -131,6 +132,29 @@ def test_concurrent_update_between_read_and_write_is_retried(url: str) -> None:
     finally:
         racer.close()
         other.close()
+
+
+def test_a_document_number_the_counter_lost_is_not_given_twice(store: RedisStore) -> None:
+    """A write sent again after a failover may reach a promoted replica whose
+    counter never saw that write's reservation: the next document of the
+    shard must not get the same number (both would share one list)."""
+    shards = store.layout.shards
+    store.put([document("first", LONG[:2])])
+    shard = shard_of("first", shards)
+    meta, ids = store.layout.metas[shard], store.layout.prefixes[shard] + b"ids"
+
+    def number(doc_id: str) -> int:
+        return int(str(as_text(store.client.hget(ids, doc_id))))
+
+    seq = number("first")
+    store.client.hset(meta, "seq", seq - 1)  # the counter as it was before "first"
+    second = next(d for d in (f"second-{n}" for n in range(10_000)) if shard_of(d, shards) == shard)
+    assert store.put([document(second, TEXTS)]) == ["created"]
+    first, other = store.get("first"), store.get(second)
+    assert first is not None and first.paragraphs == LONG[:2]
+    assert other is not None and other.paragraphs == TEXTS
+    assert number(second) > seq
+    assert store.stats().documents == 2
 
 
 def test_too_many_paragraphs_is_refused(store: RedisStore) -> None:

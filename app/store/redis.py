@@ -59,18 +59,23 @@ from app.store.redis_layout import (
     REF,
     U64,
     Layout,
+    State,
     local_refs,
     shard_of,
     stored_paragraphs,
+    unpack_hits,
     unpack_refs,
+    unpack_state,
 )
+from app.store.redis_retry import retrying
 from app.store.redis_wave import Call, Waves
 
 MAX_ATTEMPTS = 50
 
 # One document's part of a write: op, id, expected seq and digest, seq, new version.
 Step = tuple[str, str, str, bytes, str, NewDocument | None]
-State = tuple[str, list[bytes] | None] | None
+# APPLY's arguments for one shard, and the keys it declares.
+Plan = tuple[list[bytes | str | int], tuple[bytes, ...]]
 
 
 def _lex_range(prefix: str) -> tuple[bytes, bytes]:
@@ -107,6 +112,7 @@ class RedisStore:
                 },
                 target.wait_replicas,
                 target.wait_timeout,
+                frozenset({"create", "stats", "paragraphs", "apply"}),
             )
             if target.create:
                 self._create_shards()
@@ -117,12 +123,26 @@ class RedisStore:
         return guard(self.namespace, self.scheme)
 
     def _run(
-        self, name: str, args: Mapping[int, Sequence[bytes | str | int]], kind: str, write: bool = False
+        self,
+        name: str,
+        args: Mapping[int, Sequence[bytes | str | int]],
+        kind: str,
+        write: bool = False,
+        keys: Mapping[int, tuple[bytes, ...]] | None = None,
     ) -> dict[int, Any]:
         """One wave: the script on each named shard. The scheme goes last:
-        lua.GUARD takes it off before the script runs."""
+        lua.GUARD takes it off before the script runs. ``keys``: the keys
+        each shard's call declares besides its meta (on a cluster only, where
+        they make a slot migration refuse the call before it starts; a
+        single server has nothing to refuse)."""
+        declared = keys if keys is not None and self.cluster else {}
         calls = [
-            Call(shard, self.layout.metas[shard], [self.layout.prefixes[shard], *a, self.scheme])
+            Call(
+                shard,
+                self.layout.metas[shard],
+                [self.layout.prefixes[shard], *a, self.scheme],
+                declared.get(shard, ()),
+            )
             for shard, a in args.items()
         ]
         with self._guard():
@@ -136,14 +156,19 @@ class RedisStore:
         scheme. It is created only when asked (``create=1``): a namespace
         that vanished must not come back empty unnoticed."""
         probe = Layout(self.namespace, 1, bits)
+        # Each call declares every key it touches, so a slot migration
+        # refuses it before it runs: retrying is safe, writes included.
         if create:
             script = self.client.register_script(lua.CREATE_ROOT)
-            found = script(keys=[probe.root], args=[self.scheme, shards, bits, probe.old_meta])
+            found = retrying(
+                lambda: script(keys=[probe.root, probe.old_meta], args=[self.scheme, shards, bits]),
+                read_only=False,
+            )
         else:
-            found = self.client.hmget(probe.root, ["scheme", "shards", "bucket_bits"])
+            found = retrying(lambda: self.client.hmget(probe.root, ["scheme", "shards", "bucket_bits"]), True)
         stored_scheme, stored_shards, stored_bits = (as_text(v) for v in found)
         if not stored_scheme:
-            if self.client.exists(probe.old_meta):
+            if retrying(lambda: self.client.exists(probe.old_meta), True):
                 raise one_slot_layout(self.namespace)
             raise missing_namespace(self.namespace)
         if stored_scheme != self.scheme:
@@ -158,7 +183,12 @@ class RedisStore:
     def _create_shards(self) -> None:
         layout = self.layout
         calls = [
-            Call(s, layout.metas[s], [layout.prefixes[s], self.scheme, layout.shard_bits, layout.shards])
+            Call(
+                s,
+                layout.metas[s],
+                [layout.prefixes[s], self.scheme, layout.shard_bits, layout.shards],
+                (layout.prefixes[s] + b"ids",) if self.cluster else (),
+            )
             for s in range(layout.shards)
         ]
         self.waves.run("create", calls, "create")
@@ -191,15 +221,22 @@ class RedisStore:
                     statuses[n] = statuses_of[n]
                 if plan is not None:
                     plans[shard] = plan
-            done = self._run("apply", plans, "ingest", write=True) if plans else {}
+            done = self._apply(plans)
             shards = {s: ns for s, ns in shards.items() if s in plans and not int(done[s])}
             if not shards:
                 return statuses
         raise StoreError(f"gave up after {MAX_ATTEMPTS} attempts: too many concurrent writers")
 
+    def _apply(self, plans: Mapping[int, Plan]) -> dict[int, Any]:
+        if not plans:
+            return {}
+        args = {s: a for s, (a, _) in plans.items()}
+        keys = {s: k for s, (_, k) in plans.items()}
+        return self._run("apply", args, "ingest", write=True, keys=keys)
+
     def _plan(
         self, shard: int, documents: Sequence[NewDocument], state: Sequence[State | int]
-    ) -> tuple[list[bytes | str | int] | None, list[WriteStatus]]:
+    ) -> tuple[Plan | None, list[WriteStatus]]:
         """The APPLY arguments of one shard's part of a batch (None when it
         changes nothing) and each document's status."""
         statuses: list[WriteStatus] = []
@@ -235,7 +272,7 @@ class RedisStore:
             # still runs: its counter write is replicated after any earlier
             # write of the shard, so WAIT confirms a retried batch too.)
             return None, statuses
-        return self._apply_args(plan, removed, added, delta_docs, delta_paras), statuses
+        return self._apply_args(shard, plan, removed, added, delta_docs, delta_paras), statuses
 
     def _state(
         self, wanted: Mapping[int, Sequence[NewDocument | str]], reserve: bool
@@ -250,36 +287,29 @@ class RedisStore:
                 pairs += [doc, ""] if isinstance(doc, str) else [doc.id, doc.digest]
             args[shard] = ["1" if reserve else "0", *pairs]
         raw = self._run("state", args, "ingest" if reserve else "read")
-        out: dict[int, list[State | int]] = {}
-        for shard, items in raw.items():
-            found: list[State | int] = []
-            for item in items:
-                if isinstance(item, int):
-                    found.append(item)
-                elif not item:
-                    found.append(None)
-                elif isinstance(item[1], list):
-                    found.append((as_text(item[0]), item[1]))
-                else:
-                    found.append((as_text(item[0]), None))
-            out[shard] = found
-        return out
+        return {shard: unpack_state(items, self.namespace) for shard, items in raw.items()}
 
     def _apply_args(
         self,
+        shard: int,
         plan: Sequence[Step],
         removed: list[tuple[Keys, U64]],
         added: list[tuple[Keys, U64]],
         delta_docs: int,
         delta_paras: int,
-    ) -> list[bytes | str | int]:
+    ) -> Plan:
+        """APPLY's arguments, and every key it touches (declared on a cluster)."""
         args: list[bytes | str | int] = [len(plan)]
+        seqs = []
         for op, doc_id, old_seq, old_digest, seq, doc in plan:
+            seqs += [s for s in (old_seq, seq if op == "p" else "") if s]
             texts = [p.text for p in doc.paragraphs] if doc else []
             metadata = json.dumps(doc.metadata, ensure_ascii=False, separators=(",", ":")) if doc else ""
             digest = doc.digest if doc else ""
             args += [op, doc_id, old_seq, old_digest, seq, digest, metadata, len(texts), *texts]
-        return [*args, self.layout.changes(removed, added), delta_docs, delta_paras]
+        blob, buckets = self.layout.changes(removed, added)
+        keys = self.layout.write_keys(shard, seqs, buckets) if self.cluster else ()
+        return [*args, blob, delta_docs, delta_paras], keys
 
     def delete(self, document_id: str) -> bool:
         shard = shard_of(document_id, self.layout.shards)
@@ -292,8 +322,7 @@ class RedisStore:
             texts = [t.decode() for t in stored[3:]]
             removed = [local_refs(int(seq), self._band_keys(texts))]
             plan: list[Step] = [("d", document_id, seq, stored[1], seq, None)]
-            args = self._apply_args(plan, removed, [], -1, -len(texts))
-            if int(self._run("apply", {shard: args}, "ingest", write=True)[shard]):
+            if int(self._apply({shard: self._apply_args(shard, plan, removed, [], -1, -len(texts))})[shard]):
                 return True
         raise StoreError(f"gave up after {MAX_ATTEMPTS} attempts: too many concurrent writers")
 
@@ -340,13 +369,8 @@ class RedisStore:
         found: dict[int, list[int]] = {}
         stored: dict[int, StoredParagraph] = {}
         for shard, answer in raw.items():
-            blob, pos = answer[0], 0
-            while pos < len(blob):
-                index = int.from_bytes(blob[pos : pos + 4], "big")
-                count = int.from_bytes(blob[pos + 4 : pos + 6], "big")
-                end = pos + 6 + count * REF
-                found.setdefault(listed[index], []).extend(unpack_refs(blob[pos + 6 : end], shard))
-                pos = end
+            for index, refs in unpack_hits(answer[0], shard):
+                found.setdefault(listed[index], []).extend(refs)
             stored.update(stored_paragraphs(shard, answer, 1))
         hits, wanted = rule.cut(band_keys, posting_keys, found)
         return Candidates(hits, {r: stored[r] for r in wanted if r in stored})
@@ -359,7 +383,8 @@ class RedisStore:
         if not by_shard:
             return {}
         args = {s: [b"".join(r.to_bytes(REF, "big") for r in local)] for s, local in by_shard.items()}
-        raw = self._run("paragraphs", args, "paragraphs")
+        keys = {s: self.layout.document_keys(s, local) for s, local in by_shard.items()}
+        raw = self._run("paragraphs", args, "paragraphs", keys=keys)
         out: dict[int, StoredParagraph] = {}
         for shard, answer in raw.items():
             quads: list[Any] = [None]

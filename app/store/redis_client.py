@@ -39,6 +39,7 @@ SAFE_POLICY = "noeviction"
 NAMESPACE_ERROR = "PARADUP_NAMESPACE"
 DAMAGED_ERROR = "PARADUP_DAMAGED"
 ONE_SLOT_ERROR = "PARADUP_ONE_SLOT"
+NON_LOCAL = "non local key"  # Redis stopped a script that met a key of a slot in motion
 
 # Short timeouts: a replica must answer 503 quickly when Redis is gone rather
 # than hold requests; the retries absorb a dropped idle connection.
@@ -192,8 +193,14 @@ def guard(namespace: str, scheme: str) -> Iterator[None]:
         yield
     except _UNAVAILABLE as exc:
         raise StoreUnavailable(f"Redis is unreachable: {exc}") from exc
+    except rex.AskError as exc:  # MOVED too: a slot still moving when the retries ran out
+        raise StoreUnavailable(f"Redis Cluster slot in motion: {exc}") from exc
     except rex.ResponseError as exc:
         message = str(exc)
+        if NON_LOCAL in message:
+            # A read stopped by a slot migration, still moving when the
+            # retries ran out (writes declare their keys: never stopped so).
+            raise StoreUnavailable(f"Redis Cluster slot in motion: {exc}") from exc
         if message.startswith(NAMESPACE_ERROR):
             raise _script_failure(namespace, scheme, message) from None
         if message.startswith(DAMAGED_ERROR):
@@ -206,6 +213,8 @@ def guard(namespace: str, scheme: str) -> Iterator[None]:
         if message.startswith("OOM"):
             raise StoreUnavailable(f"Redis is out of memory (maxmemory reached): {exc}") from exc
         raise StoreError(f"Redis error: {exc}") from exc
+    except rex.ClusterError as exc:  # redis-py's "TTL exhausted.": redirections ran out
+        raise StoreUnavailable(f"Redis Cluster unsettled: {exc}") from exc
     except rex.RedisError as exc:
         raise StoreError(f"Redis error: {exc}") from exc
 

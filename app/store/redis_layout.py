@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
-from app.store.base import Keys, LazyJson, StoredParagraph
+from app.store.base import Keys, LazyJson, StoredParagraph, StoreUnavailable
 
 INDEX_BITS = 12
 MAX_PARAGRAPHS = 1 << INDEX_BITS
@@ -46,6 +46,44 @@ def unpack_refs(packed: bytes, shard: int) -> list[int]:
     """The refs of one shard's concatenated local refs."""
     base = shard << 32
     return [base | int.from_bytes(packed[i : i + REF], "big") for i in range(0, len(packed), REF)]
+
+
+def unpack_hits(blob: bytes, shard: int) -> Iterator[tuple[int, list[int]]]:
+    """(query index, refs) of a shard's hits (see redis_lua.CANDIDATES)."""
+    pos = 0
+    while pos < len(blob):
+        index = int.from_bytes(blob[pos : pos + 4], "big")
+        count = int.from_bytes(blob[pos + 4 : pos + 6], "big")
+        end = pos + 6 + count * REF
+        yield index, unpack_refs(blob[pos + 6 : end], shard)
+        pos = end
+
+
+# A document's state, as STATE finds it: None (absent), (seq, None) (the
+# digest asked for), (seq, its stored list).
+State = tuple[str, list[bytes] | None] | None
+
+
+def unpack_state(items: Sequence[Any], namespace: str) -> list[State | int]:
+    """STATE's answer for one shard (an int: a number reserved)."""
+    found: list[State | int] = []
+    for item in items:
+        if isinstance(item, int):
+            found.append(item)
+        elif not item:
+            found.append(None)
+        else:
+            seq = item[0].decode() if isinstance(item[0], bytes) else str(item[0])
+            stored = item[1] if isinstance(item[1], list) else None
+            if stored is not None and len(stored) < 3:
+                # Its id is there but not its list (id, digest, metadata...):
+                # no script leaves that state, so never read it as a document.
+                raise StoreUnavailable(
+                    f"a document of namespace {namespace!r} read incomplete "
+                    "(a slot move or failover under way?): retry"
+                )
+            found.append((seq, stored))
+    return found
 
 
 def stored_paragraphs(shard: int, raw: Sequence[Any], start: int) -> Iterator[tuple[int, StoredParagraph]]:
@@ -155,8 +193,11 @@ class Layout:
         rows[:, SUFFIX:] = _as_bytes(refs, REF)
         return (heads >> np.uint64(8 * SUFFIX)).astype(np.int64), rows.tobytes()
 
-    def changes(self, removed: Sequence[tuple[Keys, U64]], added: Sequence[tuple[Keys, U64]]) -> bytes:
-        """The APPLY script's bucket changes: one header and two runs of records per bucket."""
+    def changes(
+        self, removed: Sequence[tuple[Keys, U64]], added: Sequence[tuple[Keys, U64]]
+    ) -> tuple[bytes, list[bytes]]:
+        """The APPLY script's bucket changes (one header and two runs of
+        records per bucket) and the buckets changed, 3 bytes each."""
         rem_buckets, rem = self.records(removed)
         add_buckets, add = self.records(added)
         buckets = np.union1d(rem_buckets, add_buckets)
@@ -169,7 +210,22 @@ class Layout:
         heads[:, :3] = _as_bytes(buckets.view(np.uint64), 3)
         heads[:, 3:7] = _as_bytes(((bounds[1] - bounds[0]) // RECORD).view(np.uint64), 4)
         heads[:, 7:] = _as_bytes(((bounds[3] - bounds[2]) // RECORD).view(np.uint64), 4)
-        out = []
+        out, changed = [], []
         for head, r0, r1, a0, a1 in zip(heads, *(b.tolist() for b in bounds), strict=True):
-            out += [head.tobytes(), rem[r0:r1], add[a0:a1]]
-        return b"".join(out)
+            name = head.tobytes()
+            out += [name, rem[r0:r1], add[a0:a1]]
+            changed.append(name[:3])
+        return b"".join(out), changed
+
+    def write_keys(self, shard: int, seqs: Sequence[str], buckets: Sequence[bytes]) -> tuple[bytes, ...]:
+        """Every key a write of ``shard`` touches besides its meta: ids,
+        names, the documents ``seqs`` (old and new) and the ``buckets``."""
+        prefix = self.prefixes[shard]
+        docs = [prefix + b"d" + s.encode() for s in sorted(set(seqs))]
+        return (prefix + b"ids", prefix + b"names", *docs, *(prefix + b"b" + b for b in buckets))
+
+    def document_keys(self, shard: int, locals_: Sequence[int]) -> tuple[bytes, ...]:
+        """The document lists holding these local refs."""
+        prefix = self.prefixes[shard]
+        seqs = sorted({ref >> INDEX_BITS for ref in locals_})
+        return tuple(prefix + b"d" + str(seq).encode() for seq in seqs)

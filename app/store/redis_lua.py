@@ -19,10 +19,18 @@ strings rather than hashes or sets: a record costs its 7 bytes and nothing
 more, whatever the server's encoding thresholds are. A local ref is
 ``seq << 12 | paragraph index``: the shard is where the record lives.
 
-Only the shard's meta key is declared in KEYS: the others are derived from
-the prefix and share its slot, which Redis 7 accepts in cluster mode (it
-only refuses undeclared keys of another slot). Declaring the bucket keys
-would cost more to send than the records themselves.
+KEYS[1] is the shard's meta; the scripts build the other names from the
+prefix (they share its slot). On a cluster, the scripts that write (APPLY,
+CREATE) and PARAGRAPHS also declare, after meta, every other key they touch
+(the store sends them): while a slot migration splits those keys between two
+nodes, Redis refuses the call before it runs (TRYAGAIN, or ASK to the node
+importing the slot), so a write is never stopped half-way by a key that left
+and never creates, on the importing node, a key not moved yet (which would
+make the migration fail with BUSYKEY). The other reads cannot know all their
+keys in advance (a check's buckets are most of a shard's; STATE finds a
+document's number in ``ids``): they are not sent with ASKING, so they run only
+on the slot's owner, where a key already gone stops them ("non local key":
+nothing was written, the store sends them again once the slot has moved).
 
 Every script is sent with the namespace's scheme as its last argument and
 starts with ``GUARD``: when the shard's ``meta`` is gone (Redis restarted
@@ -43,12 +51,12 @@ if stored_scheme ~= expected_scheme then
 end
 """
 
-# KEYS[1]: the namespace's layout key. ARGV: scheme, shards, bucket bits,
-# the one-slot layout's meta key. Records the layout unless it exists;
+# KEYS: the namespace's layout key, the one-slot layout's meta key. ARGV:
+# scheme, shards, bucket bits. Records the layout unless it exists;
 # refuses a namespace of the one-slot layout. Returns scheme, shards, bits.
 CREATE_ROOT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  if redis.call('EXISTS', ARGV[4]) == 1 then
+  if redis.call('EXISTS', KEYS[2]) == 1 then
     return redis.error_reply('PARADUP_ONE_SLOT')
   end
   redis.call('HSET', KEYS[1], 'scheme', ARGV[1], 'shards', ARGV[2], 'bucket_bits', ARGV[3])
@@ -281,6 +289,10 @@ return out
 # are grouped by bucket on the client, because Lua pays about a microsecond
 # per string it makes: per touched bucket, bucket (3 bytes), removed and
 # added record counts (4 bytes each), the removed records, the added ones.
+# A new document's number, reserved by STATE, is checked free and recorded
+# in meta's counter here too: a write sent again after a failover may reach
+# a promoted replica that never saw the reservation (a later STATE would
+# hand the same number out again, and two documents would share a list).
 # Everything is verified before anything is written, so the script either
 # returns 0 having changed nothing (a concurrent writer got there first: the
 # caller re-reads and retries) or applies the whole batch.
@@ -300,6 +312,11 @@ for _, doc in ipairs(docs) do
   local seq = redis.call('HGET', ids, doc.id)
   if (seq or '') ~= doc.old_seq then return 0 end
   if seq and redis.call('LINDEX', prefix .. 'd' .. seq, 1) ~= doc.old_digest then return 0 end
+  -- A new document's number must be free: after a failover, the promoted
+  -- replica may not have the reservation (STATE) of a write sent again.
+  if doc.op == 'p' and doc.old_seq == '' and redis.call('EXISTS', prefix .. 'd' .. doc.seq) == 1 then
+    return 0
+  end
 end
 for _, doc in ipairs(docs) do
   if doc.op ~= 'c' then
@@ -318,6 +335,10 @@ for _, doc in ipairs(docs) do
       end
       redis.call('HSET', ids, doc.id, doc.seq)
       redis.call('ZADD', prefix .. 'names', 0, doc.id)
+      -- ... and is never reserved again, whichever master reserved it.
+      if tonumber(redis.call('HGET', meta, 'seq') or '0') < tonumber(doc.seq) then
+        redis.call('HSET', meta, 'seq', doc.seq)
+      end
     end
   end
 end

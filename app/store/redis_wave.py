@@ -53,13 +53,30 @@ class Call:
     shard: int
     key: bytes  # the shard's meta key: KEYS[1], and what routes the call
     args: Args
+    # The other keys the script touches, declared after ``key`` (on a
+    # cluster): Redis then refuses the call up front (ASK, TRYAGAIN) while
+    # they are split by a slot migration, instead of the script meeting a
+    # key that already left mid-way.
+    keys: tuple[bytes, ...] = ()
 
 
 class Waves:
     def __init__(
-        self, client: Client, sources: Mapping[str, str], wait_replicas: int, wait_timeout: int
+        self,
+        client: Client,
+        sources: Mapping[str, str],
+        wait_replicas: int,
+        wait_timeout: int,
+        declared: frozenset[str] = frozenset(),
     ) -> None:
         self.client = client
+        # The scripts that declare every key they touch (see Call.keys). Only
+        # they follow ASK to the importing node: there, a key not moved yet
+        # reads as missing and a key written makes its migration fail
+        # (BUSYKEY), which Redis prevents only for declared keys (TRYAGAIN).
+        # The others wait on the migrating node, which stops them ("non local
+        # key", harmless for reads) until the slot has moved.
+        self.declared = declared
         self.cluster = isinstance(client, RedisCluster)
         self.sources = dict(sources)
         # Loaded on a master when it first answers NOSCRIPT.
@@ -94,13 +111,17 @@ class Waves:
                     asking.pop(call.shard, None)
                     if not self.cluster or time.monotonic() > deadline:
                         raise result
-                    if isinstance(result, rex.AskError) and not isinstance(result, rex.MovedError):
+                    if _asked(result):
+                        assert isinstance(result, rex.AskError)
                         target = self._node(result.host, result.port)
-                        if target is not None:
+                        if script in self.declared and target is not None:
                             asking[call.shard] = target
                         else:
                             refresh = True
-                    elif _moving(result):
+                    elif _moving(result) and not (write and _non_local(result)):
+                        # A write stopped mid-way may be half applied: never
+                        # sent again (writes declare their keys, so Redis
+                        # refuses them before they start instead).
                         refresh = True
                     else:
                         raise result
@@ -108,8 +129,10 @@ class Waves:
                     failure = result
             if not pending:
                 return results
+            # Every attempt pauses a little longer: a slot in motion (ASK,
+            # TRYAGAIN) stays so until its last key moved.
+            time.sleep(min(MAX_PAUSE, PAUSE * attempt))
             if refresh and isinstance(self.client, RedisCluster):
-                time.sleep(min(MAX_PAUSE, PAUSE * attempt))
                 # If this fails, the next attempt fails again or the wave gives up.
                 with contextlib.suppress(rex.RedisError, OSError):
                     self.client.nodes_manager.initialize()
@@ -207,7 +230,7 @@ class Waves:
             for call in calls:
                 if group.asking:
                     pipe.execute_command("ASKING")  # type: ignore[no-untyped-call]
-                pipe.evalsha(self.shas[script], 1, call.key, *call.args)
+                pipe.evalsha(self.shas[script], 1 + len(call.keys), call.key, *call.keys, *call.args)
             if waiting:
                 pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout)  # type: ignore[no-untyped-call]
             try:
@@ -251,6 +274,14 @@ def _moving(error: Exception) -> bool:
         return True
     message = str(error)
     return isinstance(error, rex.ResponseError) and ("non local key" in message or "same slot" in message)
+
+
+def _asked(error: Exception) -> bool:
+    return isinstance(error, rex.AskError) and not isinstance(error, rex.MovedError)
+
+
+def _non_local(error: Exception) -> bool:
+    return isinstance(error, rex.ResponseError) and "non local key" in str(error)
 
 
 def _sha(source: str) -> str:

@@ -1,14 +1,21 @@
-"""Redis backend: ingest rate, HTTP check rate and memory, beside datasketch's Redis LSH.
+"""Redis backend: ingest rate, HTTP check rate and memory, standalone and on
+a Redis Cluster, beside datasketch's Redis LSH.
 
-    python -m benchmarks.redis.bench_redis [--paragraphs 100000] [--seconds 20] [--out results.json]
+    python -m benchmarks.redis.bench_redis [--paragraphs 100000] [--seconds 20]
+        [--cluster-masters 3] [--out results.json]
 
 Everything runs on this machine, in this run, against fresh loopback
 redis-server processes: paradup ingests real paragraphs through the service,
 ``paradup serve --workers 2`` answers ``/check`` under wrk, and datasketch's
 ``MinHashLSH`` with Redis storage indexes the same paragraphs (from the same
-MinHash signatures, so its timings exclude hashing). Corpus text stays in
-memory; only numbers are printed. Skips with a message when the corpora,
-redis-server or wrk are missing.
+MinHash signatures, so its timings exclude hashing). The paradup figures are
+taken twice, on one redis-server and on a cluster of ``--cluster-masters``
+masters (no replicas) started by the benchmark, with the share of the
+index's keys and memory on each master, the commands each master serves per
+``/check``, and the ratios cluster / standalone. All the servers share this
+machine's cores: the ratios say what the cluster costs, not how it scales.
+Corpus text stays in memory; only numbers are printed. Skips with a message
+when the corpora, redis-server or wrk are missing.
 """
 
 from __future__ import annotations
@@ -34,8 +41,11 @@ from app.engine import DocumentInput, Service
 from app.settings import Settings
 from app.text import split
 from benchmarks.common import DEFAULT_CORPORA, machine_info, read_jsonl
+from benchmarks.redis.rounds import alternate, cluster_ratios, paired, summary
+from benchmarks.redis.targets import targets
+from benchmarks.redis.topology import Topology, calls_per_check
 from tests.live_server import free_port, stop_process
-from tests.redis_servers import RedisServer, have_redis, poll, start_server
+from tests.redis_servers import RedisCluster, RedisServer, have_redis, poll, start_server
 
 ARCHIVE_FILES = ["en_reuters21578.jsonl", "en_bbc_news.jsonl", "fr_gilets_jaunes_press.jsonl"]
 # Articles checked under load: half their paragraphs come from the archive,
@@ -72,11 +82,10 @@ def used_memory(client: redis.Redis) -> int:
     return int(client.info("memory")["used_memory"])
 
 
-def bench_ingest(server: RedisServer, docs: list[DocumentInput]) -> dict[str, Any]:
-    client = server.client()
-    url = f"{server.url}?namespace=bench&create=1"
+def bench_ingest(where: Topology, docs: list[DocumentInput]) -> dict[str, Any]:
+    url = where.store_url("bench")
     service = Service.open(Settings(store=url))
-    before = used_memory(client)
+    before = where.used_memory()
     start = time.perf_counter()
     for i in range(0, len(docs), BATCH):
         service.ingest(docs[i : i + BATCH])
@@ -85,8 +94,9 @@ def bench_ingest(server: RedisServer, docs: list[DocumentInput]) -> dict[str, An
     bands = service.fingerprinter.bands
     service.close()
     text_bytes = sum(len(p.encode()) for d in docs for p in service_paragraphs(d))
-    memory = used_memory(client) - before
+    memory = where.used_memory() - before
     return {
+        "topology": where.name,
         "documents": stats.documents,
         "paragraphs": stats.paragraphs,
         "seconds": round(seconds, 2),
@@ -97,6 +107,7 @@ def bench_ingest(server: RedisServer, docs: list[DocumentInput]) -> dict[str, An
         "bytes_per_paragraph_total": round(memory / stats.paragraphs, 1),
         "bands_x_rows": f"{bands.bands}x{bands.rows}",
         "store_url": url,
+        "spread": where.shares("bench"),
     }
 
 
@@ -182,8 +193,9 @@ def bench_http(url: str, bodies: list[str], seconds: int, workdir: Path) -> dict
         stop_process(server, 30)
 
 
-def bench_single_queries(url: str, texts: list[str]) -> dict[str, Any]:
-    """In-process, one paragraph per call: the shape of datasketch's query."""
+def bench_single_queries(where: Topology, url: str, texts: list[str], bodies: list[str]) -> dict[str, Any]:
+    """In-process, one paragraph per call: the shape of datasketch's query;
+    then what one /check of an article costs each master."""
     service = Service.open(Settings(store=url))
     keys = [service.fingerprinter.band_keys([t])[0] for t in texts]
     start = time.perf_counter()
@@ -194,8 +206,44 @@ def bench_single_queries(url: str, texts: list[str]) -> dict[str, Any]:
     for t in texts:
         service.check(t)
     check = len(texts) / (time.perf_counter() - start)
+    # The store's own count of round trips, when it keeps one (named so).
+    counted = store_counters(service)
+    before = where.calls()
+    for body in bodies:
+        service.check(body)
+    per_check = calls_per_check(before, where.calls(), len(bodies))
+    counters = per_call(counted, store_counters(service), len(bodies))
     service.close()
-    return {"lookup_per_s": round(lookup), "check_per_s": round(check)}
+    return {
+        "lookup_per_s": round(lookup),
+        "check_per_s": round(check),
+        "script_calls_per_article_check_per_master": per_check,
+        "store_round_trips_per_article_check": counters,
+    }
+
+
+def store_counters(service: Service) -> dict[str, Any]:
+    return {k: v for k, v in service.stats().extra.items() if "round" in k or "trip" in k}
+
+
+def per_call(before: Any, after: Any, calls: int) -> Any:
+    """(after - before) / calls through nested dicts of counters."""
+    if isinstance(after, dict):
+        return {
+            k: per_call(before.get(k, 0) if isinstance(before, dict) else 0, v, calls)
+            for k, v in after.items()
+        }
+    if isinstance(after, int | float) and isinstance(before, int | float):
+        return round((after - before) / calls, 2)
+    return after
+
+
+def bench_paradup(where: Topology, docs: list[DocumentInput], bodies: list[str]) -> dict[str, Any]:
+    """Ingest, then the in-process figures (wrk's come in rounds, see main)."""
+    out: dict[str, Any] = {"ingest": bench_ingest(where, docs)}
+    probes = [p for b in bodies for p in b.split("\n\n")][:500]
+    out["single_paragraph"] = bench_single_queries(where, out["ingest"]["store_url"], probes, bodies)
+    return out
 
 
 def bench_datasketch(server: RedisServer, texts: list[str], queries: list[str]) -> dict[str, Any]:
@@ -253,6 +301,12 @@ def main(argv: list[str] | None = None) -> int:
         default=20_000,
         help="datasketch indexes this many of the paragraphs (its memory per paragraph is linear)",
     )
+    parser.add_argument(
+        "--cluster-masters", type=int, default=3, help="masters of the cluster run (0: standalone only)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="wrk rounds per store, standalone and cluster taking turns"
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
     missing = [f for f in [*ARCHIVE_FILES, FRESH_FILE] if not (args.corpora / f).is_file()]
@@ -264,10 +318,13 @@ def main(argv: list[str] | None = None) -> int:
     docs = documents(args.corpora, args.paragraphs)
     bodies = articles(args.corpora, docs, 50)
     workdir = Path(tempfile.mkdtemp(prefix="paradup-bench-"))
-    for sub in ("paradup", "datasketch"):
+    for sub in ("paradup", "datasketch", "cluster"):
         (workdir / sub).mkdir()
     ours = start_server(workdir / "paradup")
     theirs = start_server(workdir / "datasketch")
+    cluster = (
+        RedisCluster(workdir / "cluster", masters=args.cluster_masters) if args.cluster_masters else None
+    )
     try:
         result: dict[str, Any] = {
             "benchmark": "redis",
@@ -275,12 +332,23 @@ def main(argv: list[str] | None = None) -> int:
             "date": time.strftime("%Y-%m-%d %H:%M %Z"),
             "machine": machine_info(["redis", "datasketch", "numpy", "numba"]),
             "redis_server": redis.Redis(port=ours.port).info("server")["redis_version"],
+            "paragraphs_asked": args.paragraphs,
         }
-        result["ingest"] = bench_ingest(ours, docs)
-        url = result["ingest"]["store_url"]
-        result["http_check"] = bench_http(url, bodies, args.seconds, workdir)
+        result.update(bench_paradup(Topology.standalone(ours), docs, bodies))
+        urls = {"standalone": result["ingest"]["store_url"]}
+        if cluster is not None:
+            result["cluster"] = bench_paradup(Topology.cluster(cluster.start()), docs, bodies)
+            urls["cluster"] = result["cluster"]["ingest"]["store_url"]
+        runs = alternate(urls, args.rounds, lambda url: bench_http(url, bodies, args.seconds, workdir))
+        result["http_check"] = summary(runs["standalone"])
+        if cluster is not None:
+            result["cluster"]["http_check"] = summary(runs["cluster"])
+            paired_wrk = (
+                paired(runs["standalone"], runs["cluster"]) if "skipped" not in runs["cluster"][0] else {}
+            )
+            result["cluster_over_standalone"] = cluster_ratios(result, result["cluster"], paired_wrk)
+            cluster.stop()
         probes = [p for b in bodies for p in b.split("\n\n")][:500]
-        result["single_paragraph"] = bench_single_queries(url, probes)
         texts = [p for d in docs for p in service_paragraphs(d)]
         result["datasketch"] = bench_datasketch(theirs, texts[: args.datasketch_paragraphs], probes)
         ds, ing, single = result["datasketch"], result["ingest"], result["single_paragraph"]
@@ -293,12 +361,20 @@ def main(argv: list[str] | None = None) -> int:
                 ds["bytes_per_paragraph"] / ing["bytes_per_paragraph_total"], 2
             ),
         }
+        result["targets"] = targets(result)
     finally:
         ours.stop()
         theirs.stop()
+        if cluster is not None:
+            cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     text = json.dumps(result, indent=2)
     print(text)
+    for t in result["targets"]:
+        if "target" in t:
+            print(
+                f"{t['status'].upper():7} {t['target']}: {t['measured']} (goal {t['goal']})", file=sys.stderr
+            )
     if args.out:
         args.out.write_text(text + "\n")
     return 0
