@@ -27,9 +27,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from app.store.base import NewDocument
 
 BATCH = 5000  # paragraphs per put, as an HTTP batch
 PER_DOC = 10
@@ -53,6 +57,23 @@ def text_of(paragraph: int, base: Sequence[str]) -> str:
     return f"{paragraph} {base[paragraph % len(base)]}"
 
 
+def batch_documents(prefix: str, first: int, count: int, base: Sequence[str]) -> list[NewDocument]:
+    """Documents of PER_DOC paragraphs holding paragraphs first..first+count."""
+    # Imported here: the script measures whichever tree PYTHONPATH names.
+    from app.store.base import NewDocument, NewParagraph
+
+    keys = batch_keys(first, count)
+    return [
+        NewDocument(
+            f"{prefix}-{(first + d) // PER_DOC}",
+            {},
+            f"{first + d:032x}",
+            [NewParagraph(text_of(first + d + i, base), keys[d + i]) for i in range(PER_DOC)],
+        )
+        for d in range(0, count, PER_DOC)
+    ]
+
+
 def bases() -> list[str]:
     rng = np.random.default_rng(3)
     return [" ".join(rng.choice(WORDS, 62).tolist()) for _ in range(997)]
@@ -68,8 +89,6 @@ def open_store(path: str):  # type: ignore[no-untyped-def]
 
 
 def build(path: str, paragraphs: int) -> dict[str, float]:
-    from app.store.base import NewDocument, NewParagraph
-
     store = open_store(path)
     base = bases()
     done = int(store.stats().paragraphs)
@@ -77,11 +96,7 @@ def build(path: str, paragraphs: int) -> dict[str, float]:
     started = time.perf_counter()
     for first in range(done, paragraphs, BATCH):
         count = min(BATCH, paragraphs - first)
-        keys = batch_keys(first, count)
-        docs = []
-        for d in range(0, count, PER_DOC):
-            paras = [NewParagraph(text_of(first + d + i, base), keys[d + i]) for i in range(PER_DOC)]
-            docs.append(NewDocument(f"doc-{(first + d) // PER_DOC}", {}, f"{first + d:032x}", paras))
+        docs = batch_documents("doc", first, count, base)
         t = time.perf_counter()
         store.put(docs)
         rates.append(count / (time.perf_counter() - t))
@@ -179,19 +194,13 @@ def build_legacy(path: str, paragraphs: int) -> dict[str, float]:
 def more_puts(path: str, paragraphs: int, batches: int) -> dict[str, float]:
     """The rate of ``batches`` more 5,000-paragraph puts into a store of
     ``paragraphs`` (they stay: run it after the probes)."""
-    from app.store.base import NewDocument, NewParagraph
-
     store = open_store(path)
     base = bases()
     rates = []
     started = time.perf_counter()
     for b in range(batches):
         first = paragraphs + b * BATCH
-        keys = batch_keys(first, BATCH)
-        docs = []
-        for d in range(0, BATCH, PER_DOC):
-            paras = [NewParagraph(text_of(first + d + i, base), keys[d + i]) for i in range(PER_DOC)]
-            docs.append(NewDocument(f"more-{(first + d) // PER_DOC}", {}, f"{first + d:032x}", paras))
+        docs = batch_documents("more", first, BATCH, base)
         t = time.perf_counter()
         store.put(docs)
         rates.append(BATCH / (time.perf_counter() - t))
