@@ -5,6 +5,7 @@ transaction when either side fails."""
 from __future__ import annotations
 
 import threading
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,4 +119,37 @@ def test_a_bad_line_from_the_reader_is_raised_to_the_caller(tmp_path: Path) -> N
     with pytest.raises(ValueError, match="line 2"):
         ingest_stream(service, docs(), lambda n, stage: None)
     assert service.get("a") is None  # its transaction never completed
+    service.close()
+
+
+def long_article(salt: str) -> str:
+    """Three paragraphs long enough to be indexed, each document's its own
+    (documents alike would all be boilerplate to each other)."""
+    vocabulary = "harbour pilot cargo ship breakwater crane tide berth quay ferry dock rope".split()
+    rng = np.random.default_rng(zlib.crc32(salt.encode()))
+    return "\n\n".join(
+        " ".join(f"{vocabulary[w % 12]}{w}" for w in rng.integers(0, 10_000, 40)) for _ in range(3)
+    )
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_a_bulk_load_ends_with_its_index_in_two_runs_at_most(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.store import sqlite_index
+
+    monkeypatch.setattr(sqlite_index, "FLUSH_ENTRIES", 64)  # each transaction writes a run
+    service = Service.open(Settings(store=f"sqlite:///{tmp_path}/r.db"))
+    docs = [DocumentInput(f"d{i}", long_article(f"d{i}")) for i in range(40)]
+    stages: list[str] = []
+    counts, _ = ingest_stream(service, docs, lambda n, stage: stages.append(stage))
+    assert counts["created"] == 40 and stages[-1] == "compacting"
+    conn = service.store._conn  # type: ignore[attr-defined]
+    # ten transactions, ten runs; the tiers merged eight, the full compaction
+    # the rest (or all of it, when the rest is no small part of the largest)
+    assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] <= 2
+    assert conn.execute("SELECT count(*) FROM segments").fetchone() == (0,)
+    for i in (0, 17, 39):  # each document still finds itself
+        result = service.check(long_article(f"d{i}"))[0]
+        assert {m.document_id for m in result.matches} == {f"d{i}"}
     service.close()

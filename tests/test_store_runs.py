@@ -41,7 +41,7 @@ POOL = [(i * 0x9E3779B97F4A7C15) % (1 << 64) - (1 << 63) for i in range(40)] + [
 KEY = st.sampled_from(POOL)
 PARAGRAPH_KEYS = st.lists(KEY, min_size=0, max_size=30)
 OPERATION = st.tuples(
-    st.sampled_from(["put", "put", "put", "delete", "compact"]),
+    st.sampled_from(["put", "put", "put", "delete", "compact", "full"]),
     st.integers(0, 5),
     st.lists(PARAGRAPH_KEYS, min_size=1, max_size=4),
 )
@@ -66,7 +66,7 @@ def test_lookups_agree_with_a_model(
                 assert store.delete(doc_id) is (doc_id in live)
                 live.pop(doc_id, None)
             else:
-                store.compact()
+                store.compact(full=action == "full")
         found = store.lookup(np.array(POOL, dtype=np.int64))
         refs = sorted({r for rs in found.values() for r in rs})
         stored = store.paragraphs(refs)
@@ -230,4 +230,69 @@ def test_merges_drop_dead_entries_and_retire_their_ranges(
     assert store._conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
     assert list(tmp_path.glob("e.db.run-*")) == []
     assert store._conn.execute("SELECT count(*) FROM dead").fetchone() == (0,)
+    store.close()
+
+
+def _runs(store: SqliteStore) -> list[tuple[int, int]]:
+    return [(int(i), int(n)) for i, n in store._conn.execute("SELECT id, entries FROM runs ORDER BY id")]
+
+
+def test_a_full_compaction_leaves_one_run_that_answers_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_index, "FLUSH_ENTRIES", 10)
+    monkeypatch.setattr(SqliteStore, "_compact", lambda self: None)  # only when asked, below
+    store = SqliteStore(tmp_path / "f.db", no_keys, FP.scheme)
+    for n in range(6):  # six runs of 20 entries (no tier has FANIN of them)
+        store.put([keyed(f"d{n}", 0, [spread(20 * n, 20 * n + 20)])])
+    store.put([keyed("small", 0, [spread(500, 503)])])  # a segment
+    assert store.delete("d2")
+    everything = np.array(spread(0, 503), dtype=np.int64)
+    before = store.lookup(everything)
+    assert len(_runs(store)) == 6
+    assert store.compact(full=True) == 1
+    assert len(_runs(store)) == 1
+    assert store._conn.execute("SELECT count(*) FROM segments").fetchone() == (0,)
+    assert store.lookup(everything) == before
+    assert not any(store.paragraphs(refs)[refs[0]].document_id == "d2" for refs in before.values())
+    assert store.compact(full=True) == 0  # one run: nothing to do
+    store.close()
+    assert verify_store(str(tmp_path / "f.db"), FP.scheme) == []
+
+
+def test_a_full_compaction_leaves_a_large_run_alone_when_the_rest_is_small(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_index, "FLUSH_ENTRIES", 10)
+    monkeypatch.setattr(SqliteStore, "_compact", lambda self: None)
+    store = SqliteStore(tmp_path / "g.db", no_keys, FP.scheme)
+    store.put([keyed("big", 0, [spread(0, 400)])])
+    ((big, _),) = _runs(store)
+    store.put([keyed("a", 0, [spread(1000, 1020)])])
+    store.put([keyed("b", 0, [spread(2000, 2020)])])
+    assert store.compact(full=True) == 1
+    # 40 entries are less than an eighth of 400: the large run is not rewritten
+    assert _runs(store)[0] == (big, 400) and len(_runs(store)) == 2
+    assert len(store.lookup(np.array(spread(1000, 1020) + spread(2000, 2020), dtype=np.int64))) == 40
+    store.close()
+
+
+def test_small_runs_beyond_the_limit_are_merged_and_a_bulk_load_is_left_to_the_tiers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_index, "FLUSH_ENTRIES", 10)
+    monkeypatch.setattr(SqliteStore, "_compact", lambda self: None)
+    store = SqliteStore(tmp_path / "h.db", no_keys, FP.scheme)
+    for n in range(sqlite_index.MAX_RUNS + 2):  # equal runs: merging them is the tiers' job
+        store.put([keyed(f"even{n}", 0, [spread(100 * n, 100 * n + 100)])])
+    assert store.compact() == 0
+    assert store.compact(full=True) == 1
+    for n in range(sqlite_index.MAX_RUNS + 2):  # small runs beside a large one
+        store.put([keyed(f"late{n}", 0, [spread(1000 + 12 * n, 1012 + 12 * n)])])
+    assert store.compact() >= 1
+    runs = _runs(store)
+    assert len(runs) <= sqlite_index.MAX_RUNS
+    assert max(n for _, n in runs) == 100 * (sqlite_index.MAX_RUNS + 2)  # the large run untouched
+    late = spread(1000, 1000 + 12 * (sqlite_index.MAX_RUNS + 2))
+    assert len(store.lookup(np.array(late, dtype=np.int64))) == len(late)
     store.close()

@@ -130,6 +130,11 @@ def ingest_stream(
     finally:
         stop.set()
         producer.join()
+    if counts["created"] or counts["updated"]:
+        # A bulk load leaves the index in pieces its writes were cut into:
+        # one merge now makes every later lookup probe one of them.
+        progress(0, "compacting")
+        service.store.compact(full=True)
     return counts, paragraphs
 
 

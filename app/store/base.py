@@ -218,6 +218,12 @@ class Store(Protocol):
         (none if it has none): one call that reads those documents only."""
         ...
 
+    def compact(self, full: bool = False) -> int:
+        """Runs the upkeep a backend defers (SQLite: index merges) and, with
+        ``full``, rewrites its index for reading, as after a bulk load;
+        returns the steps run (0 where there is nothing to do)."""
+        ...
+
     def stats(self) -> StoreStats: ...
 
     def ping(self) -> None:

@@ -1,5 +1,7 @@
 """Compaction of the SQLite store's index (``sqlite_index``): the recent
-segments into a run, and FANIN runs of one size tier into one.
+segments into a run, FANIN runs of one size tier into one, the smallest
+runs together beyond MAX_RUNS, and on request (after a bulk load) the whole
+index into one run.
 
 A merge reads immutable runs and writes its output under a temporary name
 without SQLite's write lock, which it takes only to list the new run and
@@ -60,25 +62,29 @@ class Compaction:
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
-    def compact(self, conn: sqlite3.Connection) -> int:
+    def compact(self, conn: sqlite3.Connection, full: bool = False) -> int:
         """Runs every compaction step due (none if another process is
-        compacting); returns how many it ran. Merges run outside SQLite's
-        write lock, which is taken only to swap the manifest."""
+        compacting); returns how many it ran. ``full``: then merges the index
+        into one run, or two (``_whole``), as after a bulk load.
+        Merges run outside SQLite's write lock, which is taken only to swap
+        the manifest."""
         steps = 0
         with self._merge_lock() as mine:
-            while mine and self._step(conn):
+            while mine and self._step(conn, False):
+                steps += 1
+            if mine and full and self._step(conn, True):
                 steps += 1
         return steps
 
-    def _step(self, conn: sqlite3.Connection) -> bool:
+    def _step(self, conn: sqlite3.Connection, full: bool) -> bool:
         conn.execute("BEGIN")
         try:
             runs = conn.execute("SELECT id, entries, lo, hi FROM runs WHERE entries > 0").fetchall()
             segments = conn.execute("SELECT id, entries, lo, hi FROM segments").fetchall()
-            job_runs = self._due(runs, segments)
+            job_runs = _whole(runs, segments) if full else self._due(runs, segments)
             if job_runs is None:
                 return False
-            flush = sum(s[1] for s in segments) >= index_module.FLUSH_ENTRIES
+            flush = full or sum(s[1] for s in segments) >= index_module.FLUSH_ENTRIES
             job_segments = segments if flush else []
             extra_keys: list[Keys] = []
             extra_refs: list[U64] = []
@@ -122,7 +128,7 @@ class Compaction:
             group = tiers[level]
             if len(group) >= index_module.FANIN and sum(r[1] for r in group) <= MAX_ENTRIES:
                 return group
-        return None
+        return _smallest(runs)
 
     def _swap(
         self,
@@ -179,6 +185,42 @@ class Compaction:
         ]
         conn.executemany("DELETE FROM dead WHERE first = ?", gone)
         return bool(gone)
+
+
+def _smallest(runs: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]] | None:
+    """Beyond ``MAX_RUNS`` runs, the smallest merged down to that count, when
+    together they hold at most a ``FANIN``-th of the largest: each run costs
+    every lookup a probe, and the tiers alone leave up to ``FANIN - 1`` runs
+    per tier (small writes after a bulk load pile up there). The size guard
+    leaves a bulk load's equal runs to the tiers, which rewrite less."""
+    if len(runs) <= index_module.MAX_RUNS:
+        return None
+    ranked = sorted(runs, key=lambda r: r[1])
+    job = ranked[: len(runs) - index_module.MAX_RUNS + 1]
+    if sum(r[1] for r in job) * index_module.FANIN > ranked[-1][1]:
+        return None
+    return job
+
+
+def _whole(
+    runs: list[tuple[int, int, int, int]], segments: list[tuple[int, int, int, int]]
+) -> list[tuple[int, int, int, int]] | None:
+    """The runs a full compaction merges (with every segment): all of them,
+    unless the others hold less than a ``FANIN``-th of the largest, which is
+    then left alone (a small load into a large archive need not rewrite it:
+    two runs remain); None when that leaves nothing to merge."""
+    ranked = sorted(runs, key=lambda r: r[1])
+    rest = sum(r[1] for r in ranked[:-1]) + sum(s[1] for s in segments)
+    if ranked and rest * index_module.FANIN < ranked[-1][1]:
+        ranked.pop()
+    job: list[tuple[int, int, int, int]] = []
+    total = sum(s[1] for s in segments)
+    for run in ranked:
+        if total + run[1] > MAX_ENTRIES:  # one run file's directory holds no more
+            break
+        job.append(run)
+        total += run[1]
+    return job if len(job) + (1 if segments else 0) >= 2 else None
 
 
 def remove_orphans(conn: sqlite3.Connection, database: Path) -> None:
@@ -249,11 +291,11 @@ class Background:
         except (sqlite3.Error, OSError, RunDamaged) as exc:
             log.warning("index compaction of %s failed: %s", self._compaction.index.database, exc)
 
-    def now(self) -> int:
+    def now(self, full: bool = False) -> int:
         with self._conn_lock:
             if self._conn is None:
                 self._conn = self._connect()
-            return self._compaction.compact(self._conn)
+            return self._compaction.compact(self._conn, full)
 
     def wait(self) -> None:
         with self._lock:

@@ -54,6 +54,8 @@ Keys = npt.NDArray[np.int64]
 # are few. A write of at least this many entries becomes a run directly.
 FLUSH_ENTRIES = 1 << 17
 FANIN = 8
+# Runs a lookup probes at most, once small ones are merged (sqlite_compact).
+MAX_RUNS = 4
 
 INDEX_SCHEMA = (
     "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, entries INTEGER NOT NULL, "
@@ -282,6 +284,7 @@ __all__ = [
     "FANIN",
     "FLUSH_ENTRIES",
     "INDEX_SCHEMA",
+    "MAX_RUNS",
     "Index",
     "add_entries",
     "forget_refs",
