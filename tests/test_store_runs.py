@@ -237,12 +237,8 @@ def _runs(store: SqliteStore) -> list[tuple[int, int]]:
     return [(int(i), int(n)) for i, n in store._conn.execute("SELECT id, entries FROM runs ORDER BY id")]
 
 
-def test_a_full_compaction_leaves_one_run_that_answers_the_same(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sqlite_index, "FLUSH_ENTRIES", 10)
-    monkeypatch.setattr(SqliteStore, "_compact", lambda self: None)  # only when asked, below
-    store = SqliteStore(tmp_path / "f.db", no_keys, FP.scheme)
+def test_a_full_compaction_leaves_one_run_that_answers_the_same(manual: SqliteStore) -> None:
+    store = manual
     for n in range(6):  # six runs of 20 entries (no tier has FANIN of them)
         store.put([keyed(f"d{n}", 0, [spread(20 * n, 20 * n + 20)])])
     store.put([keyed("small", 0, [spread(500, 503)])])  # a segment
@@ -257,15 +253,19 @@ def test_a_full_compaction_leaves_one_run_that_answers_the_same(
     assert not any(store.paragraphs(refs)[refs[0]].document_id == "d2" for refs in before.values())
     assert store.compact(full=True) == 0  # one run: nothing to do
     store.close()
-    assert verify_store(str(tmp_path / "f.db"), FP.scheme) == []
+    assert verify_store(str(store.path), FP.scheme) == []
 
 
-def test_a_full_compaction_leaves_a_large_run_alone_when_the_rest_is_small(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def manual(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SqliteStore:
+    """A store that writes a run of every 10 entries and compacts only when asked."""
     monkeypatch.setattr(sqlite_index, "FLUSH_ENTRIES", 10)
     monkeypatch.setattr(SqliteStore, "_compact", lambda self: None)
-    store = SqliteStore(tmp_path / "g.db", no_keys, FP.scheme)
+    return SqliteStore(tmp_path / "manual.db", no_keys, FP.scheme)
+
+
+def test_a_full_compaction_leaves_a_large_run_alone_when_the_rest_is_small(manual: SqliteStore) -> None:
+    store = manual
     store.put([keyed("big", 0, [spread(0, 400)])])
     ((big, _),) = _runs(store)
     store.put([keyed("a", 0, [spread(1000, 1020)])])
@@ -278,11 +278,9 @@ def test_a_full_compaction_leaves_a_large_run_alone_when_the_rest_is_small(
 
 
 def test_small_runs_beyond_the_limit_are_merged_and_a_bulk_load_is_left_to_the_tiers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    manual: SqliteStore,
 ) -> None:
-    monkeypatch.setattr(sqlite_index, "FLUSH_ENTRIES", 10)
-    monkeypatch.setattr(SqliteStore, "_compact", lambda self: None)
-    store = SqliteStore(tmp_path / "h.db", no_keys, FP.scheme)
+    store = manual
     for n in range(sqlite_index.MAX_RUNS + 2):  # equal runs: merging them is the tiers' job
         store.put([keyed(f"even{n}", 0, [spread(100 * n, 100 * n + 100)])])
     assert store.compact() == 0
