@@ -132,17 +132,17 @@ class CandidateRule:
         hits: dict[int, list[int]] = {}
         wanted: set[int] = set()
         band_set = set(bands.tolist())
-        for key in band_set:
-            refs = found.get(key)
-            if refs:
-                hits[key] = sorted(set(refs))[: self.refs_per_band]
-                wanted.update(hits[key])
-        for key in set(postings.tolist()) - band_set:
-            refs = found.get(key)
-            if refs:
-                hits[key] = sorted(set(refs))[: self.max_postings + 1]
-                if len(hits[key]) <= self.max_postings:
-                    wanted.update(hits[key])
+        # ``found`` holds only keys asked for, each at most once: a key that
+        # is not a band key is a passage fingerprint.
+        for key, refs in found.items():
+            if not refs:
+                continue
+            band = key in band_set
+            kept = sorted(set(refs)) if len(refs) > 1 else list(refs)
+            del kept[self.refs_per_band if band else self.max_postings + 1 :]
+            hits[key] = kept
+            if band or len(kept) <= self.max_postings:
+                wanted.update(kept)
         return hits, wanted
 
 
