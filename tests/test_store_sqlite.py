@@ -238,3 +238,18 @@ def test_cli_ingest_file(tmp_path: Path) -> None:
     service = Service.open(Settings(store=str(store)))
     assert (service.stats().documents, service.stats().paragraphs) == (30, 90)
     service.close()
+
+
+def test_a_new_store_has_large_pages_and_an_older_file_keeps_its_own(tmp_path: Path) -> None:
+    fresh = SqliteStore(tmp_path / "new.db", FP.band_keys, FP.scheme)
+    assert fresh._conn.execute("PRAGMA page_size").fetchone() == (sqlite.PAGE_BYTES,)
+    fresh.close()
+    with closing(sqlite3.connect(tmp_path / "old.db")) as conn:
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("VACUUM")  # an empty file with 4 KiB pages, as stores were made before
+    older = SqliteStore(tmp_path / "old.db", FP.band_keys, FP.scheme)
+    older.put([document("d1", ["The harbour board met again about the dredging contract."])])
+    assert older._conn.execute("PRAGMA page_size").fetchone() == (4096,)
+    assert older.get("d1") is not None
+    older.close()
+    assert verify_store(str(tmp_path / "old.db"), FP.scheme) == []
