@@ -20,8 +20,8 @@ from app.settings import Settings
 from app.text import Format
 
 if TYPE_CHECKING:
-    # Imported where used: ``serve`` needs neither, and uvicorn's workers
-    # import this module again (it is the spawning process's __main__).
+    # Imported where used: ``serve`` needs neither, and imports before its
+    # first answer (forked workers inherit them, app/cli/prefork.py).
     from rich.console import Console
     from rich.progress import Progress
 
@@ -63,7 +63,7 @@ def _serve(args: argparse.Namespace) -> int:
         uvicorn.run("app.api.factory:create_app", factory=True, **options)
         return EXIT_OK
     # Several workers: forked from a master that loaded the app once.
-    from app.api import prefork
+    from app.cli import prefork
 
     config = uvicorn.Config("app.api.factory:create_app", factory=True, **options)
     return prefork.serve(config, workers, settings)

@@ -4,8 +4,8 @@ loads its compiled kernels once, binds the socket, then forks the workers.
 uvicorn's own supervisor spawns fresh interpreters: each imports FastAPI and
 numba again and loads every kernel from numba's cache again, about 1 s of
 CPU per worker before it can answer. Forked workers inherit the master's
-modules and machine code (shared, copy on write), so each only builds its
-app, opens the store and serves.
+modules, app and machine code (shared, copy on write), so each only runs
+the app's lifespan (which opens the store) and serves.
 
 What must never cross the fork is opened after it, in each worker: the
 store (SQLite connections, memory maps, the compaction thread) by the app's
@@ -33,10 +33,6 @@ from typing import NoReturn
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-# Imported here, before the fork, so that every worker inherits them: the
-# app its Server builds (factory) and the protocol it serves with (server).
-import app.api.factory
-import app.api.server  # noqa: F401
 from app.engine.warm import warm_kernels
 from app.settings import Settings
 
@@ -54,6 +50,11 @@ Mask = set[int | signal.Signals]  # what pthread_sigmask returns
 def serve(config: uvicorn.Config, workers: int, settings: Settings) -> int:
     """Serve ``config`` with ``workers`` forked worker processes; the exit code."""
     sock = config.bind_socket()  # first: a port in use fails at once
+    # uvicorn's loader imports the app (named by its import string, as with
+    # one worker) and the protocol class, and builds the app: no store, no
+    # event loop, no thread, so the workers inherit it whole. Each worker's
+    # Server then runs the app's lifespan, which opens the store there.
+    config.load()
     warm_kernels(settings)
     # Everything the imports made is left out of later collections: a
     # worker's collections then never write to (and so copy) the pages it
