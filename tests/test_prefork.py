@@ -126,6 +126,26 @@ def test_a_killed_worker_is_replaced_and_the_service_answers(tmp_path: Path) -> 
         server.stop()
 
 
+def test_sighup_replaces_every_worker_and_the_service_answers(tmp_path: Path) -> None:
+    server, master, before = two_workers(tmp_path / "hup.db")
+    try:
+        master.send_signal(signal.SIGHUP)
+        pid = master.pid
+        until(lambda: not children(pid) & before and len(children(pid)) == 2, "two new workers")
+        assert not any(alive(old) for old in before)
+        fresh = children(pid)
+        seen: set[int] = set()
+
+        def both() -> bool:
+            seen.add(served_by(server.url, "/ready"))
+            return seen == fresh
+
+        until(both, "both new workers answering")
+        assert master.poll() is None
+    finally:
+        server.stop()
+
+
 def test_killing_the_master_leaves_no_orphan_worker(tmp_path: Path) -> None:
     server, master, workers = two_workers(tmp_path / "orphan.db")
     master.kill()

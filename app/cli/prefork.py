@@ -11,10 +11,10 @@ What must never cross the fork is opened after it, in each worker: the
 store (SQLite connections, memory maps, the compaction thread) by the app's
 lifespan, and the event loop by the worker's own uvicorn Server. The master
 opens neither and starts no thread; it only supervises: SIGTERM or SIGINT
-stops every worker gracefully (a second one kills them), a worker that dies
-is replaced, and a worker that fails its start-up (uvicorn's exit code 3:
-the store cannot be opened, say) stops the service with that code, as a
-replacement would fail the same way.
+stops every worker gracefully (a second one kills them), SIGHUP replaces
+every worker, a worker that dies is replaced, and a worker that fails its
+start-up (uvicorn's exit code 3: the store cannot be opened, say) stops the
+service with that code, as a replacement would fail the same way.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from app.settings import Settings
 logger = logging.getLogger("uvicorn.error")
 
 STOP = {signal.SIGTERM, signal.SIGINT}
-WATCHED = STOP | {signal.SIGCHLD}
+WATCHED = STOP | {signal.SIGCHLD, signal.SIGHUP}
 # How often the master reaps without being woken (a SIGCHLD merged with
 # another is never lost this way).
 POLL_SECONDS = 1.0
@@ -70,6 +70,8 @@ class Supervisor:
         self.sock = sock
         self.size = workers
         self.workers: set[int] = set()
+        # Told to stop by a SIGHUP, their replacements already started.
+        self.retiring: set[int] = set()
         self.stopping = False
         self.exit_code = 0
 
@@ -86,6 +88,8 @@ class Supervisor:
                 received = signal.sigtimedwait(WATCHED, POLL_SECONDS)
                 if received is not None and received.si_signo in STOP:
                     self._stop()
+                elif received is not None and received.si_signo == signal.SIGHUP and not self.stopping:
+                    self._replace_all(mask)
                 self._reap(mask)
         finally:
             for pid in self.workers:  # only if the master itself failed
@@ -101,6 +105,17 @@ class Supervisor:
         if pid == 0:
             _worker(self.config, self.sock, mask, master)
         self.workers.add(pid)
+
+    def _replace_all(self, mask: Mask) -> None:
+        """SIGHUP: new workers (new app state, new store connections), then
+        the old ones stop gracefully, finishing their requests meanwhile. The
+        code is not imported again: a new version needs a new service."""
+        old = self.workers - self.retiring
+        logger.info("Replacing workers %s", sorted(old))
+        for pid in old:
+            self._spawn(mask)
+            _signal(pid, signal.SIGTERM)
+        self.retiring |= old
 
     def _stop(self) -> None:
         # A second signal while the workers finish their requests: kill them.
@@ -123,7 +138,8 @@ class Supervisor:
             self.workers.discard(pid)
             code = os.waitstatus_to_exitcode(status)
             _forget_metrics(pid)
-            if self.stopping:
+            if self.stopping or pid in self.retiring:
+                self.retiring.discard(pid)
                 continue
             if code == STARTUP_FAILURE:
                 logger.error("Worker process [%d] failed to start: stopping the service", pid)
