@@ -94,6 +94,25 @@ def two_workers(store: Path) -> tuple[Server, subprocess.Popen[bytes], set[int]]
     return server, server.proc, children(master)
 
 
+def test_metrics_add_up_both_workers(tmp_path: Path) -> None:
+    server, _, workers = two_workers(tmp_path / "metrics.db")
+    try:
+        answered: list[int] = []
+
+        def both() -> bool:
+            answered.append(served_by(server.url))
+            return set(answered) == workers
+
+        until(both, "both workers answering /health")
+        scrape = httpx.get(server.url + "/metrics", timeout=30).text
+        health = [x for x in scrape.splitlines() if x.startswith("paradup_http_requests_total{")]
+        health = [x for x in health if 'route="/health"' in x]
+        # Every /health answered is counted, whichever worker answered it.
+        assert sum(float(x.rsplit(" ", 1)[1]) for x in health) == len(answered)
+    finally:
+        server.stop()
+
+
 def test_sigterm_stops_the_master_and_every_worker(tmp_path: Path) -> None:
     server, master, workers = two_workers(tmp_path / "stop.db")
     master.send_signal(signal.SIGTERM)
