@@ -33,7 +33,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.engine import Service
 
 log = logging.getLogger("paradup.access")
-_PID = os.getpid()
 
 REQUESTS = Counter("paradup_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -84,7 +83,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
-            "pid": _PID,
+            "pid": os.getpid(),  # at each call: forked workers import nothing of their own
         }
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
@@ -129,7 +128,7 @@ class Observe:
                 responded = True
                 headers = MutableHeaders(scope=message)
                 headers["x-request-id"] = request_id
-                headers["x-served-by"] = f"pid-{_PID}"
+                headers["x-served-by"] = f"pid-{os.getpid()}"
             await send(message)
 
         try:

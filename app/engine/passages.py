@@ -104,6 +104,7 @@ class PassageFinder:
         text = "warm up the passage kernels with words repeated twice over"
         query, source = self.tokens([text, text])
         self._align(query, source, None)
+        kgram_hashes(query.ids, self.rules.scheme.kgram)  # repeats within the article
 
     def _align(self, query: Tokens, source: Tokens, anchors: npt.NDArray[np.intp] | None) -> list[Span]:
         r = self.rules

@@ -104,12 +104,22 @@ class Server:
         raise RuntimeError(f"{self.command} never answered")
 
     def pids(self) -> list[int]:
-        """The master and its worker processes (uvicorn forks workers)."""
+        """The master and its worker processes."""
         assert self.proc is not None
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
         kids = [int(p) for p in children.read_text().split()] if children.exists() else []
-        # Skip multiprocessing's helpers (the resource tracker): workers run spawn_main.
-        workers = [k for k in kids if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()]
+        # Skip multiprocessing's helpers (the resource tracker): workers spawned
+        # by uvicorn run spawn_main, workers forked by paradup's own master
+        # (app/api/prefork.py) have the master's command line.
+        master = Path(f"/proc/{self.proc.pid}/cmdline").read_bytes()
+        workers = []
+        for kid in kids:
+            try:
+                line = Path(f"/proc/{kid}/cmdline").read_bytes()
+            except FileNotFoundError:  # exited since the list was read
+                continue
+            if b"spawn_main" in line or line == master:
+                workers.append(kid)
         return [self.proc.pid, *workers]
 
     def stop(self) -> None:
