@@ -347,25 +347,33 @@ while pos <= #blob do
   local key = prefix .. 'b' .. string.sub(blob, pos, pos + 2)
   local nrem, nadd = struct.unpack('>I4>I4', string.sub(blob, pos + 3, pos + 10))
   pos = pos + 11
-  local s = redis.call('GET', key) or ''
-  for r = 1, nrem do
-    local rec, at, from = string.sub(blob, pos, pos + 6), nil, 1
-    pos = pos + 7
-    while true do
-      at = string.find(s, rec, from, true)
-      if not at then break end
-      if (at - 1) % 7 == 0 then
-        s = string.sub(s, 1, at - 1) .. string.sub(s, at + 7)
-        break
-      end
-      from = at + 1
-    end
-  end
-  if nadd > 0 then
-    s = s .. string.sub(blob, pos, pos + nadd * 7 - 1)
+  if nrem == 0 then
+    -- Records only added (new documents, most of an ingest): APPEND grows
+    -- the string in place instead of copying the whole bucket into Lua and
+    -- back, which cost more the larger the index.
+    if nadd > 0 then redis.call('APPEND', key, string.sub(blob, pos, pos + nadd * 7 - 1)) end
     pos = pos + nadd * 7
+  else
+    local s = redis.call('GET', key) or ''
+    for r = 1, nrem do
+      local rec, at, from = string.sub(blob, pos, pos + 6), nil, 1
+      pos = pos + 7
+      while true do
+        at = string.find(s, rec, from, true)
+        if not at then break end
+        if (at - 1) % 7 == 0 then
+          s = string.sub(s, 1, at - 1) .. string.sub(s, at + 7)
+          break
+        end
+        from = at + 1
+      end
+    end
+    if nadd > 0 then
+      s = s .. string.sub(blob, pos, pos + nadd * 7 - 1)
+      pos = pos + nadd * 7
+    end
+    if #s == 0 then redis.call('DEL', key) else redis.call('SET', key, s) end
   end
-  if #s == 0 then redis.call('DEL', key) else redis.call('SET', key, s) end
 end
 redis.call('HINCRBY', meta, 'documents', ARGV[i + 1])
 redis.call('HINCRBY', meta, 'paragraphs', ARGV[i + 2])
