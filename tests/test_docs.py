@@ -14,7 +14,7 @@ from pydantic.fields import FieldInfo
 import app.store.redis
 from app.cli import parser
 from app.settings import Settings
-from app.store.redis_client import DEFAULT_BUCKET_BITS, DEFAULT_CLUSTER_BUCKET_BITS
+from app.store.redis_client import DEFAULT_BUCKET_BITS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -117,11 +117,6 @@ def test_the_command_line_preamble_names_only_real_options() -> None:
 def test_the_redis_bucket_bits_default_is_the_code_s() -> None:
     redis_doc = (ROOT / "docs" / "redis.md").read_text(encoding="utf-8")
     for where, text in (("app/store/redis.py", app.store.redis.__doc__ or ""), ("docs/redis.md", redis_doc)):
-        # The default of a standalone server, then a cluster's.
-        stated = re.findall(
-            r"bucket_bits\S*\s*\([^)]*?default (\d+), or (\d+) on\s+\S*redis\+cluster://\S*\)", text
-        )
+        stated = re.findall(r"bucket_bits\S*\s*\([^)]*?default (\d+)\)", text)
         assert stated, f"{where} states no bucket_bits default"
-        assert {(int(a), int(c)) for a, c in stated} == {
-            (DEFAULT_BUCKET_BITS, DEFAULT_CLUSTER_BUCKET_BITS)
-        }, where
+        assert {int(s) for s in stated} == {DEFAULT_BUCKET_BITS}, where

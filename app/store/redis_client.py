@@ -23,16 +23,12 @@ from app.store.base import StoreBroken, StoreError, StoreUnavailable
 DEFAULT_BUCKET_BITS = 14
 # Logical shards of a namespace (one hash tag each, so a cluster spreads
 # them over its masters); a power of two, fixed at creation. A check asks
-# every shard, and its cost on the server grows with their number times the
-# buckets each reads (each shard searches its own buckets for every key of
-# the article): one server gains nothing from shards, so a standalone
-# namespace has one by default. On a cluster, 16 shards (6/5/5 on 3 masters:
-# 37.5/31.25/31.25 %, inside 33 % +- 5) with 2**16 buckets (4,096 a shard,
-# so a check reads about a tenth of each) cost a check about a third of the
-# Redis time of 64 shards with 2**14 (256 a shard, nearly all read), for
-# about 33 bytes a paragraph more at 100,000 paragraphs (docs/redis.md).
+# every shard, and its cost on the server grows with their number (each
+# shard tests every key of the article against its filter, then reads the
+# buckets of those that pass): one server gains nothing from shards, so a
+# standalone namespace has one by default; a cluster 16, the fewest that
+# keep 3 masters within 33 % +- 5 of an index (6/5/5: 37.5/31.25/31.25 %).
 DEFAULT_SHARDS = 16
-DEFAULT_CLUSTER_BUCKET_BITS = 16
 DEFAULT_STANDALONE_SHARDS = 1
 MAX_SHARDS = 256
 DEFAULT_WAIT_TIMEOUT_MS = 1000
@@ -95,15 +91,15 @@ def parse_url(url: str) -> Target:
     namespace = query.pop("namespace", "default")
     if not NAMESPACE.match(namespace):
         raise StoreError(f"invalid namespace {namespace!r}: use 1-64 letters, digits, '_', '.', ':' or '-'")
-    cluster = parts.scheme == "redis+cluster"
     try:
-        bits = int(query.pop("bucket_bits", DEFAULT_CLUSTER_BUCKET_BITS if cluster else DEFAULT_BUCKET_BITS))
+        bits = int(query.pop("bucket_bits", DEFAULT_BUCKET_BITS))
     except ValueError as exc:
         raise StoreError("bucket_bits must be an integer") from exc
     if not 8 <= bits <= 24:
         raise StoreError("bucket_bits must be between 8 and 24")
     create = _flag(query.pop("create", "0"), "create")
     named_shards = "shards" in query
+    cluster = parts.scheme == "redis+cluster"
     default_shards = DEFAULT_SHARDS if cluster else DEFAULT_STANDALONE_SHARDS
     shards = _integer(query, "shards", default_shards, 1, MAX_SHARDS)
     if shards & (shards - 1):
