@@ -20,7 +20,8 @@ suffix's top bits pick (redis_layout.Layout.filter_offsets). A check tests
 every key's bit with one BITFIELD_RO per shard, in C, and reads and searches
 only the buckets of the keys that pass: a key of an article is in at most a
 few shards, and each shard was reading a bucket for every key. The bits are
-a superset: records removed leave theirs set (only costing a bucket read).
+a superset: records removed leave theirs set (only costing a bucket read)
+until the shard is empty, when the filter is deleted.
 Shards made before the filter have no ``filter`` in meta and read every
 bucket as before.
 
@@ -404,8 +405,10 @@ while pos <= #blob do
   end
   if #s == 0 then redis.call('DEL', key) else redis.call('SET', key, s) end
 end
-redis.call('HINCRBY', meta, 'documents', ARGV[i + 1])
+local documents = redis.call('HINCRBY', meta, 'documents', ARGV[i + 1])
 redis.call('HINCRBY', meta, 'paragraphs', ARGV[i + 2])
+-- An empty shard holds no records: its filter's stale bits go too.
+if documents == 0 then redis.call('DEL', prefix .. 'f') end
 local mode, bits = ARGV[i + 3], ARGV[i + 4]
 if mode ~= '' and redis.call('HEXISTS', meta, 'filter') == 1 then
   local filter = prefix .. 'f'
