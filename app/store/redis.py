@@ -8,7 +8,7 @@ as ``socket_timeout`` may be added to the standalone forms)::
     redis+cluster://[user:password@]host:port[,host:port...]?namespace=news
 
 ``namespace`` (default ``default``) separates indexes sharing one Redis; it
-is created only by a URL with ``create=1``, and ``shards`` (default 16 on a
+is created only by a URL with ``create=1``, and ``shards`` (default 32 on a
 cluster, 1 on a standalone server) and ``bucket_bits`` (default 14) are fixed
 then. ``wait_replicas`` (default 0) and ``wait_timeout`` (ms, default
 1000) make every write wait for that many replicas of each master written.

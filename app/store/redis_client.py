@@ -26,9 +26,10 @@ DEFAULT_BUCKET_BITS = 14
 # every shard, and its cost on the server grows with their number (each
 # shard tests every key of the article against its filter, then reads the
 # buckets of those that pass): one server gains nothing from shards, so a
-# standalone namespace has one by default; a cluster 16, the fewest that
-# keep 3 masters within 33 % +- 5 of an index (6/5/5: 37.5/31.25/31.25 %).
-DEFAULT_SHARDS = 16
+# standalone namespace has one by default; a cluster 32, the fewest that
+# keep 3 masters within 33 % +- 5 of an index (11/11/10, or 11/10/11; 16
+# shards fall 6/5/5 or 6/4/6, as the tags' slots fall on the masters' ranges).
+DEFAULT_SHARDS = 32
 DEFAULT_STANDALONE_SHARDS = 1
 MAX_SHARDS = 256
 DEFAULT_WAIT_TIMEOUT_MS = 1000
