@@ -108,7 +108,7 @@ def test_a_check_is_one_round_trip_per_master(request: pytest.FixtureRequest, ba
     url: str = request.getfixturevalue(f"{backend.replace('-', '_')}_url")
     # 8 shards on the standalone server too: one call still covers them all
     with closing(open_redis(url + ("&shards=8" if backend == "redis" else ""))) as store:
-        assert store.layout.shards == (8 if backend == "redis" else 64)
+        assert store.layout.shards == (8 if backend == "redis" else 32)
         store.put([document(f"doc-{n}", TEXTS) for n in range(20)])
         keys = FP.band_keys(TEXTS[:2])
         bands = np.concatenate([FP.split_keys(k)[0] for k in keys])

@@ -8,9 +8,9 @@ as ``socket_timeout`` may be added to the standalone forms)::
     redis+cluster://[user:password@]host:port[,host:port...]?namespace=news
 
 ``namespace`` (default ``default``) separates indexes sharing one Redis; it
-is created only by a URL with ``create=1``, and ``shards`` (default 64 on a
-cluster, 1 on a standalone server) and ``bucket_bits`` (default 14) are
-fixed then. ``wait_replicas`` (default 0) and ``wait_timeout`` (ms, default
+is created only by a URL with ``create=1``, and ``shards`` (default 32 on a
+cluster, 1 on a standalone server) and ``bucket_bits`` (default 14) are fixed
+then. ``wait_replicas`` (default 0) and ``wait_timeout`` (ms, default
 1000) make every write wait for that many replicas of each master written.
 Connections, URL options and the checks that refuse a vanished namespace or
 an evicting Redis are in ``redis_client``; shards and packing in
@@ -186,7 +186,7 @@ class RedisStore:
             Call(
                 s,
                 layout.metas[s],
-                [layout.prefixes[s], self.scheme, layout.shard_bits, layout.shards],
+                [layout.prefixes[s], self.scheme, layout.shard_bits, layout.shards, layout.filter_bits],
                 (layout.prefixes[s] + b"ids",) if self.cluster else (),
             )
             for s in range(layout.shards)
@@ -308,8 +308,9 @@ class RedisStore:
             digest = doc.digest if doc else ""
             args += [op, doc_id, old_seq, old_digest, seq, digest, metadata, len(texts), *texts]
         blob, buckets = self.layout.changes(removed, added)
+        mode, bits = self.layout.filter_change(added)
         keys = self.layout.write_keys(shard, seqs, buckets) if self.cluster else ()
-        return [*args, blob, delta_docs, delta_paras], keys
+        return [*args, blob, delta_docs, delta_paras, mode, bits], keys
 
     def delete(self, document_id: str) -> bool:
         shard = shard_of(document_id, self.layout.shards)
@@ -363,8 +364,9 @@ class RedisStore:
         ]
         layout = self.layout
         calls = [Call(s, layout.metas[s], [layout.prefixes[s]]) for s in range(layout.shards)]
+        tests = [x for offset in layout.filter_offsets(queries).tolist() for x in ("GET", "u1", offset)]
         with self._guard():
-            raw = self.waves.run_grouped("candidates", calls, args, [self.scheme], "check")
+            raw = self.waves.run_grouped("candidates", calls, args, [*tests, self.scheme], "check")
         listed = queries.tolist()
         found: dict[int, list[int]] = {}
         stored: dict[int, StoredParagraph] = {}

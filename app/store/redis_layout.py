@@ -17,6 +17,7 @@ local ref is ``seq << 12 | paragraph index`` (4 bytes in a bucket record),
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any
@@ -35,6 +36,12 @@ REF = 4  # bytes of a local ref in a record
 SUFFIX = 3  # bytes of a band key kept in a record, after its bucket
 RECORD = SUFFIX + REF
 HEAD = 3 + SUFFIX  # a query: bucket (3 bytes) + suffix
+# A shard's filter (see redis_lua) gives each of its buckets 2**FILTER_BITS
+# bits, fewer when that would pass a string's 2**32 bits.
+FILTER_BITS = 10
+# Below this many bits set per filter byte, a write sets its bits one by one
+# (SETBIT); above, it ORs in a bitmap the size of the filter (BITOP).
+SPARSE_FILTER = 1 / 256
 
 U64 = npt.NDArray[np.uint64]
 
@@ -44,19 +51,27 @@ LOCAL_REFS = (1 << 32) - 1  # a ref's local part
 
 def unpack_refs(packed: bytes, shard: int) -> list[int]:
     """The refs of one shard's concatenated local refs."""
+    return _with_shard(struct.unpack(f">{len(packed) // REF}I", packed), shard)
+
+
+def _with_shard(local: tuple[int, ...], shard: int) -> list[int]:
+    if not shard:
+        return list(local)
     base = shard << 32
-    return [base | int.from_bytes(packed[i : i + REF], "big") for i in range(0, len(packed), REF)]
+    return [base | ref for ref in local]
+
+
+_HIT = struct.Struct(">IH")
 
 
 def unpack_hits(blob: bytes, shard: int) -> Iterator[tuple[int, list[int]]]:
-    """(query index, refs) of a shard's hits (see redis_lua.CANDIDATES)."""
+    """(query index, refs) of a shard's hits (see redis_lua.CANDIDATES).
+    One C-level unpack per hit: a check has hundreds of them."""
     pos = 0
     while pos < len(blob):
-        index = int.from_bytes(blob[pos : pos + 4], "big")
-        count = int.from_bytes(blob[pos + 4 : pos + 6], "big")
-        end = pos + 6 + count * REF
-        yield index, unpack_refs(blob[pos + 6 : end], shard)
-        pos = end
+        index, count = _HIT.unpack_from(blob, pos)
+        yield index, _with_shard(struct.unpack_from(f">{count}I", blob, pos + 6), shard)
+        pos += 6 + count * REF
 
 
 # A document's state, as STATE finds it: None (absent), (seq, None) (the
@@ -157,6 +172,7 @@ class Layout:
         self.root = f"paradup:{{{namespace}}}:layout".encode()
         self.old_meta = f"paradup:{{{namespace}}}:meta".encode()
         self.prefixes = [f"paradup:{{{tag}}}:".encode() for tag in shard_tags(namespace, shards)]
+        self.filter_bits = max(0, min(FILTER_BITS, 32 - self.shard_bits))
         self.metas = [p + b"meta" for p in self.prefixes]
 
     def fixed_keys(self) -> list[bytes]:
@@ -193,6 +209,27 @@ class Layout:
         rows[:, SUFFIX:] = _as_bytes(refs, REF)
         return (heads >> np.uint64(8 * SUFFIX)).astype(np.int64), rows.tobytes()
 
+    def filter_offsets(self, keys: Keys) -> U64:
+        """Each band key's bit in its shard's filter: its bucket's run of
+        bits, then the top bits of its suffix (the same in every shard)."""
+        return self._heads(keys) >> np.uint64(8 * SUFFIX - self.filter_bits)
+
+    def filter_change(self, added: Sequence[tuple[Keys, U64]]) -> tuple[str, bytes]:
+        """How APPLY sets the filter bits of the records ``added``: "o" and
+        4-byte offsets, "b" and a bitmap to OR in, or "" (none)."""
+        keys = [k for k, _ in added if k.size]
+        if not keys:
+            return "", b""
+        offsets = np.unique(self.filter_offsets(np.concatenate(keys)))
+        size = (1 << (self.shard_bits + self.filter_bits)) // 8
+        if offsets.size < size * SPARSE_FILTER:
+            return "o", offsets.astype(">u4").tobytes()
+        bitmap = np.zeros(size, np.uint8)
+        # Redis numbers a string's bits from the top bit of its first byte.
+        masks = (np.uint64(0x80) >> (offsets & np.uint64(7))).astype(np.uint8)
+        np.bitwise_or.at(bitmap, (offsets >> np.uint64(3)).astype(np.int64), masks)
+        return "b", bitmap.tobytes()
+
     def changes(
         self, removed: Sequence[tuple[Keys, U64]], added: Sequence[tuple[Keys, U64]]
     ) -> tuple[bytes, list[bytes]]:
@@ -219,10 +256,11 @@ class Layout:
 
     def write_keys(self, shard: int, seqs: Sequence[str], buckets: Sequence[bytes]) -> tuple[bytes, ...]:
         """Every key a write of ``shard`` touches besides its meta: ids,
-        names, the documents ``seqs`` (old and new) and the ``buckets``."""
+        names, the filter, the documents ``seqs`` (old and new) and the ``buckets``."""
         prefix = self.prefixes[shard]
         docs = [prefix + b"d" + s.encode() for s in sorted(set(seqs))]
-        return (prefix + b"ids", prefix + b"names", *docs, *(prefix + b"b" + b for b in buckets))
+        filters = (prefix + b"f", prefix + b"fd")  # the filter and APPLY's scratch key
+        return (prefix + b"ids", prefix + b"names", *filters, *docs, *(prefix + b"b" + b for b in buckets))
 
     def document_keys(self, shard: int, locals_: Sequence[int]) -> tuple[bytes, ...]:
         """The document lists holding these local refs."""

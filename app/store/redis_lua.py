@@ -12,6 +12,18 @@ and under each shard's prefix ``paradup:{<tag>}:`` (one slot per shard):
                     a prefix is a range (ZRANGEBYLEX) instead of a scan
 - ``d<seq>``        LIST: id, digest, metadata JSON, paragraph texts...
 - ``b<bucket>``     STRING: 7-byte records, suffix (3 bytes) + local ref (4 bytes)
+- ``f``             STRING: the shard's filter, a bitmap (shards created with
+                    meta's ``filter``, the bits per bucket, set)
+
+A shard's filter has, per bucket, 2**filter bits; a record sets the one its
+suffix's top bits pick (redis_layout.Layout.filter_offsets). A check tests
+every key's bit with one BITFIELD_RO per shard, in C, and reads and searches
+only the buckets of the keys that pass: a key of an article is in at most a
+few shards, and each shard was reading a bucket for every key. The bits are
+a superset: records removed leave theirs set (only costing a bucket read)
+until the shard is empty, when the filter is deleted.
+Shards made before the filter have no ``filter`` in meta and read every
+bucket as before.
 
 A band key's top bits pick its bucket (2**bucket_bits / shards buckets per
 shard) and the next 24 bits are its suffix inside it. Buckets are plain
@@ -64,7 +76,7 @@ end
 return redis.call('HMGET', KEYS[1], 'scheme', 'shards', 'bucket_bits')
 """
 
-# ARGV: prefix, scheme, bucket bits, shards. Creates the shard's meta unless
+# ARGV: prefix, scheme, bucket bits, shards, filter bits. Creates the shard's meta unless
 # it exists; refuses when documents are left without it (a namespace partly
 # deleted). Returns the stored scheme.
 CREATE = """
@@ -73,7 +85,7 @@ if redis.call('EXISTS', meta) == 0 then
   if redis.call('EXISTS', prefix .. 'ids') == 1 then
     return redis.error_reply('PARADUP_DAMAGED')
   end
-  redis.call('HSET', meta, 'scheme', ARGV[2], 'bucket_bits', ARGV[3], 'shards', ARGV[4])
+  redis.call('HSET', meta, 'scheme', ARGV[2], 'bucket_bits', ARGV[3], 'shards', ARGV[4], 'filter', ARGV[5])
 end
 return redis.call('HGET', meta, 'scheme')
 """
@@ -149,7 +161,9 @@ end
 # the kept number, the lowest; a posting list longer than the largest cut
 # at one more than it), then the candidates (see base.CandidateRule): the
 # refs of each band query, and those of posting lists no longer than the
-# largest, each once: ref, id, text, metadata.
+# largest, each once: ref, id, text, metadata. After the prefixes and before
+# the scheme: BITFIELD_RO's arguments (GET u1 <offset>) of each query's
+# filter bit, in query order.
 CANDIDATES = (
     "#!lua flags=allow-cross-slot-keys,no-writes\n"
     + READ
@@ -167,23 +181,46 @@ for i = 1, #q, 6 do
     distinct[#distinct + 1] = b
   end
 end
-local answers = {}
-for shard = 1, tonumber(ARGV[5]) do
+local answers, shards = {}, tonumber(ARGV[5])
+local tests, last_test = 6 + shards, #ARGV - 1
+for shard = 1, shards do
   local prefix = ARGV[5 + shard]
-  local stored_scheme = redis.call('HGET', prefix .. 'meta', 'scheme')
-  if stored_scheme ~= expected_scheme then
-    return redis.error_reply('PARADUP_NAMESPACE ' .. tostring(stored_scheme))
+  local head = redis.call('HMGET', prefix .. 'meta', 'scheme', 'filter')
+  if head[1] ~= expected_scheme then
+    return redis.error_reply('PARADUP_NAMESPACE ' .. tostring(head[1]))
+  end
+  -- pass[n]: 1 when query n's filter bit is set (or the shard has no filter).
+  local pass, wanted_buckets = {}, distinct
+  if head[2] then
+    -- 2,400 arguments a call: unpack's limit is 8,000 values.
+    for first = tests, last_test, 2400 do
+      local upto = math.min(first + 2399, last_test)
+      local bits = redis.call('BITFIELD_RO', prefix .. 'f', unpack(ARGV, first, upto))
+      for k = 1, #bits do pass[#pass + 1] = bits[k] end
+    end
+    local seen_here = {}
+    wanted_buckets = {}
+    for n = 1, #qb do
+      if pass[n] == 1 and not seen_here[qb[n]] then
+        seen_here[qb[n]] = true
+        wanted_buckets[#wanted_buckets + 1] = qb[n]
+      end
+    end
+  else
+    for n = 1, #qb do pass[n] = 1 end
   end
   local buckets = {}
-  for first = 1, #distinct, 4000 do
+  for first = 1, #wanted_buckets, 4000 do
     local names = {}
-    for k = first, math.min(first + 3999, #distinct) do names[#names + 1] = prefix .. 'b' .. distinct[k] end
+    for k = first, math.min(first + 3999, #wanted_buckets) do
+      names[#names + 1] = prefix .. 'b' .. wanted_buckets[k]
+    end
     local values = redis.call('MGET', unpack(names))
-    for k = 1, #names do buckets[distinct[first + k - 1]] = values[k] end
+    for k = 1, #names do buckets[wanted_buckets[first + k - 1]] = values[k] end
   end
   local out, wanted, order = {}, {}, {}
   for n = 1, #qb do
-    local s = buckets[qb[n]]
+    local s = pass[n] == 1 and buckets[qb[n]]
     -- Most queries miss in most shards: one search, and no table, for those.
     local at = s and string.find(s, qs[n], 1, true)
     if at then
@@ -285,7 +322,8 @@ return out
 # KEYS[1]: meta. ARGV: prefix, document count, then per document
 #   op ('p' put, 'd' delete, 'c' check only), id, expected seq ('' = absent),
 #   expected digest, seq, digest, metadata, paragraph count, texts...
-# then the bucket changes, document delta, paragraph delta. Bucket changes
+# then the bucket changes, document delta, paragraph delta, the filter
+# change (redis_layout.Layout.filter_change: mode, bits). Bucket changes
 # are grouped by bucket on the client, because Lua pays about a microsecond
 # per string it makes: per touched bucket, bucket (3 bytes), removed and
 # added record counts (4 bytes each), the removed records, the added ones.
@@ -367,8 +405,25 @@ while pos <= #blob do
   end
   if #s == 0 then redis.call('DEL', key) else redis.call('SET', key, s) end
 end
-redis.call('HINCRBY', meta, 'documents', ARGV[i + 1])
+local documents = redis.call('HINCRBY', meta, 'documents', ARGV[i + 1])
 redis.call('HINCRBY', meta, 'paragraphs', ARGV[i + 2])
+-- An empty shard holds no records: its filter's stale bits go too.
+if documents == 0 then redis.call('DEL', prefix .. 'f') end
+local mode, bits = ARGV[i + 3], ARGV[i + 4]
+if mode ~= '' and redis.call('HEXISTS', meta, 'filter') == 1 then
+  local filter = prefix .. 'f'
+  if mode == 'b' then
+    -- A large batch: OR in, in C, a bitmap of the whole filter.
+    local scratch = prefix .. 'fd'
+    redis.call('SET', scratch, bits)
+    redis.call('BITOP', 'OR', filter, filter, scratch)
+    redis.call('DEL', scratch)
+  else
+    for p = 1, #bits, 4 do
+      redis.call('SETBIT', filter, struct.unpack('>I4', string.sub(bits, p, p + 3)), 1)
+    end
+  end
+end
 return 1
 """
 )
