@@ -15,7 +15,8 @@ then. ``wait_replicas`` (default 0) and ``wait_timeout`` (ms, default
 Connections, URL options and the checks that refuse a vanished namespace or
 an evicting Redis are in ``redis_client``; shards and packing in
 ``redis_layout``; the key layout and why each write is atomic in
-``redis_lua``; waves of shard calls in ``redis_wave``.
+``redis_lua``; waves of shard calls in ``redis_wave``; opening a namespace in
+``redis_root``.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ from typing import Any
 import numpy as np
 
 from app.store import redis_lua as lua
+from app.store import redis_lua_reads as reads
 from app.store.base import (
     BandKeys,
     CandidateRule,
     Candidates,
     Keys,
     NewDocument,
-    SchemeMismatch,
     StoreBroken,
     StoredDocument,
     StoredParagraph,
@@ -44,12 +45,9 @@ from app.store.base import (
     refuse_repeated_ids,
 )
 from app.store.redis_client import (
-    as_text,
     connect,
     eviction_problems,
     guard,
-    missing_namespace,
-    one_slot_layout,
     parse_url,
 )
 from app.store.redis_layout import (
@@ -60,6 +58,7 @@ from app.store.redis_layout import (
     U64,
     Layout,
     State,
+    lex_range,
     local_refs,
     shard_of,
     stored_paragraphs,
@@ -67,7 +66,7 @@ from app.store.redis_layout import (
     unpack_refs,
     unpack_state,
 )
-from app.store.redis_retry import retrying
+from app.store.redis_root import open_root
 from app.store.redis_wave import Call, Waves
 
 MAX_ATTEMPTS = 50
@@ -76,13 +75,6 @@ MAX_ATTEMPTS = 50
 Step = tuple[str, str, str, bytes, str, NewDocument | None]
 # APPLY's arguments for one shard, and the keys it declares.
 Plan = tuple[list[bytes | str | int], tuple[bytes, ...]]
-
-
-def _lex_range(prefix: str) -> tuple[bytes, bytes]:
-    """ZRANGEBYLEX bounds of the ids starting with ``prefix``: UTF-8 never
-    holds the byte 0xff, so every such id sorts below prefix + 0xff."""
-    encoded = prefix.encode()
-    return b"[" + encoded, b"(" + encoded + b"\xff"
 
 
 class RedisStore:
@@ -96,19 +88,19 @@ class RedisStore:
         self._band_keys = band_keys
         with self._guard():
             self.client = connect(target)
-            shards, bits = self._open_root(target.shards, target.bucket_bits, target.create)
+            shards, bits = open_root(self.client, self.namespace, self.scheme, target)
             self.layout = Layout(target.namespace, shards, bits)
             self.waves = Waves(
                 self.client,
                 {
                     "create": lua.CREATE,
                     "stats": lua.STATS,
-                    "candidates": lua.CANDIDATES,
-                    "lookup": lua.LOOKUP,
-                    "paragraphs": lua.PARAGRAPHS,
+                    "candidates": reads.CANDIDATES,
+                    "lookup": reads.LOOKUP,
+                    "paragraphs": reads.PARAGRAPHS,
                     "state": lua.STATE,
                     "apply": lua.APPLY,
-                    "first_paragraphs": lua.FIRST_PARAGRAPHS,
+                    "first_paragraphs": reads.FIRST_PARAGRAPHS,
                 },
                 target.wait_replicas,
                 target.wait_timeout,
@@ -150,35 +142,6 @@ class RedisStore:
 
     def _everywhere(self, args: Sequence[bytes | str | int] = ()) -> dict[int, Sequence[bytes | str | int]]:
         return dict.fromkeys(range(self.layout.shards), args)
-
-    def _open_root(self, shards: int, bits: int, create: bool) -> tuple[int, int]:
-        """The namespace's shard count and bucket bits, after checking its
-        scheme. It is created only when asked (``create=1``): a namespace
-        that vanished must not come back empty unnoticed."""
-        probe = Layout(self.namespace, 1, bits)
-        # Each call declares every key it touches, so a slot migration
-        # refuses it before it runs: retrying is safe, writes included.
-        if create:
-            script = self.client.register_script(lua.CREATE_ROOT)
-            found = retrying(
-                lambda: script(keys=[probe.root, probe.old_meta], args=[self.scheme, shards, bits]),
-                read_only=False,
-            )
-        else:
-            found = retrying(lambda: self.client.hmget(probe.root, ["scheme", "shards", "bucket_bits"]), True)
-        stored_scheme, stored_shards, stored_bits = (as_text(v) for v in found)
-        if not stored_scheme:
-            if retrying(lambda: self.client.exists(probe.old_meta), True):
-                raise one_slot_layout(self.namespace)
-            raise missing_namespace(self.namespace)
-        if stored_scheme != self.scheme:
-            raise SchemeMismatch(
-                f"namespace {self.namespace!r} was indexed with {stored_scheme!r}, not {self.scheme!r}: "
-                "use the same fingerprint settings or a new namespace"
-            )
-        # The namespace's creator fixed shards and buckets; a URL asking for
-        # others must not scatter keys where lookups will not look.
-        return int(stored_shards), int(stored_bits)
 
     def _create_shards(self) -> None:
         layout = self.layout
@@ -396,7 +359,7 @@ class RedisStore:
         return out
 
     def first_paragraphs(self, prefix: str, limit: int) -> list[StoredDocument]:
-        raw = self._run("first_paragraphs", self._everywhere([*_lex_range(prefix), limit]), "read")
+        raw = self._run("first_paragraphs", self._everywhere([*lex_range(prefix), limit]), "read")
         found = [
             StoredDocument(
                 answer[i].decode(),

@@ -65,7 +65,7 @@ _HIT = struct.Struct(">IH")
 
 
 def unpack_hits(blob: bytes, shard: int) -> Iterator[tuple[int, list[int]]]:
-    """(query index, refs) of a shard's hits (see redis_lua.CANDIDATES).
+    """(query index, refs) of a shard's hits (see redis_lua_reads.CANDIDATES).
     One C-level unpack per hit: a check has hundreds of them."""
     pos = 0
     while pos < len(blob):
@@ -111,7 +111,7 @@ def stored_paragraphs(shard: int, raw: Sequence[Any], start: int) -> Iterator[tu
         if doc_id is None:
             continue
         if meta is not None:
-            # Sent with the document's first ref only (see redis_lua.READ).
+            # Sent with the document's first ref only (see redis_lua_reads.READ).
             metadata[doc_id] = LazyJson(meta)
         if text is not None:
             local = int.from_bytes(ref, "big")
@@ -267,3 +267,10 @@ class Layout:
         prefix = self.prefixes[shard]
         seqs = sorted({ref >> INDEX_BITS for ref in locals_})
         return tuple(prefix + b"d" + str(seq).encode() for seq in seqs)
+
+
+def lex_range(prefix: str) -> tuple[bytes, bytes]:
+    """ZRANGEBYLEX bounds of the ids starting with ``prefix``: UTF-8 never
+    holds the byte 0xff, so every such id sorts below prefix + 0xff."""
+    encoded = prefix.encode()
+    return b"[" + encoded, b"(" + encoded + b"\xff"

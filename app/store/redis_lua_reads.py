@@ -1,0 +1,214 @@
+"""The Redis backend's read scripts (the layout they read and ``GUARD``
+are in ``redis_lua``): a check's one call per master, lookups, paragraphs
+and the first paragraphs of an id range. None of them writes."""
+
+from __future__ import annotations
+
+from app.store.redis_lua import GUARD
+
+# Helpers of the read scripts. ``bucket``: a bucket's records, read once
+# per script. ``refs``: the refs of the records whose suffix is ``suffix``
+# (a match must start on a record boundary). ``fetch``: id, text and
+# metadata of a local ref appended to ``out`` (false for what is gone;
+# metadata with a document's first ref only, since one check's candidates
+# are often several paragraphs of one document).
+READ = """
+local function bucket(prefix, cache, b)
+  local s = cache[b]
+  if s == nil then
+    s = redis.call('GET', prefix .. 'b' .. b) or ''
+    cache[b] = s
+  end
+  return s
+end
+local function refs(s, suffix, pos)
+  local hits = {}
+  while true do
+    local at = string.find(s, suffix, pos, true)
+    if not at then break end
+    if (at - 1) % 7 == 0 then
+      hits[#hits + 1] = string.sub(s, at + 3, at + 6)
+      pos = at + 7
+    else
+      pos = at + 1
+    end
+  end
+  return hits
+end
+local function fetch(prefix, ref, ids, out)
+  local b1, b2, b3, b4 = string.byte(ref, 1, 4)
+  local key = prefix .. 'd' .. (b1 * 4096 + b2 * 16 + math.floor(b3 / 16))
+  local id = ids[key]
+  local meta = false
+  if id == nil then
+    id = redis.call('LINDEX', key, 0)
+    ids[key] = id
+    if id then meta = redis.call('LINDEX', key, 2) end
+  end
+  local text = false
+  if id then text = redis.call('LINDEX', key, 3 + (b3 % 16) * 256 + b4) end
+  out[#out + 1] = id
+  out[#out + 1] = text
+  out[#out + 1] = meta
+end
+"""
+
+# The check's one call to a master, for any number of the shards it holds
+# (the flag lets one script read several slots of its node; a slot that is
+# moving away makes the script fail, and the caller then sends each shard
+# on its own, following the redirection).
+# KEYS[1]: the first shard's meta (routes the call). ARGV: 6-byte queries
+# (bucket + suffix), band query count, refs kept per band query, largest
+# posting list that proposes candidates, shard count, the shards' prefixes,
+# scheme. The first queries are band keys, the others passage fingerprints.
+# Queries are parsed once and each shard's buckets read in one MGET: Lua
+# pays microseconds per redis.call and per string it makes, and a check
+# asks every shard. Returns, per shard: its GUARD failure, or a list of: the
+# hits (per query with some, 4-byte index, 2-byte count, its refs: at most
+# the kept number, the lowest; a posting list longer than the largest cut
+# at one more than it), then the candidates (see base.CandidateRule): the
+# refs of each band query, and those of posting lists no longer than the
+# largest, each once: ref, id, text, metadata. After the prefixes and before
+# the scheme: BITFIELD_RO's arguments (GET u1 <offset>) of each query's
+# filter bit, in query order.
+CANDIDATES = (
+    "#!lua flags=allow-cross-slot-keys,no-writes\n"
+    + READ
+    + """
+local expected_scheme = ARGV[#ARGV]
+local q = ARGV[1]
+local bands, per_band, per_posting = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local qb, qs, distinct, seen = {}, {}, {}, {}
+for i = 1, #q, 6 do
+  local b = string.sub(q, i, i + 2)
+  qb[#qb + 1] = b
+  qs[#qs + 1] = string.sub(q, i + 3, i + 5)
+  if not seen[b] then
+    seen[b] = true
+    distinct[#distinct + 1] = b
+  end
+end
+local answers, shards = {}, tonumber(ARGV[5])
+local tests, last_test = 6 + shards, #ARGV - 1
+for shard = 1, shards do
+  local prefix = ARGV[5 + shard]
+  local head = redis.call('HMGET', prefix .. 'meta', 'scheme', 'filter')
+  if head[1] ~= expected_scheme then
+    return redis.error_reply('PARADUP_NAMESPACE ' .. tostring(head[1]))
+  end
+  -- pass[n]: 1 when query n's filter bit is set (or the shard has no filter).
+  local pass, wanted_buckets = {}, distinct
+  if head[2] then
+    -- 2,400 arguments a call: unpack's limit is 8,000 values.
+    for first = tests, last_test, 2400 do
+      local upto = math.min(first + 2399, last_test)
+      local bits = redis.call('BITFIELD_RO', prefix .. 'f', unpack(ARGV, first, upto))
+      for k = 1, #bits do pass[#pass + 1] = bits[k] end
+    end
+    local seen_here = {}
+    wanted_buckets = {}
+    for n = 1, #qb do
+      if pass[n] == 1 and not seen_here[qb[n]] then
+        seen_here[qb[n]] = true
+        wanted_buckets[#wanted_buckets + 1] = qb[n]
+      end
+    end
+  else
+    for n = 1, #qb do pass[n] = 1 end
+  end
+  local buckets = {}
+  for first = 1, #wanted_buckets, 4000 do
+    local names = {}
+    for k = first, math.min(first + 3999, #wanted_buckets) do
+      names[#names + 1] = prefix .. 'b' .. wanted_buckets[k]
+    end
+    local values = redis.call('MGET', unpack(names))
+    for k = 1, #names do buckets[wanted_buckets[first + k - 1]] = values[k] end
+  end
+  local out, wanted, order = {}, {}, {}
+  for n = 1, #qb do
+    local s = pass[n] == 1 and buckets[qb[n]]
+    -- Most queries miss in most shards: one search, and no table, for those.
+    local at = s and string.find(s, qs[n], 1, true)
+    if at then
+      local hits = refs(s, qs[n], at - (at - 1) % 7)
+      if #hits > 0 then
+        local keep = per_band
+        if n > bands then keep = per_posting + 1 end
+        if #hits > keep then
+          table.sort(hits)
+          for k = #hits, keep + 1, -1 do hits[k] = nil end
+        end
+        if n <= bands or #hits <= per_posting then
+          for _, h in ipairs(hits) do
+            if not wanted[h] then
+              wanted[h] = true
+              order[#order + 1] = h
+            end
+          end
+        end
+        out[#out + 1] = struct.pack('>I4>I2', n - 1, #hits) .. table.concat(hits)
+      end
+    end
+  end
+  local result, ids = {table.concat(out)}, {}
+  for _, ref in ipairs(order) do
+    result[#result + 1] = ref
+    fetch(prefix, ref, ids, result)
+  end
+  answers[shard] = result
+end
+return answers
+"""
+)
+
+# ARGV: prefix, then 6-byte queries. Returns, per query, the concatenated
+# refs of matching records ("" when none).
+LOOKUP = (
+    GUARD
+    + READ
+    + """
+local prefix, q = ARGV[1], ARGV[2]
+local out, cache = {}, {}
+for i = 1, #q, 6 do
+  local s = bucket(prefix, cache, string.sub(q, i, i + 2))
+  out[#out + 1] = table.concat(refs(s, string.sub(q, i + 3, i + 5), 1))
+end
+return out
+"""
+)
+
+# ARGV: prefix, then 4-byte local refs. Returns id, text, metadata for each
+# ref (see ``fetch``).
+PARAGRAPHS = (
+    GUARD
+    + READ
+    + """
+local prefix, q = ARGV[1], ARGV[2]
+local out, ids = {}, {}
+for i = 1, #q, 4 do
+  fetch(prefix, string.sub(q, i, i + 3), ids, out)
+end
+return out
+"""
+)
+
+# ARGV: prefix, lowest id (ZRANGEBYLEX form), highest, limit. Returns id,
+# metadata and first paragraph (false when none) of each document in range.
+FIRST_PARAGRAPHS = (
+    GUARD
+    + """
+local prefix = ARGV[1]
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYLEX', prefix .. 'names', ARGV[2], ARGV[3], 'LIMIT', 0, ARGV[4])) do
+  local seq = redis.call('HGET', prefix .. 'ids', id)
+  if seq then
+    local head = redis.call('LRANGE', prefix .. 'd' .. seq, 2, 3)
+    out[#out + 1] = id
+    out[#out + 1] = head[1]
+    out[#out + 1] = head[2] or false
+  end
+end
+return out
+"""
+)
