@@ -15,8 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import app.engine.bulk
+import app.engine.service
 from app.engine import DocumentInput, InvalidDocument, Service
 from app.engine.bulk import ingest_stream
+from app.engine.cancel import NEVER
 from app.hashing.tokens import tokenise
 from app.hashing.winnow import fingerprints
 from app.settings import Settings
@@ -54,6 +56,26 @@ def test_index_keys_in_one_call_are_the_per_paragraph_keys(texts: list[str]) -> 
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
         assert g.dtype == np.int64 and np.array_equal(g, w)
+
+
+def test_ingest_indexes_the_keys_a_check_looks_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ingest computes keys alone (``index_keys``), a check its full prints:
+    the same keys, slice by slice too (slices of a few paragraphs here)."""
+    monkeypatch.setattr(app.engine.service, "FINGERPRINT_SLICE_CHARS", 200)
+    service = Service.open(Settings(store=f"sqlite:///{tmp_path}/k.db"))
+    texts = [" ".join(WORDS[(i * j) % len(WORDS)] for j in range(5 + 7 * (i % 6))) for i in range(30)] + [
+        "Short.",
+        "ﬁnal cafe\u0301 déjà vu " * 9,
+    ]
+    docs = [DocumentInput(f"d{i}", "\n\n".join(texts[i::4])) for i in range(4)]
+    prepared = service.prepare_many(docs)
+    for doc, one in zip(docs, prepared, strict=True):
+        split = [p.text for p in service._split(doc.text, doc.format, doc.id)]
+        want = service._fingerprint(split, NEVER, tokens=True).keys
+        assert [p.text for p in one.paragraphs] == split
+        assert all(np.array_equal(p.keys, w) for p, w in zip(one.paragraphs, want, strict=True))
+    assert any(p.keys.size for one in prepared for p in one.paragraphs)
+    service.close()
 
 
 def article(n: int, salt: str) -> str:
