@@ -4,6 +4,7 @@ transaction when either side fails."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import zlib
 from collections.abc import Iterator
@@ -105,6 +106,7 @@ def test_a_refused_document_stops_the_stream_after_whole_transactions(tmp_path: 
     assert all(service.get(f"d{i}") is not None for i in range(28))
     assert service.get("d28") is None and service.get("d30") is None
     assert not [t for t in threading.enumerate() if t.name == "paradup-ingest-prepare"]
+    assert gc.isenabled()  # off while ingesting only, also when it fails
     service.close()
 
 
@@ -166,6 +168,7 @@ def test_a_bulk_load_ends_with_its_index_in_two_runs_at_most(
     stages: list[str] = []
     counts, _ = ingest_stream(service, docs, lambda n, stage: stages.append(stage))
     assert counts["created"] == 40 and stages[-1] == "compacting"
+    assert gc.isenabled()
     conn = service.store._conn  # type: ignore[attr-defined]
     # ten transactions, ten runs; the tiers merged eight, the full compaction
     # the rest (or all of it, when the rest is no small part of the largest)
