@@ -112,8 +112,11 @@ def test_a_refused_document_stops_the_stream_after_whole_transactions(tmp_path: 
     service = Service.open(Settings(store=f"sqlite:///{tmp_path}/i.db"))
     docs = [DocumentInput(f"d{i}", article(3, f"d{i}")) for i in range(40)]
     docs[30] = DocumentInput("d30", "   ")  # empty: refused while preparing
-    with pytest.raises(InvalidDocument, match="d30"):
+    with pytest.raises(InvalidDocument, match="d30") as raised:
         ingest_stream(service, docs, lambda n, stage: None, process=process)
+    # where it was raised, when that was another process (its traceback stays there)
+    notes = "".join(getattr(raised.value, "__notes__", ()))
+    assert ("in the process preparing" in notes and "_split" in notes) == process
     stored = service.stats().documents
     # every transaction before d30's (4 documents of 3 paragraphs each), none after
     assert stored == 28

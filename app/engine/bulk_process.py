@@ -22,6 +22,7 @@ import gc
 import multiprocessing
 import pickle
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from multiprocessing.connection import Connection
 from typing import Any, NamedTuple
@@ -137,6 +138,8 @@ def _child(
     except (EOFError, BrokenPipeError):
         return  # the parent is gone or stopped us: nobody to tell
     except BaseException as exc:
+        # The traceback does not cross processes: a note keeps where it was.
+        exc.add_note("raised in the process preparing documents:\n" + traceback.format_exc())
         outbox.send(("failed", _portable(exc)))
 
 
