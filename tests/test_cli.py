@@ -111,16 +111,21 @@ def _stored(store: str, doc_id: str) -> StoredDocument | None:
         service.close()
 
 
-@pytest.mark.parametrize("documents_per_call", [1, PREPARE_DOCUMENTS])
+@pytest.mark.parametrize(
+    ("documents_per_call", "process_min_bytes"), [(1, 0), (PREPARE_DOCUMENTS, 0), (1, 1 << 40)]
+)
 def test_a_repeated_document_is_written_as_its_later_version(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     documents_per_call: int,
+    process_min_bytes: int,
 ) -> None:
     # 1: the repeat arrives after its first version was hashed on its own;
-    # the default: both versions wait in the same hashing call.
+    # the default: both versions wait in the same hashing call. Prepared in
+    # a process of its own (any file size), or in a thread (none).
     monkeypatch.setattr("app.engine.bulk.PREPARE_DOCUMENTS", documents_per_call)
+    monkeypatch.setattr("app.engine.bulk.PROCESS_MIN_BYTES", process_min_bytes)
     store = f"sqlite:///{tmp_path}/repeat.db"
     jsonl = tmp_path / "repeat.jsonl"
     lines = [

@@ -4,6 +4,8 @@ transaction when either side fails."""
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
 import threading
 import zlib
 from collections.abc import Iterator
@@ -15,8 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import app.engine.bulk
+import app.engine.service
 from app.engine import DocumentInput, InvalidDocument, Service
 from app.engine.bulk import ingest_stream
+from app.engine.cancel import NEVER
 from app.hashing.tokens import tokenise
 from app.hashing.winnow import fingerprints
 from app.settings import Settings
@@ -56,6 +60,26 @@ def test_index_keys_in_one_call_are_the_per_paragraph_keys(texts: list[str]) -> 
         assert g.dtype == np.int64 and np.array_equal(g, w)
 
 
+def test_ingest_indexes_the_keys_a_check_looks_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ingest computes keys alone (``index_keys``), a check its full prints:
+    the same keys, slice by slice too (slices of a few paragraphs here)."""
+    monkeypatch.setattr(app.engine.service, "FINGERPRINT_SLICE_CHARS", 200)
+    service = Service.open(Settings(store=f"sqlite:///{tmp_path}/k.db"))
+    texts = [" ".join(WORDS[(i * j) % len(WORDS)] for j in range(5 + 7 * (i % 6))) for i in range(30)] + [
+        "Short.",
+        "ﬁnal cafe\u0301 déjà vu " * 9,
+    ]
+    docs = [DocumentInput(f"d{i}", "\n\n".join(texts[i::4])) for i in range(4)]
+    prepared = service.prepare_many(docs)
+    for doc, one in zip(docs, prepared, strict=True):
+        split = [p.text for p in service._split(doc.text, doc.format, doc.id)]
+        want = service._fingerprint(split, NEVER, tokens=True).keys
+        assert [p.text for p in one.paragraphs] == split
+        assert all(np.array_equal(p.keys, w) for p, w in zip(one.paragraphs, want, strict=True))
+    assert any(p.keys.size for one in prepared for p in one.paragraphs)
+    service.close()
+
+
 def article(n: int, salt: str) -> str:
     return "\n\n".join(
         f"Paragraph {i} of {salt} tells of berth {i * 7} and the {i % 13} ferries that left port on day {i}."
@@ -70,24 +94,44 @@ def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(app.engine.bulk, "WRITE_PARAGRAPHS", 12)
 
 
+def stopped() -> bool:
+    """No thread nor process of a bulk ingest is left behind."""
+    names = {t.name for t in threading.enumerate()}
+    return not names & {"paradup-ingest-prepare", "paradup-ingest-read", "paradup-ingest-receive"} and not [
+        p for p in multiprocessing.active_children() if p.name == "paradup-ingest-prepare"
+    ]
+
+
+# Preparing in a thread, or in a process of its own: the same outcomes.
+BOTH = pytest.mark.parametrize("process", [False, True], ids=["thread", "process"])
+
+
+@BOTH
 @pytest.mark.usefixtures("small_batches")
-def test_a_refused_document_stops_the_stream_after_whole_transactions(tmp_path: Path) -> None:
+def test_a_refused_document_stops_the_stream_after_whole_transactions(tmp_path: Path, process: bool) -> None:
     service = Service.open(Settings(store=f"sqlite:///{tmp_path}/i.db"))
     docs = [DocumentInput(f"d{i}", article(3, f"d{i}")) for i in range(40)]
     docs[30] = DocumentInput("d30", "   ")  # empty: refused while preparing
-    with pytest.raises(InvalidDocument, match="d30"):
-        ingest_stream(service, docs, lambda n, stage: None)
+    with pytest.raises(InvalidDocument, match="d30") as raised:
+        ingest_stream(service, docs, lambda n, stage: None, process=process)
+    # where it was raised, when that was another process (its traceback stays there)
+    notes = "".join(getattr(raised.value, "__notes__", ()))
+    assert ("in the process preparing" in notes and "_split" in notes) == process
     stored = service.stats().documents
     # every transaction before d30's (4 documents of 3 paragraphs each), none after
     assert stored == 28
     assert all(service.get(f"d{i}") is not None for i in range(28))
     assert service.get("d28") is None and service.get("d30") is None
-    assert not [t for t in threading.enumerate() if t.name == "paradup-ingest-prepare"]
+    assert stopped()
+    assert gc.isenabled()  # off while ingesting only, also when it fails
     service.close()
 
 
+@BOTH
 @pytest.mark.usefixtures("small_batches")
-def test_a_failed_write_stops_the_preparing_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_stops_the_preparing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, process: bool
+) -> None:
     service = Service.open(Settings(store=f"sqlite:///{tmp_path}/i.db"))
     read: list[int] = []
 
@@ -101,24 +145,88 @@ def test_a_failed_write_stops_the_preparing_thread(tmp_path: Path, monkeypatch: 
 
     monkeypatch.setattr(service.store, "put", broken)
     with pytest.raises(StoreError, match="disk full"):
-        ingest_stream(service, docs(), lambda n, stage: None)
+        ingest_stream(service, docs(), lambda n, stage: None, process=process)
     # the producer stopped within a transaction or two of the failure
     assert len(read) < 100
-    assert not [t for t in threading.enumerate() if t.name == "paradup-ingest-prepare"]
+    assert stopped()
+    service.close()
+
+
+class LineFault(ValueError):
+    """A reader's own error type, which pickling could not rebuild: the
+    caller gets this very object, not a copy."""
+
+    def __init__(self, number: int, problem: str) -> None:
+        super().__init__(f"line {number}: {problem}")
+
+
+@BOTH
+@pytest.mark.usefixtures("small_batches")
+def test_a_bad_line_from_the_reader_is_raised_to_the_caller(tmp_path: Path, process: bool) -> None:
+    service = Service.open(Settings(store=f"sqlite:///{tmp_path}/i.db"))
+    fault = LineFault(42, "not JSON")
+
+    def docs() -> Iterator[DocumentInput]:
+        for i in range(41):
+            yield DocumentInput(f"d{i}", article(3, f"d{i}"))
+        raise fault
+
+    with pytest.raises(LineFault) as raised:
+        ingest_stream(service, docs(), lambda n, stage: None, process=process)
+    assert raised.value is fault
+    # the transactions of 4 documents before it, not the one it interrupted
+    assert service.stats().documents == 40
+    assert service.get("d40") is None
+    assert stopped()
     service.close()
 
 
 @pytest.mark.usefixtures("small_batches")
-def test_a_bad_line_from_the_reader_is_raised_to_the_caller(tmp_path: Path) -> None:
+def test_a_preparing_process_that_dies_stops_the_stream_after_whole_transactions(tmp_path: Path) -> None:
     service = Service.open(Settings(store=f"sqlite:///{tmp_path}/i.db"))
+    docs = [DocumentInput(f"d{i}", article(3, f"d{i}")) for i in range(400)]
+    hashed: list[int] = []
 
-    def docs() -> Iterator[DocumentInput]:
-        yield DocumentInput("a", article(2, "a"))
-        raise ValueError("line 2: not JSON")
+    def progress(done: int, stage: str) -> None:
+        hashed.append(done)
+        if sum(hashed) == 20:  # killed while there is more to prepare
+            (child,) = [p for p in multiprocessing.active_children() if p.name == "paradup-ingest-prepare"]
+            child.kill()
 
-    with pytest.raises(ValueError, match="line 2"):
-        ingest_stream(service, docs(), lambda n, stage: None)
-    assert service.get("a") is None  # its transaction never completed
+    with pytest.raises(ChildProcessError, match="ended unexpectedly"):
+        ingest_stream(service, docs, progress, process=True)
+    stored = service.stats().documents
+    assert 0 < stored < 400 and stored % 4 == 0  # whole transactions only
+    assert all(service.get(f"d{i}") is not None for i in range(stored))
+    assert service.get(f"d{stored}") is None
+    assert stopped()
+    service.close()
+
+
+def test_an_error_the_parent_cannot_rebuild_still_names_itself() -> None:
+    from app.engine.bulk_process import _portable
+
+    refused = InvalidDocument("document 'x' is empty")
+    assert _portable(refused) is refused
+    rebuilt = _portable(LineFault(7, "not JSON"))
+    assert type(rebuilt) is RuntimeError and str(rebuilt) == "LineFault: line 7: not JSON"
+
+
+def test_the_packed_form_gives_what_prepare_many_gives(tmp_path: Path) -> None:
+    from app.engine.bulk_process import _pack, unpack
+
+    service = Service.open(Settings(store=f"sqlite:///{tmp_path}/u.db"))
+    docs = [
+        DocumentInput("a", article(3, "a"), metadata={"k": [1, "é"]}),
+        DocumentInput("b", "<p>Short.</p><p>" + " ".join(WORDS * 4) + "</p>", "html"),
+        DocumentInput("c", "Just one short line."),
+    ]
+    packed, paragraphs = _pack(service, docs)
+    assert paragraphs == 6
+    for x, y in zip(service.prepare_many(docs), unpack(packed), strict=True):
+        assert (x.id, x.metadata, x.digest) == (y.id, y.metadata, y.digest)
+        assert [p.text for p in x.paragraphs] == [p.text for p in y.paragraphs]
+        assert all(np.array_equal(p.keys, q.keys) for p, q in zip(x.paragraphs, y.paragraphs, strict=True))
     service.close()
 
 
@@ -144,6 +252,7 @@ def test_a_bulk_load_ends_with_its_index_in_two_runs_at_most(
     stages: list[str] = []
     counts, _ = ingest_stream(service, docs, lambda n, stage: stages.append(stage))
     assert counts["created"] == 40 and stages[-1] == "compacting"
+    assert gc.isenabled()
     conn = service.store._conn  # type: ignore[attr-defined]
     # ten transactions, ten runs; the tiers merged eight, the full compaction
     # the rest (or all of it, when the rest is no small part of the largest)

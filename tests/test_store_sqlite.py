@@ -202,9 +202,9 @@ def test_prepare_many_equals_one_by_one(tmp_path: Path) -> None:
     service.close()
 
 
-@pytest.mark.parametrize("batch", [(3, 10), (1000, 10**6)])
+@pytest.mark.parametrize(("batch", "process"), [((3, 10), False), ((1000, 10**6), False), ((3, 10), True)])
 def test_ingest_stream_counts_and_repeated_ids(
-    store_url: str, monkeypatch: pytest.MonkeyPatch, batch: tuple[int, int]
+    store_url: str, monkeypatch: pytest.MonkeyPatch, batch: tuple[int, int], process: bool
 ) -> None:
     import app.engine.bulk
 
@@ -216,7 +216,7 @@ def test_ingest_stream_counts_and_repeated_ids(
     docs.insert(5, DocumentInput("d1", "\n\n".join(texts(2, "new"))))  # same batch as nothing: an update
     docs.append(DocumentInput("d9", "\n\n".join(texts(4, "d9"))))  # same text: unchanged
     stages: list[str] = []
-    counts, paragraphs = ingest_stream(service, docs, lambda n, stage: stages.append(stage))
+    counts, paragraphs = ingest_stream(service, docs, lambda n, stage: stages.append(stage), process=process)
     assert counts == {"created": 10, "updated": 1, "unchanged": 1}
     assert paragraphs == 10 * 4 + 2 + 4
     assert "writing" in stages

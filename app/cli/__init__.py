@@ -100,16 +100,19 @@ def _ingest(args: argparse.Namespace, console: Console) -> int:
             remote.close()
     else:
         from app.engine import DocumentInput, InvalidDocument, Service
-        from app.engine.bulk import ingest_stream
+        from app.engine.bulk import PROCESS_MIN_BYTES, ingest_stream
 
         service = Service.open(_settings(args))
         try:
             with progress:
-                task = progress.add_task("hashing", total=source.count())
+                # Counting reads the whole file (a second a million paragraphs):
+                # only for a progress bar that shows it.
+                task = progress.add_task("hashing", total=None if args.quiet else source.count())
                 counts, paragraphs = ingest_stream(
                     service,
                     (DocumentInput(d.id, d.text, d.format, d.metadata) for _, d in source.documents()),
                     lambda done, stage: progress.update(task, advance=done, description=stage),
+                    process=source.path.stat().st_size >= PROCESS_MIN_BYTES,
                 )
         except InvalidDocument as exc:
             raise CliError(source.locate(str(exc))) from None

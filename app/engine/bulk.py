@@ -4,18 +4,21 @@ writes the last one.
 
 Documents are fingerprinted ``PREPARE_DOCUMENTS`` at a time
 (``Service.prepare_many``: one hashing call) and written in transactions of
-about ``WRITE_PARAGRAPHS`` paragraphs. Reading, splitting and fingerprinting
-run in a thread of their own, at most one transaction ahead of the writes:
-the hashing kernels and SQLite leave the GIL while they work, so on two
-cores the two stages overlap instead of taking turns.
+about ``WRITE_PARAGRAPHS`` paragraphs. Splitting and fingerprinting run
+beside the writes, at most one transaction ahead of them: in a thread of
+their own, or for a large file in a process of their own
+(``bulk_process``), where the Python parts of preparing (splitting, the
+digests) do not take turns with the writer's for one interpreter lock.
 """
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
+from typing import TypeVar
 
 from app.engine import DocumentInput, Service
 from app.store import NewDocument, WriteStatus
@@ -29,59 +32,118 @@ WRITE_PARAGRAPHS = 200_000
 # most the transaction being written, the one waiting and the one in the making.
 AHEAD = 1
 
+# From this size of file on, the CLI prepares in a process of its own:
+# starting it costs about a second, about what it saves on 60k paragraphs.
+PROCESS_MIN_BYTES = 32 << 20
+
 Progress = Callable[[int, str], None]
+# What a prepared transaction's handoff carries: the transaction, None at
+# the end, or the exception that ended the preparing.
+Handed = list[NewDocument] | BaseException | None
+T = TypeVar("T")
 
 
 class _Stopped(Exception):
     """The writer gave up (an error, an interrupt): preparing more is useless."""
 
 
-def transactions(
-    service: Service, docs: Iterable[DocumentInput], progress: Progress, stop: threading.Event
-) -> Iterator[list[NewDocument]]:
-    """The documents split and fingerprinted, in the transactions they are
-    written in. A repeated id ends a transaction: every backend sees one
-    version of a document per batch, and the later one is written last."""
-    ready: list[NewDocument] = []
+def chunks(
+    docs: Iterable[DocumentInput],
+    prepare: Callable[[list[DocumentInput]], tuple[T, int]],
+    stop: threading.Event,
+    documents: int,
+    paragraphs: int,
+) -> Iterator[tuple[T | None, int, bool]]:
+    """The documents prepared ``documents`` at a time (``prepare`` gives a
+    result and its paragraphs): (result or None, documents in it, whether
+    the transaction ends after it). A transaction ends once it holds
+    ``paragraphs`` paragraphs, and before a repeated id: every backend sees
+    one version of a document per batch, and the later one is written last."""
     waiting: list[DocumentInput] = []
-    size = 0
-
-    def prepare() -> None:
-        nonlocal size
-        prepared = service.prepare_many(waiting)
-        ready.extend(prepared)
-        size += sum(len(d.paragraphs) for d in prepared)
-        progress(len(waiting), "hashing")
-        waiting.clear()
-
     pending: set[str] = set()
+    size = 0
     for doc in docs:
         if stop.is_set():
             raise _Stopped
         if doc.id in pending:
-            if waiting:
-                prepare()
-            yield ready
-            ready, size = [], 0
+            yield (prepare(waiting)[0], len(waiting), True) if waiting else (None, 0, True)
+            waiting, size = [], 0
             pending.clear()
         pending.add(doc.id)
         waiting.append(doc)
-        if len(waiting) >= PREPARE_DOCUMENTS:
-            prepare()
-            if size >= WRITE_PARAGRAPHS:
-                yield ready
-                ready, size = [], 0
+        if len(waiting) >= documents:
+            result, count = prepare(waiting)
+            size += count
+            ends = size >= paragraphs
+            yield result, len(waiting), ends
+            waiting = []
+            if ends:
+                size = 0
                 pending.clear()
     if waiting:
-        prepare()
-    if ready:
-        yield ready
+        yield prepare(waiting)[0], len(waiting), True
+    elif pending:
+        yield None, 0, True
+
+
+def _prepared(service: Service, docs: list[DocumentInput]) -> tuple[list[NewDocument], int]:
+    prepared = service.prepare_many(docs)
+    return prepared, sum(len(d.paragraphs) for d in prepared)
+
+
+def transactions(
+    service: Service, docs: Iterable[DocumentInput], progress: Progress, stop: threading.Event
+) -> Iterator[list[NewDocument]]:
+    """The documents split and fingerprinted, in the transactions they are
+    written in (see ``chunks``)."""
+    ready: list[NewDocument] = []
+    for prepared, count, ends in chunks(
+        docs, lambda w: _prepared(service, w), stop, PREPARE_DOCUMENTS, WRITE_PARAGRAPHS
+    ):
+        if prepared is not None:
+            ready.extend(prepared)
+            progress(count, "hashing")
+        if ends:
+            yield ready
+            ready = []
+
+
+class _Preparing(threading.Thread):
+    """Preparing in a thread beside the writes."""
+
+    def __init__(
+        self,
+        service: Service,
+        docs: Iterable[DocumentInput],
+        progress: Progress,
+        hand: Callable[[Handed], None],
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(name="paradup-ingest-prepare", daemon=True)
+        self._args = service, docs, progress, stop
+        self._hand = hand
+
+    def run(self) -> None:
+        with suppress(_Stopped):
+            try:
+                for batch in transactions(*self._args):
+                    self._hand(batch)
+                self._hand(None)
+            except _Stopped:
+                raise
+            except BaseException as exc:  # raised again in the writing thread
+                self._hand(exc)
+
+    def close(self) -> None:
+        if self.ident is not None:  # started
+            self.join()
 
 
 def ingest_stream(
     service: Service,
     docs: Iterable[DocumentInput],
     progress: Progress,
+    process: bool = False,
 ) -> tuple[dict[WriteStatus, int], int]:
     """Ingest documents in large transactions; returns counts by status and
     the number of paragraphs. Calls ``progress(documents, stage)`` as
@@ -89,14 +151,14 @@ def ingest_stream(
     and ends ("hashing"). A repeated id updates the earlier document. An
     error while reading or preparing (a bad line, a refused document) is
     raised here once the transaction being written is complete; nothing
-    after it is written."""
+    after it is written. ``process``: prepare in a process of its own (for
+    a large input: starting it takes about a second)."""
     counts: dict[WriteStatus, int] = {"created": 0, "updated": 0, "unchanged": 0}
     paragraphs = 0
-    # A prepared transaction, None at the end, or the producer's exception.
-    handoff: queue.Queue[list[NewDocument] | BaseException | None] = queue.Queue(maxsize=AHEAD)
+    handoff: queue.Queue[Handed] = queue.Queue(maxsize=AHEAD)
     stop = threading.Event()
 
-    def hand(item: list[NewDocument] | BaseException | None) -> None:
+    def hand(item: Handed) -> None:
         while not stop.is_set():
             try:
                 handoff.put(item, timeout=0.1)
@@ -105,20 +167,21 @@ def ingest_stream(
                 continue
         raise _Stopped
 
-    def produce() -> None:
-        with suppress(_Stopped):
-            try:
-                for batch in transactions(service, docs, progress, stop):
-                    hand(batch)
-                hand(None)
-            except _Stopped:
-                raise
-            except BaseException as exc:  # raised again in the writing thread
-                hand(exc)
+    if process:
+        from app.engine.bulk_process import ProcessPreparing
 
-    producer = threading.Thread(target=produce, name="paradup-ingest-prepare", daemon=True)
-    producer.start()
+        preparing: _Preparing | ProcessPreparing = ProcessPreparing(
+            service, docs, progress, hand, stop, PREPARE_DOCUMENTS, WRITE_PARAGRAPHS
+        )
+    else:
+        preparing = _Preparing(service, docs, progress, hand, stop)
+    # The cyclic collector walks every live container, and a bulk load holds
+    # hundreds of thousands (its paragraphs, their objects) that form no
+    # cycle: collections took a tenth of its CPU. Off while ingesting only.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
+        preparing.start()
         while (item := handoff.get()) is not None:
             if isinstance(item, BaseException):
                 raise item
@@ -129,7 +192,9 @@ def ingest_stream(
             progress(0, "hashing")
     finally:
         stop.set()
-        producer.join()
+        preparing.close()
+        if collecting:
+            gc.enable()
     if counts["created"] or counts["updated"]:
         # A bulk load leaves the index in pieces its writes were cut into:
         # one merge now makes every later lookup probe one of them.
@@ -138,4 +203,4 @@ def ingest_stream(
     return counts, paragraphs
 
 
-__all__ = ["ingest_stream", "transactions"]
+__all__ = ["PROCESS_MIN_BYTES", "chunks", "ingest_stream", "transactions"]
