@@ -5,9 +5,11 @@ CLI's bulk ingest."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -253,3 +255,25 @@ def test_a_new_store_has_large_pages_and_an_older_file_keeps_its_own(tmp_path: P
     assert older.get("d1") is not None
     older.close()
     assert verify_store(str(tmp_path / "old.db"), FP.scheme) == []
+
+
+def _open_fresh(path: str, ready: Any) -> None:
+    ready.wait()
+    SqliteStore(Path(path), FP.band_keys, FP.scheme).close()
+
+
+def test_processes_opening_one_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    # Forked workers open a new store at the same moment; SQLite refuses one
+    # of two simultaneous switches to WAL mode without waiting (it failed
+    # 29 of 80 openings in pairs before the store retried it).
+    context = multiprocessing.get_context("spawn")
+    for n in range(6):
+        ready = context.Barrier(2)
+        path = str(tmp_path / f"fresh-{n}.db")
+        openers = [context.Process(target=_open_fresh, args=(path, ready)) for _ in range(2)]
+        for p in openers:
+            p.start()
+        for p in openers:
+            p.join(120)
+        assert [p.exitcode for p in openers] == [0, 0]
+        assert verify_store(path, FP.scheme) == []

@@ -18,9 +18,9 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
-from typing import TypeVar
 
 from app.engine import DocumentInput, Service
+from app.engine.bulk_chunks import Handed, Progress, Stopped, chunks
 from app.store import NewDocument, WriteStatus
 
 # Documents hashed per call: enough paragraphs for the kernel's threads.
@@ -35,55 +35,6 @@ AHEAD = 1
 # From this size of file on, the CLI prepares in a process of its own:
 # starting it costs about a second, about what it saves on 60k paragraphs.
 PROCESS_MIN_BYTES = 32 << 20
-
-Progress = Callable[[int, str], None]
-# What a prepared transaction's handoff carries: the transaction, None at
-# the end, or the exception that ended the preparing.
-Handed = list[NewDocument] | BaseException | None
-T = TypeVar("T")
-
-
-class _Stopped(Exception):
-    """The writer gave up (an error, an interrupt): preparing more is useless."""
-
-
-def chunks(
-    docs: Iterable[DocumentInput],
-    prepare: Callable[[list[DocumentInput]], tuple[T, int]],
-    stop: threading.Event,
-    documents: int,
-    paragraphs: int,
-) -> Iterator[tuple[T | None, int, bool]]:
-    """The documents prepared ``documents`` at a time (``prepare`` gives a
-    result and its paragraphs): (result or None, documents in it, whether
-    the transaction ends after it). A transaction ends once it holds
-    ``paragraphs`` paragraphs, and before a repeated id: every backend sees
-    one version of a document per batch, and the later one is written last."""
-    waiting: list[DocumentInput] = []
-    pending: set[str] = set()
-    size = 0
-    for doc in docs:
-        if stop.is_set():
-            raise _Stopped
-        if doc.id in pending:
-            yield (prepare(waiting)[0], len(waiting), True) if waiting else (None, 0, True)
-            waiting, size = [], 0
-            pending.clear()
-        pending.add(doc.id)
-        waiting.append(doc)
-        if len(waiting) >= documents:
-            result, count = prepare(waiting)
-            size += count
-            ends = size >= paragraphs
-            yield result, len(waiting), ends
-            waiting = []
-            if ends:
-                size = 0
-                pending.clear()
-    if waiting:
-        yield prepare(waiting)[0], len(waiting), True
-    elif pending:
-        yield None, 0, True
 
 
 def _prepared(service: Service, docs: list[DocumentInput]) -> tuple[list[NewDocument], int]:
@@ -124,12 +75,12 @@ class _Preparing(threading.Thread):
         self._hand = hand
 
     def run(self) -> None:
-        with suppress(_Stopped):
+        with suppress(Stopped):
             try:
                 for batch in transactions(*self._args):
                     self._hand(batch)
                 self._hand(None)
-            except _Stopped:
+            except Stopped:
                 raise
             except BaseException as exc:  # raised again in the writing thread
                 self._hand(exc)
@@ -165,7 +116,7 @@ def ingest_stream(
                 return
             except queue.Full:
                 continue
-        raise _Stopped
+        raise Stopped
 
     if process:
         from app.engine.bulk_process import ProcessPreparing

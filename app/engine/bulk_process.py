@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from app.engine.bulk import Handed, Progress, _Stopped, chunks
+from app.engine.bulk_chunks import Handed, Progress, Stopped, chunks
 from app.engine.fingerprint import Fingerprinter
 from app.engine.service import DocumentInput, Preparer, Service, digest
 from app.settings import Settings
@@ -197,15 +197,15 @@ class ProcessPreparing:
         with self._credit:
             while self._in_flight > 0 and self._in_flight + documents > IN_FLIGHT_CALLS * self._documents:
                 if self._stop.is_set():
-                    raise _Stopped
+                    raise Stopped
                 self._credit.wait(0.1)
             self._in_flight += documents
         if self._stop.is_set():
-            raise _Stopped
+            raise Stopped
         try:
             self._outbox.send(message)
         except OSError:
-            raise _Stopped from None  # the child is gone: the receiver says why
+            raise Stopped from None  # the child is gone: the receiver says why
 
     def _feed(self) -> None:
         batch: list[tuple[str, str, str, Mapping[str, Any]]] = []
@@ -227,7 +227,7 @@ class ProcessPreparing:
             if batch:
                 self._send(("docs", batch), len(batch))
             self._send(("end",))
-        except _Stopped:
+        except Stopped:
             return
 
     def _receive(self) -> None:
@@ -255,12 +255,12 @@ class ProcessPreparing:
                 if ends:
                     self._hand(ready)
                     ready = []
-        except _Stopped:
+        except Stopped:
             return
         except BaseException as exc:  # a message that cannot be read, say
             try:
                 self._hand(exc)
-            except _Stopped:
+            except Stopped:
                 return
 
     def _died(self) -> ChildProcessError:

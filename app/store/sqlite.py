@@ -25,6 +25,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -74,6 +75,9 @@ WRITE_CACHE_KIB = 262144
 # was 37 bytes a paragraph at 1M (SQLite's dbstat), 14 with 32 KiB. Larger
 # pages would save a few more bytes but make each small write log more.
 PAGE_BYTES = 32768
+# How long a new connection waits for another to finish switching the file
+# to WAL mode (the busy timeout of every other statement).
+WAL_SWITCH_SECONDS = 30.0
 
 SCHEMA_2: tuple[str, ...] = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -90,6 +94,22 @@ SCHEMA_2: tuple[str, ...] = (
 )
 SCHEMA = (*SCHEMA_2, *INDEX_SCHEMA)
 log = logging.getLogger(__name__)
+
+
+def _enter_wal(conn: sqlite3.Connection) -> None:
+    """WAL mode, waiting out another process that switches the same new
+    file at the same moment: SQLite refuses one of two such switches at once
+    (SQLITE_BUSY without waiting, as both would need the other's lock), and
+    forked workers opening a new store meet exactly then."""
+    deadline = time.monotonic() + WAL_SWITCH_SECONDS
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 P = ParamSpec("P")
@@ -139,7 +159,7 @@ class SqliteStore:
         # Takes effect only in a file that has no table yet (and only before
         # WAL mode): an existing store keeps its pages.
         conn.execute(f"PRAGMA page_size={PAGE_BYTES}")
-        conn.execute("PRAGMA journal_mode=WAL")
+        _enter_wal(conn)
         # NORMAL in WAL mode: a commit survives a process crash; only a power
         # loss can roll back the last transactions, never corrupt the file.
         conn.execute("PRAGMA synchronous=NORMAL")
