@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-import app.store.sqlite
+import app.store.sqlite_connect
 from app.api.factory import create_app
 from app.cli import main
 from app.engine import Service
@@ -25,7 +25,7 @@ from tests.test_store_contract import FP, document
 @pytest.fixture(autouse=True)
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     """4 KiB pages, so that the small stores below span many pages to damage."""
-    monkeypatch.setattr(app.store.sqlite, "PAGE_BYTES", 4096)
+    monkeypatch.setattr(app.store.sqlite_connect, "PAGE_BYTES", 4096)
 
 
 def autocommit(path: Path) -> closing[sqlite3.Connection]:

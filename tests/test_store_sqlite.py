@@ -17,7 +17,7 @@ import pytest
 from app.engine import DocumentInput, Service
 from app.engine.bulk import ingest_stream
 from app.settings import Settings
-from app.store import StoreUnavailable, sqlite, sqlite_index, verify_store
+from app.store import StoreUnavailable, sqlite, sqlite_connect, sqlite_index, verify_store
 from app.store.base import NewDocument
 from app.store.sqlite import SqliteStore, StoreFormatError
 from app.store.sqlite_bands import Additions
@@ -244,7 +244,7 @@ def test_cli_ingest_file(tmp_path: Path) -> None:
 
 def test_a_new_store_has_large_pages_and_an_older_file_keeps_its_own(tmp_path: Path) -> None:
     fresh = SqliteStore(tmp_path / "new.db", FP.band_keys, FP.scheme)
-    assert fresh._conn.execute("PRAGMA page_size").fetchone() == (sqlite.PAGE_BYTES,)
+    assert fresh._conn.execute("PRAGMA page_size").fetchone() == (sqlite_connect.PAGE_BYTES,)
     fresh.close()
     with closing(sqlite3.connect(tmp_path / "old.db")) as conn:
         conn.execute("PRAGMA page_size=4096")
