@@ -1,4 +1,4 @@
-"""`paradup serve --workers 2`: workers forked from one master (app/api/prefork.py),
+"""`paradup serve --workers 2`: workers forked from one master (app/cli/prefork.py),
 as real processes on a real port. Which worker answered is told by the
 ``x-served-by`` header (its pid)."""
 

@@ -32,7 +32,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # live for ever: frozen, a full collection during a heavy request no
         # longer walks them while holding the GIL (measured 40-60 ms each).
         gc.freeze()
-        gc.enable()  # `paradup serve` starts with it off (app/cli)
         try:
             yield
         finally:

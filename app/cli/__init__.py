@@ -34,11 +34,12 @@ class CliError(Exception):
 
 def _serve(args: argparse.Namespace) -> int:
     # No cyclic collection while the app's imports and kernels load (~13% of
-    # the start-up's CPU, measured): the objects they make live for ever, and
-    # are frozen out of later collections (the lifespan, or the pre-fork
-    # master before it forks) when the collector is turned back on.
+    # the start-up's CPU, measured): the objects they make live for ever. It
+    # is turned back on here once they are loaded (the lifespan then freezes
+    # them out of later collections), or by the pre-fork master and workers.
     gc.disable()
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
 
     if args.store:
         os.environ["PARADUP_STORE"] = args.store  # read by every worker's Settings()
@@ -59,14 +60,19 @@ def _serve(args: argparse.Namespace) -> int:
         # may carry a key): uvicorn's access log would print it in clear.
         "access_log": False,
     }
-    if workers == 1:
-        uvicorn.run("app.api.factory:create_app", factory=True, **options)
-        return EXIT_OK
-    # Several workers: forked from a master that loaded the app once.
-    from app.cli import prefork
-
     config = uvicorn.Config("app.api.factory:create_app", factory=True, **options)
-    return prefork.serve(config, workers, settings)
+    if workers > 1:
+        # Forked from a master that loads the app once.
+        from app.cli import prefork
+
+        return prefork.serve(config, workers, settings)
+    config.load()  # the app's imports, the collector still off
+    gc.enable()
+    server = uvicorn.Server(config)
+    server.run()
+    # As uvicorn.run: a lifespan that failed (the store cannot be opened) is
+    # exit code 3, which supervisors tell from a clean stop.
+    return EXIT_OK if server.started else STARTUP_FAILURE
 
 
 def _progress(console: Console, quiet: bool) -> Progress:

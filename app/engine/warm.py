@@ -1,7 +1,7 @@
 """Every compiled kernel a server worker runs, loaded before it serves.
 
 ``paradup serve --workers N`` calls this once in its master before forking
-the workers (app/api/prefork.py): the machine code numba loads from its cache
+the workers (app/cli/prefork.py): the machine code numba loads from its cache
 is then shared by every worker instead of being loaded again in each (about
 0.4 s of CPU a worker, most of it numba setting itself up at its first
 kernel). No store is opened: what a store holds must never cross a fork.

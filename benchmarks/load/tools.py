@@ -110,7 +110,7 @@ class Server:
         kids = [int(p) for p in children.read_text().split()] if children.exists() else []
         # Skip multiprocessing's helpers (the resource tracker): workers spawned
         # by uvicorn run spawn_main, workers forked by paradup's own master
-        # (app/api/prefork.py) have the master's command line.
+        # (app/cli/prefork.py) have the master's command line.
         master = Path(f"/proc/{self.proc.pid}/cmdline").read_bytes()
         workers = []
         for kid in kids:
