@@ -25,14 +25,20 @@ class Settings(BaseSettings):
     )
     # Fingerprints. Changing these needs a new index (the store refuses to
     # open one built with other values).
+    lsh_bands: str = Field(
+        "27x3",
+        pattern=r"^[1-9][0-9]{0,3}x[1-9][0-9]{0,3}$",
+        description="LSH band shape, bands x rows (27x3: a pair at Jaccard 0.5 shares a band "
+        "97 % of the time, one at 0.05 0.3 %; copies below that are proposed by their shared "
+        "passages). Used unless lsh_threshold is set; see docs/quality.md",
+    )
     lsh_threshold: float = Field(
         0.4,
         gt=0.0,
         lt=1.0,
-        description="Jaccard the LSH bands are tuned for (0.4: 27 bands x 2 rows). Below the "
-        "similarity threshold; containment matches (a sentence added or removed, Jaccard often "
-        "0.2-0.45) are also proposed by their shared passages. 0.3 (49 x 2) before passages "
-        "existed; see docs/quality.md",
+        description="when set (and lsh_bands is not), the bands are tuned for this Jaccard "
+        "instead (0.4: 27 bands x 2 rows, the default before 27x3; 0.3: 49 x 2, before "
+        "passages existed). Below the similarity threshold",
     )
     num_perm: int = Field(128, ge=16, le=1024)
     shingle_size: int = Field(3, ge=1, le=16, description="tokens per shingle")
@@ -145,4 +151,20 @@ class Settings(BaseSettings):
     def _lsh_below_similarity(self) -> Settings:
         if self.lsh_threshold > self.similarity_threshold:
             raise ValueError("lsh_threshold must not exceed similarity_threshold")
+        bands, rows = self.band_shape
+        if bands * rows > self.num_perm:
+            raise ValueError(
+                f"lsh_bands {self.lsh_bands} needs {bands * rows} permutations: num_perm is {self.num_perm}"
+            )
         return self
+
+    @property
+    def band_shape(self) -> tuple[int, int]:
+        """(bands, rows) of lsh_bands; ``lsh_threshold`` decides instead when
+        it is set and lsh_bands is not (``Fingerprinter.create``)."""
+        bands, rows = self.lsh_bands.split("x")
+        return int(bands), int(rows)
+
+    @property
+    def bands_from_threshold(self) -> bool:
+        return "lsh_threshold" in self.model_fields_set and "lsh_bands" not in self.model_fields_set

@@ -208,6 +208,38 @@ def test_a_store_created_before_passages_keeps_working_on_its_bands(tmp_path: Pa
         assert near["matches"] and near["passages"]
 
 
+def test_a_store_made_with_the_bands_before_27x3_keeps_them(tmp_path: Path) -> None:
+    """Stores created with passages and 27 x 2 bands (the default until 27 x
+    3) open with today's defaults on their own bands, postings included."""
+    url = f"sqlite:///{tmp_path}/two-rows.db"
+    fresh = Service.open(Settings(store=f"sqlite:///{tmp_path}/new.db"))
+    assert fresh.fingerprinter.bands == (27, 3)
+    fresh.close()
+    old = Service.open(Settings(store=url, lsh_threshold=0.4))
+    assert old.fingerprinter.bands == (27, 2)
+    old.ingest([DocumentInput("harbour", ARCHIVED_EN)])
+    old.close()
+    reopened = Service.open(Settings(store=url))
+    assert reopened.fingerprinter.bands == (27, 2) and reopened.fingerprinter.passages is not None
+    reopened.close()
+    with pytest.raises(SchemeMismatch, match="bands=27x2"):  # other bands asked for: refused
+        Service.open(Settings(store=url, lsh_bands="27x3"))
+    with TestClient(create_app(Settings(store=url))) as client:
+        found = _check(client, ARCHIVED_EN)["paragraphs"][0]["matches"]
+        assert [m["document_id"] for m in found] == ["harbour"]
+        # its postings are still read: a quote of it is found as a passage
+        quoted = _check(client, FRESH)["paragraphs"][0]["passages"]
+        assert quoted and quoted[0]["source"] == "archive"
+
+
+def test_band_settings_are_checked() -> None:
+    assert Settings(lsh_bands="20x2").band_shape == (20, 2)
+    with pytest.raises(ValueError, match="needs 135 permutations"):
+        Settings(lsh_bands="27x5")
+    with pytest.raises(ValueError, match="lsh_bands"):
+        Settings(lsh_bands="27 x 3")
+
+
 def test_a_store_written_before_the_scheme_covered_the_nfkc_table_still_opens(tmp_path: Path) -> None:
     """Earlier stores name the same tables by the character table's digest
     alone; they open, and their paragraphs are found."""

@@ -24,9 +24,7 @@ from app.store.base import CandidateRule, Candidates, candidates_by_two_calls
 # With passage postings, as the service indexes by default: every test
 # below also writes, replaces and deletes them (and the end of this file
 # checks them).
-FP = Fingerprinter.create(
-    num_perm=128, shingle_size=3, lsh_threshold=0.5, min_shingles=6, passages=Winnowing(4, 4)
-)
+FP = Fingerprinter.create(num_perm=128, shingle_size=3, lsh=0.5, min_shingles=6, passages=Winnowing(4, 4))
 
 Opener = Callable[..., Store]
 

@@ -57,9 +57,9 @@ class CheckRequest(BaseModel):
         None,
         gt=0.0,
         le=1.0,
-        description="similarity (Jaccard) threshold; default from settings. Below the index's "
-        "LSH threshold (PARADUP_LSH_THRESHOLD, 0.3) recall is no longer guaranteed: the bands only "
-        "propose pairs reliably from there up",
+        description="similarity (Jaccard) threshold; default from settings. The index's LSH "
+        "bands (PARADUP_LSH_BANDS, 27x3) propose pairs reliably from about 0.5 up, with shared "
+        "runs of words proposing more: well below that, recall is not guaranteed",
     )
     containment_threshold: float | None = Field(None, gt=0.0, le=1.0)
     exclude_ids: list[str] = Field(default_factory=list, description="archived documents to ignore")

@@ -92,12 +92,14 @@ class Fingerprinter:
         cls,
         num_perm: int,
         shingle_size: int,
-        lsh_threshold: float,
+        lsh: float | Bands,
         min_shingles: int,
         passages: Winnowing | None = None,
     ) -> Fingerprinter:
+        """``lsh``: the band shape, or the Jaccard to tune one for."""
         hasher = MinHasher(num_perm=num_perm, shingle_size=shingle_size)
-        return cls(hasher, band_params(lsh_threshold, num_perm), min_shingles, passages)
+        bands = lsh if isinstance(lsh, Bands) else band_params(lsh, num_perm)
+        return cls(hasher, bands, min_shingles, passages)
 
     def without_postings(self) -> Fingerprinter:
         return Fingerprinter(self.hasher, self.bands, self.min_shingles)

@@ -18,6 +18,7 @@ from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter, Prints
 from app.engine.passages import PassageFinder, PassageRules
 from app.engine.records import metadata_bytes
+from app.hashing.lsh import Bands
 from app.hashing.minhash import chunk_bounds, text_ends
 from app.hashing.winnow import Winnowing
 from app.settings import Settings
@@ -324,8 +325,9 @@ def digest(texts: Sequence[str], metadata: Mapping[str, Any]) -> str:
 
 def fingerprinter(settings: Settings) -> Fingerprinter:
     winnowing = Winnowing(settings.passage_kgram, settings.passage_window) if settings.passages else None
+    lsh = settings.lsh_threshold if settings.bands_from_threshold else Bands(*settings.band_shape)
     return Fingerprinter.create(
-        settings.num_perm, settings.shingle_size, settings.lsh_threshold, settings.min_shingles, winnowing
+        settings.num_perm, settings.shingle_size, lsh, settings.min_shingles, winnowing
     )
 
 
@@ -337,16 +339,49 @@ def passage_rules(settings: Settings) -> PassageRules:
     )
 
 
-# The LSH threshold of stores created before passages existed (49 x 2 bands).
+# The LSH threshold of stores created before passages existed (49 x 2
+# bands), and of those created with passages before 27 x 3 (27 x 2).
 LSH_THRESHOLD_BEFORE_PASSAGES = 0.3
+LSH_THRESHOLD_BEFORE_3_ROWS = 0.4
+
+
+def _defaults_of_their_time(settings: Settings) -> bool:
+    """Neither band setting given: a store keeps the bands it was made with."""
+    return not settings.model_fields_set & {"lsh_threshold", "lsh_bands"}
+
+
+def _earlier_bands(settings: Settings, fp: Fingerprinter) -> tuple[Store, Fingerprinter] | None:
+    """A store created with passages and the 27 x 2 bands of the default
+    before 27 x 3, opened on its bands (None: the store is not one)."""
+    if not _defaults_of_their_time(settings) or fp.passages is None:
+        return None
+    earlier = fingerprinter(settings.model_copy(update={"lsh_threshold": LSH_THRESHOLD_BEFORE_3_ROWS}))
+    try:
+        store = open_store(settings.store, earlier.band_keys, earlier.scheme)
+    except SchemeMismatch:
+        return None
+    log.info(
+        "store %s has the LSH bands of its time (%d x %d) and keeps them; a store created now "
+        "has %d x %d, which propose fewer unrelated candidates (re-ingest the archive to use them)",
+        settings.store,
+        earlier.bands.bands,
+        earlier.bands.rows,
+        fp.bands.bands,
+        fp.bands.rows,
+    )
+    return store, earlier
 
 
 def _bands_only(
     settings: Settings, fp: Fingerprinter, mismatch: SchemeMismatch
 ) -> tuple[Store, Fingerprinter]:
-    """The store opened as one created before passages, or ``mismatch``."""
+    """The store opened as one created with earlier defaults (27 x 2 bands
+    with passages, or before passages), or ``mismatch``."""
+    found = _earlier_bands(settings, fp)
+    if found is not None:
+        return found
     tries = [fp.without_postings()]
-    if "lsh_threshold" not in settings.model_fields_set:
+    if _defaults_of_their_time(settings):
         earlier = settings.model_copy(
             update={"lsh_threshold": LSH_THRESHOLD_BEFORE_PASSAGES, "passages": False}
         )
