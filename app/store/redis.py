@@ -88,8 +88,8 @@ class RedisStore:
         self._band_keys = band_keys
         with self._guard():
             self.client = connect(target)
-            shards, bits = open_root(self.client, self.namespace, self.scheme, target)
-            self.layout = Layout(target.namespace, shards, bits)
+            shards, bits, filter_format = open_root(self.client, self.namespace, self.scheme, target)
+            self.layout = Layout(target.namespace, shards, bits, filter_format)
             self.waves = Waves(
                 self.client,
                 {
@@ -149,7 +149,7 @@ class RedisStore:
             Call(
                 s,
                 layout.metas[s],
-                [layout.prefixes[s], self.scheme, layout.shard_bits, layout.shards, layout.filter_bits],
+                [layout.prefixes[s], self.scheme, layout.shard_bits, layout.shards, layout.filter.name],
                 (layout.prefixes[s] + b"ids",) if self.cluster else (),
             )
             for s in range(layout.shards)
@@ -319,15 +319,16 @@ class RedisStore:
         queries = np.concatenate([band_keys, posting_keys])
         if not queries.size:
             return Candidates({}, {})
+        layout = self.layout
+        tests, masks = layout.filter_tests(queries)
         args: list[bytes | str | int] = [
-            self.layout.heads(queries).tobytes(),
+            layout.heads(queries).tobytes(),
             band_keys.size,
             rule.refs_per_band,
             rule.max_postings,
+            masks,
         ]
-        layout = self.layout
         calls = [Call(s, layout.metas[s], [layout.prefixes[s]]) for s in range(layout.shards)]
-        tests = [x for offset in layout.filter_offsets(queries).tolist() for x in ("GET", "u1", offset)]
         with self._guard():
             raw = self.waves.run_grouped("candidates", calls, args, [*tests, self.scheme], "check")
         listed = queries.tolist()
