@@ -227,15 +227,16 @@ class Layout:
         keys = [k for k, _ in added if k.size]
         if not keys:
             return "", b""
-        offsets = np.unique(self.filter_offsets(np.concatenate(keys)))
+        offsets = self.filter_offsets(np.concatenate(keys))
         size = self.filter.size
         if offsets.size < size * SPARSE_FILTER:
-            return "o", offsets.astype(">u4").tobytes()
-        bitmap = np.zeros(size, np.uint8)
-        # Redis numbers a string's bits from the top bit of its first byte.
-        masks = (np.uint64(0x80) >> (offsets & np.uint64(7))).astype(np.uint8)
-        np.bitwise_or.at(bitmap, (offsets >> np.uint64(3)).astype(np.int64), masks)
-        return "b", bitmap.tobytes()
+            return "o", np.unique(offsets).astype(">u4").tobytes()
+        # One flag per bit, packed: Redis numbers a string's bits from the top
+        # bit of its first byte, as packbits does. (A sort and an OR per byte
+        # cost 0.5 s for a batch of 5,000 paragraphs, a third of its ingest.)
+        flags = np.zeros(size * 8, np.bool_)
+        flags[offsets.astype(np.int64)] = True
+        return "b", np.packbits(flags).tobytes()
 
     def changes(
         self, removed: Sequence[tuple[Keys, U64]], added: Sequence[tuple[Keys, U64]]
