@@ -1,7 +1,8 @@
 """The per-shard filter of a Redis namespace: every record written sets its
-bit, whichever way the write sets them, so a check that skips the buckets of
-keys whose bit is clear misses nothing; a shard without a filter (made
-before it existed) still reads every bucket."""
+bits, whichever way the write sets them, so a check that skips the buckets
+of keys whose bits are clear misses nothing; a shard without a filter (made
+before it existed) still reads every bucket, and a namespace of the one-bit
+format (made before the blocked one) still opens, writes and answers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from contextlib import closing
 import numpy as np
 import pytest
 
-from app.store.base import CandidateRule
+from app.store.base import CandidateRule, StoreError
 from app.store.redis import RedisStore
 from app.store.redis_layout import local_refs
 from tests.redis_servers import RedisServer
@@ -43,9 +44,9 @@ def filter_bits(server: RedisServer, store: RedisStore, keys: np.ndarray) -> lis
 def test_every_record_sets_its_filter_bit_by_bits_or_by_bitmap(
     redis_server: RedisServer, redis_url: str
 ) -> None:
-    # 2**8 buckets: a small filter (32 KB), so that a batch of 40 documents
+    # 2**9 buckets: a small filter (128 KB), so that a batch of 40 documents
     # ORs in a bitmap while a single document sets its bits one by one.
-    with closing(open_redis(redis_url + "&bucket_bits=8")) as store:
+    with closing(open_redis(redis_url + "&bucket_bits=9")) as store:
         layout = store.layout
         one = [local_refs(1, FP.band_keys(texts(0)))]
         many = [local_refs(n, FP.band_keys(texts(n))) for n in range(1, 41)]
@@ -66,7 +67,7 @@ def test_a_shard_without_a_filter_reads_every_bucket(redis_server: RedisServer, 
     with closing(open_redis(redis_url)) as store:
         meta = store.layout.metas[0]
         with redis_server.client() as client:
-            assert client.hget(meta, "filter") == b"10"
+            assert client.hget(meta, "filter") == b"11x3"
             # As a shard made before the filter: no flag, so writes set no
             # bits and checks read every bucket.
             client.hdel(meta, "filter")
@@ -77,3 +78,63 @@ def test_a_shard_without_a_filter_reads_every_bucket(redis_server: RedisServer, 
         found = store.candidates(keys, keys[:0], RULE)
         assert {p.document_id for p in found.paragraphs.values()} == {f"doc-{n}" for n in range(5)}
         assert set(found.hits) == set(np.unique(keys).tolist())
+
+
+def absent_keys() -> np.ndarray:  # type: ignore[type-arg]
+    return np.random.default_rng(5).integers(-(2**63), 2**63 - 1, 4000, dtype=np.int64)
+
+
+def passing(server: RedisServer, store: RedisStore, keys: np.ndarray) -> float:  # type: ignore[type-arg]
+    """The share of ``keys`` that pass shard 0's filter, tested as a check does."""
+    tests, masks = store.layout.filter_tests(keys)
+    with server.client() as client:
+        words = client.execute_command("BITFIELD_RO", store.layout.prefixes[0] + b"f", *tests)
+    wanted = np.frombuffer(masks, ">u4").astype(np.int64)
+    return float(np.mean((np.array(words, np.int64) & wanted) == wanted))
+
+
+def to_one_bit_format(server: RedisServer, store: RedisStore) -> None:
+    """Make an empty namespace look as one made before the blocked filter:
+    its root under the old name, without a format; its shard's filter "10"."""
+    with server.client() as client:
+        client.rename(store.layout.root, store.layout.old_root)
+        client.hdel(store.layout.old_root, "filter")
+        client.hset(store.layout.metas[0], "filter", "10")
+
+
+def test_a_one_bit_namespace_opens_writes_and_answers(redis_server: RedisServer, redis_url: str) -> None:
+    base = redis_url.replace("&create=1", "")
+    with closing(open_redis(redis_url + "&bucket_bits=9")) as store:
+        to_one_bit_format(redis_server, store)
+    with closing(open_redis(base)) as old, closing(open_redis(redis_url + "&bucket_bits=9")) as again:
+        for store in (old, again):  # create=1 on it keeps its format too
+            assert store.layout.filter.name == "10" and not store.layout.filter.blocked
+        old.put([document(f"doc-{n}", texts(n)) for n in range(40)])
+        keys = all_keys(old, 40)
+        assert set(filter_bits(redis_server, old, keys)) == {1}
+        found = again.candidates(keys, keys[:0], RULE)
+        assert {p.document_id for p in found.paragraphs.values()} == {f"doc-{n}" for n in range(40)}
+        one_bit = passing(redis_server, old, absent_keys())
+    # The same documents in the blocked format: fewer absent keys pass.
+    with closing(open_redis(redis_url.replace("namespace=", "namespace=b") + "&bucket_bits=9")) as blocked:
+        blocked.put([document(f"doc-{n}", texts(n)) for n in range(40)])
+        with redis_server.client() as client:
+            # A replica of an older version finds no namespace by this name.
+            assert not client.exists(blocked.layout.old_root)
+        assert one_bit > 0 and passing(redis_server, blocked, absent_keys()) < one_bit / 2
+
+
+@pytest.mark.parametrize("value", ["5", "15", "x"])
+def test_filter_bits_out_of_range_are_refused(redis_url: str, value: str) -> None:
+    with pytest.raises(StoreError, match="filter_bits"):
+        open_redis(redis_url + f"&filter_bits={value}")
+
+
+def test_filter_bits_are_fixed_by_the_creator(redis_server: RedisServer, redis_url: str) -> None:
+    with closing(open_redis(redis_url + "&filter_bits=13")) as first:
+        assert first.layout.filter.name == "13x3"
+    with closing(open_redis(redis_url + "&filter_bits=8")) as later:
+        assert later.layout.filter.name == "13x3"
+        later.put([document("doc-0", texts(0))])
+        keys = all_keys(later, 1)
+        assert set(filter_bits(redis_server, later, keys)) == {1}

@@ -9,9 +9,10 @@ as ``socket_timeout`` may be added to the standalone forms)::
 
 ``namespace`` (default ``default``) separates indexes sharing one Redis; it
 is created only by a URL with ``create=1``, and ``shards`` (default 32 on a
-cluster, 1 on a standalone server) and ``bucket_bits`` (default 14) are fixed
-then. ``wait_replicas`` (default 0) and ``wait_timeout`` (ms, default
-1000) make every write wait for that many replicas of each master written.
+cluster, 1 on a standalone server), ``bucket_bits`` (default 14) and
+``filter_bits`` (default 11, see ``redis_filter``) are fixed then.
+``wait_replicas`` (default 0) and ``wait_timeout`` (ms, default 1000) make
+every write wait for that many replicas of each master written.
 Connections, URL options and the checks that refuse a vanished namespace or
 an evicting Redis are in ``redis_client``; shards and packing in
 ``redis_layout``; the key layout and why each write is atomic in
@@ -88,8 +89,8 @@ class RedisStore:
         self._band_keys = band_keys
         with self._guard():
             self.client = connect(target)
-            shards, bits = open_root(self.client, self.namespace, self.scheme, target)
-            self.layout = Layout(target.namespace, shards, bits)
+            shards, bits, filter_format = open_root(self.client, self.namespace, self.scheme, target)
+            self.layout = Layout(target.namespace, shards, bits, filter_format)
             self.waves = Waves(
                 self.client,
                 {
@@ -149,7 +150,7 @@ class RedisStore:
             Call(
                 s,
                 layout.metas[s],
-                [layout.prefixes[s], self.scheme, layout.shard_bits, layout.shards, layout.filter_bits],
+                [layout.prefixes[s], self.scheme, layout.shard_bits, layout.shards, layout.filter.name],
                 (layout.prefixes[s] + b"ids",) if self.cluster else (),
             )
             for s in range(layout.shards)
@@ -319,15 +320,16 @@ class RedisStore:
         queries = np.concatenate([band_keys, posting_keys])
         if not queries.size:
             return Candidates({}, {})
+        layout = self.layout
+        tests, masks = layout.filter_tests(queries)
         args: list[bytes | str | int] = [
-            self.layout.heads(queries).tobytes(),
+            layout.heads(queries).tobytes(),
             band_keys.size,
             rule.refs_per_band,
             rule.max_postings,
+            masks,
         ]
-        layout = self.layout
         calls = [Call(s, layout.metas[s], [layout.prefixes[s]]) for s in range(layout.shards)]
-        tests = [x for offset in layout.filter_offsets(queries).tolist() for x in ("GET", "u1", offset)]
         with self._guard():
             raw = self.waves.run_grouped("candidates", calls, args, [*tests, self.scheme], "check")
         listed = queries.tolist()

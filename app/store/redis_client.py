@@ -19,6 +19,8 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
 from app.store.base import StoreBroken, StoreError, StoreUnavailable
+from app.store.redis_filter import DEFAULT_BITS as DEFAULT_FILTER_BITS
+from app.store.redis_filter import DEFAULT_FILTER, DEFAULT_HASHES, FilterFormat
 
 DEFAULT_BUCKET_BITS = 14
 # Logical shards of a namespace (one hash tag each, so a cluster spreads
@@ -76,6 +78,8 @@ class Target:
     shards: int = DEFAULT_SHARDS  # only used when creating
     wait_replicas: int = 0  # replicas that must acknowledge each write (WAIT)
     wait_timeout: int = DEFAULT_WAIT_TIMEOUT_MS
+    # Only used when creating (redis_filter): bits per bucket, bits a key.
+    filter: FilterFormat = DEFAULT_FILTER
 
 
 def _flag(value: str, name: str) -> bool:
@@ -113,7 +117,14 @@ def parse_url(url: str) -> Target:
         raise StoreError("bucket_bits must give every shard at least one bucket (2**bucket_bits >= shards)")
     replicas = _integer(query, "wait_replicas", 0, 0, 64)
     timeout = _integer(query, "wait_timeout", DEFAULT_WAIT_TIMEOUT_MS, 1, 600_000)
-    extra = {"shards": shards, "wait_replicas": replicas, "wait_timeout": timeout}
+    filter_format = FilterFormat(_integer(query, "filter_bits", DEFAULT_FILTER_BITS, 0, 64), DEFAULT_HASHES)
+    filter_format.validate()
+    extra: dict[str, Any] = {
+        "shards": shards,
+        "wait_replicas": replicas,
+        "wait_timeout": timeout,
+        "filter": filter_format,
+    }
     if cluster:
         return Target(parts.netloc, query, namespace, bits, create, True, **extra)
     address = urlunsplit(parts._replace(query=urlencode(query)))

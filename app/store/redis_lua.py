@@ -3,7 +3,9 @@
 Layout of a namespace (see ``redis_layout`` for the shard tags; the read
 scripts are in ``redis_lua_reads``):
 
-- ``paradup:{ns}:layout``  HASH: scheme, shards, bucket_bits (read on open)
+- ``paradup:{ns}:layout:v2``  HASH: scheme, shards, bucket_bits, filter (read
+  on open; ``paradup:{ns}:layout``, without filter, in namespaces made
+  before the blocked filter, see redis_filter)
 
 and under each shard's prefix ``paradup:{<tag>}:`` (one slot per shard):
 
@@ -14,17 +16,17 @@ and under each shard's prefix ``paradup:{<tag>}:`` (one slot per shard):
 - ``d<seq>``        LIST: id, digest, metadata JSON, paragraph texts...
 - ``b<bucket>``     STRING: 7-byte records, suffix (3 bytes) + local ref (4 bytes)
 - ``f``             STRING: the shard's filter, a bitmap (shards created with
-                    meta's ``filter``, the bits per bucket, set)
+                    meta's ``filter``, its format, set)
 
-A shard's filter has, per bucket, 2**filter bits; a record sets the one its
-suffix's top bits pick (redis_layout.Layout.filter_offsets). A check tests
-every key's bit with one BITFIELD_RO per shard, in C, and reads and searches
-only the buckets of the keys that pass: a key of an article is in at most a
-few shards, and each shard was reading a bucket for every key. The bits are
-a superset: records removed leave theirs set (only costing a bucket read)
-until the shard is empty, when the filter is deleted.
-Shards made before the filter have no ``filter`` in meta and read every
-bucket as before.
+A shard's filter (redis_filter: format "10", one bit a key, or the blocked
+"<bits>x<hashes>", several bits of one 32-bit word a key) is set by the
+script that adds a record. A check tests every key with one BITFIELD_RO per
+shard, in C (and a mask per key), and reads and searches only the buckets
+of the keys that pass: a key of an article is in at most a few shards, and
+each shard was reading a bucket for every key. The bits are a superset:
+records removed leave theirs set (only costing a bucket read) until the
+shard is empty, when the filter is deleted. Shards made before the filter
+have no ``filter`` in meta and read every bucket as before.
 
 A band key's top bits pick its bucket (2**bucket_bits / shards buckets per
 shard) and the next 24 bits are its suffix inside it. Buckets are plain
@@ -64,20 +66,23 @@ if stored_scheme ~= expected_scheme then
 end
 """
 
-# KEYS: the namespace's layout key, the one-slot layout's meta key. ARGV:
-# scheme, shards, bucket bits. Records the layout unless it exists;
-# refuses a namespace of the one-slot layout. Returns scheme, shards, bits.
+# KEYS: the namespace's root key, the root key of a namespace made before
+# the blocked filter, the one-slot layout's meta key. ARGV: scheme, shards,
+# bucket bits, filter format. Records the layout unless either root exists;
+# refuses a namespace of the one-slot layout. Returns scheme, shards, bits,
+# filter format (false: an older root, whose format is "10").
 CREATE_ROOT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  if redis.call('EXISTS', KEYS[2]) == 1 then
-    return redis.error_reply('PARADUP_ONE_SLOT')
-  end
-  redis.call('HSET', KEYS[1], 'scheme', ARGV[1], 'shards', ARGV[2], 'bucket_bits', ARGV[3])
+local fields = {'scheme', 'shards', 'bucket_bits', 'filter'}
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HMGET', KEYS[1], unpack(fields)) end
+if redis.call('EXISTS', KEYS[2]) == 1 then return redis.call('HMGET', KEYS[2], unpack(fields)) end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return redis.error_reply('PARADUP_ONE_SLOT')
 end
-return redis.call('HMGET', KEYS[1], 'scheme', 'shards', 'bucket_bits')
+redis.call('HSET', KEYS[1], 'scheme', ARGV[1], 'shards', ARGV[2], 'bucket_bits', ARGV[3], 'filter', ARGV[4])
+return redis.call('HMGET', KEYS[1], unpack(fields))
 """
 
-# ARGV: prefix, scheme, bucket bits, shards, filter bits. Creates the shard's meta unless
+# ARGV: prefix, scheme, bucket bits, shards, filter format. Creates the shard's meta unless
 # it exists; refuses when documents are left without it (a namespace partly
 # deleted). Returns the stored scheme.
 CREATE = """

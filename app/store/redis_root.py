@@ -7,12 +7,13 @@ from __future__ import annotations
 from app.store import redis_lua as lua
 from app.store.base import SchemeMismatch
 from app.store.redis_client import Client, Target, as_text, missing_namespace, one_slot_layout
+from app.store.redis_filter import FilterFormat
 from app.store.redis_layout import Layout
 from app.store.redis_retry import retrying
 
 
-def open_root(client: Client, namespace: str, scheme: str, target: Target) -> tuple[int, int]:
-    """The namespace's shard count and bucket bits, after checking its
+def open_root(client: Client, namespace: str, scheme: str, target: Target) -> tuple[int, int, FilterFormat]:
+    """The namespace's shard count, bucket bits and filter format, after checking its
     scheme. It is created only when asked (``create=1``): a namespace
     that vanished must not come back empty unnoticed."""
     shards, bits = target.shards, target.bucket_bits
@@ -22,12 +23,18 @@ def open_root(client: Client, namespace: str, scheme: str, target: Target) -> tu
     if target.create:
         script = client.register_script(lua.CREATE_ROOT)
         found = retrying(
-            lambda: script(keys=[probe.root, probe.old_meta], args=[scheme, shards, bits]),
+            lambda: script(
+                keys=[probe.root, probe.old_root, probe.old_meta],
+                args=[scheme, shards, bits, target.filter.name],
+            ),
             read_only=False,
         )
     else:
-        found = retrying(lambda: client.hmget(probe.root, ["scheme", "shards", "bucket_bits"]), True)
-    stored_scheme, stored_shards, stored_bits = (as_text(v) for v in found)
+        fields = ["scheme", "shards", "bucket_bits", "filter"]
+        found = retrying(lambda: client.hmget(probe.root, fields), True)
+        if found[0] is None:
+            found = retrying(lambda: client.hmget(probe.old_root, fields), True)
+    stored_scheme, stored_shards, stored_bits, stored_filter = (as_text(v) for v in found)
     if not stored_scheme:
         if retrying(lambda: client.exists(probe.old_meta), True):
             raise one_slot_layout(namespace)
@@ -39,4 +46,4 @@ def open_root(client: Client, namespace: str, scheme: str, target: Target) -> tu
         )
     # The namespace's creator fixed shards and buckets; a URL asking for
     # others must not scatter keys where lookups will not look.
-    return int(stored_shards), int(stored_bits)
+    return int(stored_shards), int(stored_bits), FilterFormat.parse(stored_filter or None)
