@@ -12,6 +12,34 @@ from app.engine import Service
 from app.settings import Settings
 from tests.live_server import LiveServer
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile and cache every kernel once, in the process that starts the
+    test workers, before any of them runs: on a clean checkout numba
+    compiles them in ~40 s of CPU, and two workers doing it at once inside
+    their first servers' start-up left one server unstarted past the tests'
+    two-minute liveness guard on a loaded machine. Later runs load the cache."""
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller did it
+        return
+    import tempfile
+
+    from app.engine import DocumentInput
+    from app.engine.warm import warm_kernels
+
+    warm_kernels(Settings())
+    # The store's writing and merging kernels too: one document in, a
+    # check, a full compaction.
+    with tempfile.TemporaryDirectory() as directory:
+        service = Service.open(Settings(store=f"sqlite:///{directory}/warm.db"))
+        try:
+            text = "The harbour authority approved the new ferry terminal after a two-year study."
+            service.ingest([DocumentInput("warm", text)])
+            service.check(text)
+            service.store.compact(full=True)
+        finally:
+            service.close()
+
+
 # No test may depend on timing: hypothesis' per-example deadline would fail
 # a property on a slow first call (numba loading its cache) or a busy machine.
 hypothesis_settings.register_profile("paradup", deadline=None)
