@@ -150,12 +150,21 @@ def baseline_server(log: Path) -> Server:
 
 
 def memory(pid: int) -> dict[str, int]:
-    """VmRSS and its anonymous and file-backed parts, in bytes."""
+    """VmRSS and its anonymous and file-backed parts, in bytes, and the pages
+    only this process has written (``Private_Dirty``): a worker forked from
+    a loaded master counts the master's pages it shares in RssAnon, not there
+    (the maps it reads, runs and SQLite's, are read-only: never dirty)."""
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         name, _, value = line.partition(":")
         if name in ("VmRSS", "RssAnon", "RssFile"):
             out[name] = int(value.split()[0]) * 1024
+    rollup = Path(f"/proc/{pid}/smaps_rollup")
+    if rollup.is_file():
+        for line in rollup.read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name == "Private_Dirty":
+                out["PrivateDirty"] = int(value.split()[0]) * 1024
     return out
 
 
