@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from benchmarks.load.ab import AFTER, BEFORE, bytes_beyond_text, median, round_order, summarise
-from benchmarks.load.scale_corpus import Source, write_inputs
+from benchmarks.load.scale_corpus import Source, cached_inputs, write_inputs
 from benchmarks.load.tools import (
     ROOT,
     cli_ingest,
@@ -206,7 +206,10 @@ def run_size(
 ) -> dict[str, Any]:
     print(f"\n== {n:,} paragraphs, {args.baseline_ref} against this checkout", file=sys.stderr)
     start = time.perf_counter()
-    archive, bodies, out = write_inputs(sources, n, args.articles, work)
+    if args.cache:  # the files an earlier run kept, or new ones kept for the next
+        archive, bodies, out = cached_inputs(sources, args.corpora, n, args.articles, args.cache)
+    else:
+        archive, bodies, out = write_inputs(sources, n, args.articles, work)
     out["archive_seconds"] = round(time.perf_counter() - start, 2)
     print(f"archive {out}", file=sys.stderr)
     for label in (BEFORE, AFTER):
@@ -220,7 +223,8 @@ def run_size(
         runs[label].append(result["cli_ingest"])
         out["versions"][label] = {**result, "cli_ingest": median_ingest(runs[label])}
         print(f"{label} ingest {result['cli_ingest']}, disk {result['disk']}", file=sys.stderr)
-    archive.unlink()
+    if not args.cache:
+        archive.unlink()
     first = bodies.read_text(encoding="utf-8").split("\n", 1)[0].encode()
     for label in (BEFORE, AFTER):
         warm_start(versions[label], stores[label], first, work)
@@ -236,7 +240,8 @@ def run_size(
     out["summary"] = summarise(out["rounds"])
     for store in stores.values():
         remove_store(store)
-    bodies.unlink()
+    if not args.cache:
+        bodies.unlink()
     return out
 
 
