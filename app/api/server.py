@@ -8,6 +8,9 @@
   worker; one more is answered 503 and closed.
 - Requests the parser refuses (a malformed or oversized head) are answered
   with a JSON ``detail`` like every other error, not uvicorn's plain text.
+- A response's head and its body leave in one write (``HeadWithBody``):
+  uvicorn writes them apart, and on loopback each write is a send that
+  wakes the client (the two took ~12 % of a worker's time under wrk).
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class Protocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm_head_timer()
         super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.transport = HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
 
     def send_400_response(self, msg: str) -> None:
         self.answer(400, msg)
@@ -85,3 +90,44 @@ class Protocol(HttpToolsProtocol):
         head.append(b"connection: close\r\n\r\n")
         self.transport.write(b"".join(head) + body)
         self.transport.close()
+
+
+class HeadWithBody:
+    """The transport one response is written to: its first write (the head,
+    or a 100 Continue) waits for the next one, made in the same turn of the
+    event loop when the body follows at once, and the two go out as one.
+    Anything held is written at the end of that turn at the latest (a HEAD
+    answer has no body), and before a close."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._first = True
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._first:
+            self._first = False
+            self._held = bytes(data)
+            self._loop.call_soon(self._flush)
+        elif self._held is not None:
+            held, self._held = self._held, None
+            self._transport.write(held + data)
+        else:
+            self._transport.write(data)
+
+    def _flush(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
