@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
 from app.engine import Service
-from app.engine.service import DocumentInput, fingerprinter
+from app.engine.fingerprint import fingerprinter
+from app.engine.service import DocumentInput
 from app.settings import Settings
 from app.store import SchemeMismatch, open_store
 from tests.articles import ARCHIVED_EN, UNRELATED_EN

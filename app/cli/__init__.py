@@ -182,7 +182,7 @@ def _stats(args: argparse.Namespace, console: Console) -> int:
 
 
 def _verify(args: argparse.Namespace, console: Console) -> int:
-    from app.engine.service import fingerprinter
+    from app.engine.fingerprint import fingerprinter
     from app.store import verify_store
 
     settings = _settings(args)
@@ -196,7 +196,7 @@ def _verify(args: argparse.Namespace, console: Console) -> int:
 
 
 def _migrate(args: argparse.Namespace, console: Console) -> int:
-    from app.engine.service import fingerprinter
+    from app.engine.fingerprint import fingerprinter
     from app.store.redis_migrate import migrate
 
     fp = fingerprinter(Settings())  # the fingerprint settings the source was built with

@@ -14,6 +14,7 @@ from app.hashing import Analysis, Bands, MinHasher, band_keys, band_params, tabl
 from app.hashing.similarity import intersection_size
 from app.hashing.tokens import Tokens, token_ids, tokenise
 from app.hashing.winnow import Winnowing, fingerprints_each, index_rows
+from app.settings import Settings
 from app.store.base import Keys
 
 # A paragraph's winnowed fingerprints: their values (as the store's signed
@@ -218,3 +219,11 @@ class Fingerprinter:
         prints = self.prints(texts, tokens=True)
         shingles = prints.analysis.shingles[0]
         intersection_size(shingles, shingles)
+
+
+def fingerprinter(settings: Settings) -> Fingerprinter:
+    winnowing = Winnowing(settings.passage_kgram, settings.passage_window) if settings.passages else None
+    lsh = settings.lsh_threshold if settings.bands_from_threshold else Bands(*settings.band_shape)
+    return Fingerprinter.create(
+        settings.num_perm, settings.shingle_size, lsh, settings.min_shingles, winnowing
+    )

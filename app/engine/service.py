@@ -14,11 +14,11 @@ from app.engine import allowlist
 from app.engine.allowlist import AllowEntry
 from app.engine.cancel import NEVER, Deadline
 from app.engine.check import Checker, ParagraphResult, Thresholds
+from app.engine.earlier_schemes import open_with_earlier_bands
 from app.engine.filters import ArchiveFilter
-from app.engine.fingerprint import Fingerprinter, Prints
+from app.engine.fingerprint import Fingerprinter, Prints, fingerprinter
 from app.engine.passages import PassageFinder, PassageRules
 from app.engine.records import metadata_bytes
-from app.hashing.lsh import Bands
 from app.hashing.minhash import chunk_bounds, text_ends
 from app.hashing.winnow import Winnowing
 from app.settings import Settings
@@ -188,7 +188,7 @@ class Service(Preparer):
             # on its bands; passages are then found within the article and
             # for near-duplicate matches only. Otherwise the original
             # message, naming the store's scheme.
-            store, fp = _bands_only(settings, fp, mismatch)
+            store, fp = open_with_earlier_bands(settings, fp, mismatch)
         service = cls(settings, store, fp)
         if service.checker.passages is not None:
             service.checker.passages.warm_up()
@@ -323,87 +323,9 @@ def digest(texts: Sequence[str], metadata: Mapping[str, Any]) -> str:
     return hashlib.sha256(_DIGESTED_JSON.encode([list(texts), metadata]).encode()).hexdigest()
 
 
-def fingerprinter(settings: Settings) -> Fingerprinter:
-    winnowing = Winnowing(settings.passage_kgram, settings.passage_window) if settings.passages else None
-    lsh = settings.lsh_threshold if settings.bands_from_threshold else Bands(*settings.band_shape)
-    return Fingerprinter.create(
-        settings.num_perm, settings.shingle_size, lsh, settings.min_shingles, winnowing
-    )
-
-
 def passage_rules(settings: Settings) -> PassageRules:
     return PassageRules(
         Winnowing(settings.passage_kgram, settings.passage_window),
         settings.passage_min_tokens,
         settings.passage_max_postings,
     )
-
-
-# The LSH threshold of stores created before passages existed (49 x 2
-# bands), and of those created with passages before 27 x 3 (27 x 2).
-LSH_THRESHOLD_BEFORE_PASSAGES = 0.3
-LSH_THRESHOLD_BEFORE_3_ROWS = 0.4
-
-
-def _defaults_of_their_time(settings: Settings) -> bool:
-    """Neither band setting given: a store keeps the bands it was made with."""
-    return not settings.model_fields_set & {"lsh_threshold", "lsh_bands"}
-
-
-def _earlier_bands(settings: Settings, fp: Fingerprinter) -> tuple[Store, Fingerprinter] | None:
-    """A store created with passages and the 27 x 2 bands of the default
-    before 27 x 3, opened on its bands (None: the store is not one)."""
-    if not _defaults_of_their_time(settings) or fp.passages is None:
-        return None
-    earlier = fingerprinter(settings.model_copy(update={"lsh_threshold": LSH_THRESHOLD_BEFORE_3_ROWS}))
-    try:
-        store = open_store(settings.store, earlier.band_keys, earlier.scheme)
-    except SchemeMismatch:
-        return None
-    log.info(
-        "store %s has the LSH bands of its time (%d x %d) and keeps them; a store created now "
-        "has %d x %d, which propose fewer unrelated candidates (re-ingest the archive to use them)",
-        settings.store,
-        earlier.bands.bands,
-        earlier.bands.rows,
-        fp.bands.bands,
-        fp.bands.rows,
-    )
-    return store, earlier
-
-
-def _bands_only(
-    settings: Settings, fp: Fingerprinter, mismatch: SchemeMismatch
-) -> tuple[Store, Fingerprinter]:
-    """The store opened as one created with earlier defaults (27 x 2 bands
-    with passages, or before passages), or ``mismatch``."""
-    found = _earlier_bands(settings, fp)
-    if found is not None:
-        return found
-    tries = [fp.without_postings()]
-    if _defaults_of_their_time(settings):
-        earlier = settings.model_copy(
-            update={"lsh_threshold": LSH_THRESHOLD_BEFORE_PASSAGES, "passages": False}
-        )
-        tries.append(fingerprinter(earlier))
-    attempts = [
-        (bands_only, scheme)
-        for bands_only in tries
-        for scheme in (bands_only.scheme, bands_only.earlier_scheme)
-        if scheme is not None
-    ]
-    for bands_only, scheme in attempts:
-        try:
-            store = open_store(settings.store, bands_only.band_keys, scheme)
-        except SchemeMismatch:
-            continue
-        log.warning(
-            "store %s has no passage postings (created before passages existed): its bands "
-            "(%d x %d) are used, and passages against the archive are limited to near-duplicate "
-            "matches; re-ingest the archive into a new store to index them",
-            settings.store,
-            bands_only.bands.bands,
-            bands_only.bands.rows,
-        )
-        return store, bands_only
-    raise mismatch from None

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.engine.fingerprint import fingerprinter
 from app.engine.passages import PassageFinder
-from app.engine.service import fingerprinter, passage_rules
+from app.engine.service import passage_rules
 from app.settings import Settings
 from app.store.sqlite_kernels import touch_pages, warm_up_lookup
 
