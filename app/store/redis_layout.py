@@ -221,6 +221,10 @@ class Layout:
         """A check's BITFIELD_RO arguments and masks (redis_filter), in key order."""
         return self.filter.tests(self._heads(keys))
 
+    def packed_filter_tests(self, keys: Keys) -> tuple[bytes, str, bytes]:
+        """The same tests packed for the check script (offsets, type, masks)."""
+        return self.filter.packed_tests(self._heads(keys))
+
     def filter_change(self, added: Sequence[tuple[Keys, U64]]) -> tuple[str, bytes]:
         """How APPLY sets the filter bits of the records ``added``: "o" and
         4-byte offsets, "b" and a bitmap to OR in, or "" (none)."""
