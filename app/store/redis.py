@@ -321,17 +321,19 @@ class RedisStore:
         if not queries.size:
             return Candidates({}, {})
         layout = self.layout
-        tests, masks = layout.filter_tests(queries)
+        offsets, kind, masks = layout.packed_filter_tests(queries)
         args: list[bytes | str | int] = [
             layout.heads(queries).tobytes(),
             band_keys.size,
             rule.refs_per_band,
             rule.max_postings,
             masks,
+            offsets,
+            kind,
         ]
         calls = [Call(s, layout.metas[s], [layout.prefixes[s]]) for s in range(layout.shards)]
         with self._guard():
-            raw = self.waves.run_grouped("candidates", calls, args, [*tests, self.scheme], "check")
+            raw = self.waves.run_grouped("candidates", calls, args, [self.scheme], "check")
         listed = queries.tolist()
         found: dict[int, list[int]] = {}
         stored: dict[int, StoredParagraph] = {}

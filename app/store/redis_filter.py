@@ -114,16 +114,21 @@ class ShardFilter:
     def tests(self, heads: U64) -> tuple[list[bytes | str | int], bytes]:
         """BITFIELD_RO's arguments for each head (GET <type> <offset>), and
         each head's mask (4 bytes): it passes when value & mask == mask."""
+        offsets, kind, masks = self.packed_tests(heads)
+        return [x for o in np.frombuffer(offsets, ">u4").tolist() for x in ("GET", kind, o)], masks
+
+    def packed_tests(self, heads: U64) -> tuple[bytes, str, bytes]:
+        """The same tests packed, as the check script takes them: each head's
+        bit offset (4 bytes: a shard's filter has at most 2**32 bits), the
+        BITFIELD type, each head's mask."""
         if not self.blocked:
-            offsets = self.offsets(heads).tolist()
-            return [x for o in offsets for x in ("GET", "u1", o)], np.ones(len(offsets), ">u4").tobytes()
+            return self.offsets(heads).astype(">u4").tobytes(), "u1", np.ones(heads.size, ">u4").tobytes()
         word, positions = self._word_positions(heads)
         mask = np.zeros(heads.size, np.uint64)
         for p in positions:
             # BITFIELD reads a word from its top bit: position 0 is bit 31.
             mask |= np.uint64(1) << (np.uint64(WORD - 1) - p)
-        offsets = (word * np.uint64(WORD)).tolist()
-        return [x for o in offsets for x in ("GET", "u32", o)], mask.astype(">u4").tobytes()
+        return (word * np.uint64(WORD)).astype(">u4").tobytes(), "u32", mask.astype(">u4").tobytes()
 
     @property
     def name(self) -> str:

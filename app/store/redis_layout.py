@@ -37,6 +37,7 @@ REF = 4  # bytes of a local ref in a record
 SUFFIX = 3  # bytes of a band key kept in a record, after its bucket
 RECORD = SUFFIX + REF
 HEAD = 3 + SUFFIX  # a query: bucket (3 bytes) + suffix
+HEADER = 11  # of a bucket's changes in APPLY: bucket, removed count, added count
 # Below this many bits set per filter byte, a write sets its bits one by one
 # (SETBIT); above, it ORs in a bitmap the size of the filter (BITOP).
 SPARSE_FILTER = 1 / 256
@@ -149,11 +150,14 @@ def _as_bytes(column: U64, width: int) -> npt.NDArray[np.uint8]:
 
 def local_refs(seq: int, keys: Sequence[Keys]) -> tuple[Keys, U64]:
     """Every (band key, local ref) of one document's paragraphs."""
-    base = seq << INDEX_BITS
     flat = [k for k in keys if k.size]
     if not flat:
         return np.empty(0, np.int64), np.empty(0, np.uint64)
-    refs = np.concatenate([np.full(k.size, base + i, np.uint64) for i, k in enumerate(keys) if k.size])
+    # One repeat for the document, not an array per paragraph: a batch has
+    # thousands of paragraphs.
+    sizes = np.fromiter((k.size for k in keys), np.int64, len(keys))
+    base = np.uint64(seq << INDEX_BITS)
+    refs = np.repeat(np.arange(len(keys), dtype=np.uint64) + base, sizes)
     return np.concatenate(flat), refs
 
 
@@ -221,6 +225,10 @@ class Layout:
         """A check's BITFIELD_RO arguments and masks (redis_filter), in key order."""
         return self.filter.tests(self._heads(keys))
 
+    def packed_filter_tests(self, keys: Keys) -> tuple[bytes, str, bytes]:
+        """The same tests packed for the check script (offsets, type, masks)."""
+        return self.filter.packed_tests(self._heads(keys))
+
     def filter_change(self, added: Sequence[tuple[Keys, U64]]) -> tuple[str, bytes]:
         """How APPLY sets the filter bits of the records ``added``: "o" and
         4-byte offsets, "b" and a bitmap to OR in, or "" (none)."""
@@ -242,25 +250,36 @@ class Layout:
         self, removed: Sequence[tuple[Keys, U64]], added: Sequence[tuple[Keys, U64]]
     ) -> tuple[bytes, list[bytes]]:
         """The APPLY script's bucket changes (one header and two runs of
-        records per bucket) and the buckets changed, 3 bytes each."""
+        records per bucket) and the buckets changed, 3 bytes each. Laid out
+        by index arithmetic: a batch touches most of the 2**14 buckets, and a
+        Python turn per bucket cost a third of the packing."""
         rem_buckets, rem = self.records(removed)
         add_buckets, add = self.records(added)
         buckets = np.union1d(rem_buckets, add_buckets)
-        bounds = [
-            np.searchsorted(b, buckets, side) * RECORD
-            for b in (rem_buckets, add_buckets)
-            for side in ("left", "right")
-        ]
-        heads = np.zeros((buckets.size, 11), np.uint8)
+        rem_first = np.searchsorted(rem_buckets, buckets, "left")
+        add_first = np.searchsorted(add_buckets, buckets, "left")
+        nrem = np.searchsorted(rem_buckets, buckets, "right") - rem_first
+        nadd = np.searchsorted(add_buckets, buckets, "right") - add_first
+        sizes = HEADER + RECORD * (nrem + nadd)
+        starts = np.cumsum(sizes) - sizes
+        out = np.empty(int(sizes.sum()), np.uint8)
+        heads = np.empty((buckets.size, HEADER), np.uint8)
         heads[:, :3] = _as_bytes(buckets.view(np.uint64), 3)
-        heads[:, 3:7] = _as_bytes(((bounds[1] - bounds[0]) // RECORD).view(np.uint64), 4)
-        heads[:, 7:] = _as_bytes(((bounds[3] - bounds[2]) // RECORD).view(np.uint64), 4)
-        out, changed = [], []
-        for head, r0, r1, a0, a1 in zip(heads, *(b.tolist() for b in bounds), strict=True):
-            name = head.tobytes()
-            out += [name, rem[r0:r1], add[a0:a1]]
-            changed.append(name[:3])
-        return b"".join(out), changed
+        heads[:, 3:7] = _as_bytes(nrem.view(np.uint64), 4)
+        heads[:, 7:] = _as_bytes(nadd.view(np.uint64), 4)
+        out[starts[:, None] + np.arange(HEADER)] = heads
+        # Each bucket's removed records after its header, then its added ones.
+        for record_buckets, blob, first, run in (
+            (rem_buckets, rem, rem_first, starts + HEADER),
+            (add_buckets, add, add_first, starts + HEADER + RECORD * nrem),
+        ):
+            if not record_buckets.size:
+                continue
+            k = np.searchsorted(buckets, record_buckets)
+            at = run[k] + RECORD * (np.arange(record_buckets.size) - first[k])
+            out[at[:, None] + np.arange(RECORD)] = np.frombuffer(blob, np.uint8).reshape(-1, RECORD)
+        names = heads[:, :3].tobytes()
+        return out.tobytes(), [names[n : n + 3] for n in range(0, len(names), 3)]
 
     def write_keys(self, shard: int, seqs: Sequence[str], buckets: Sequence[bytes]) -> tuple[bytes, ...]:
         """Every key a write of ``shard`` touches besides its meta: ids,

@@ -202,7 +202,7 @@ end
 local blob, pos = ARGV[i], 1
 while pos <= #blob do
   local key = prefix .. 'b' .. string.sub(blob, pos, pos + 2)
-  local nrem, nadd = struct.unpack('>I4>I4', string.sub(blob, pos + 3, pos + 10))
+  local nrem, nadd = struct.unpack('>I4>I4', blob, pos + 3)
   pos = pos + 11
   local s = redis.call('GET', key) or ''
   for r = 1, nrem do

@@ -60,18 +60,21 @@ end
 # KEYS[1]: the first shard's meta (routes the call). ARGV: 6-byte queries
 # (bucket + suffix), band query count, refs kept per band query, largest
 # posting list that proposes candidates, each query's 4-byte filter mask,
-# shard count, the shards' prefixes, scheme. The first queries are band keys, the others passage fingerprints.
-# Queries are parsed once and each shard's buckets read in one MGET: Lua
-# pays microseconds per redis.call and per string it makes, and a check
-# asks every shard. Returns, per shard: its GUARD failure, or a list of: the
-# hits (per query with some, 4-byte index, 2-byte count, its refs: at most
-# the kept number, the lowest; a posting list longer than the largest cut
-# at one more than it), then the candidates (see base.CandidateRule): the
-# refs of each band query, and those of posting lists no longer than the
-# largest, each once: ref, id, text, metadata. After the prefixes and before
-# the scheme: BITFIELD_RO's arguments (GET <type> <offset>) of each query's
-# filter word, in query order (redis_filter: a query passes a shard when
-# word & mask == mask).
+# each query's 4-byte filter offset, the filter's BITFIELD type, shard
+# count, the shards' prefixes, scheme. The first queries are band keys, the
+# others passage fingerprints. Masks and offsets come packed (one argument
+# each, not three per query): redis-py spends about a microsecond per
+# argument it packs, and a check has ~400 queries. The BITFIELD_RO arguments
+# are made once per call and serve every shard, whose buckets are read in
+# one MGET; queries are cut out of the blob only when they pass (Lua pays
+# fractions of a microsecond per string it makes, for every query of every
+# shard). Returns, per shard: its GUARD failure, or a list of: the hits (per
+# query with some, 4-byte index, 2-byte count, its refs: at most the kept
+# number, the lowest; a posting list longer than the largest cut at one
+# more than it), then the candidates (see base.CandidateRule): the refs of
+# each band query, and those of posting lists no longer than the largest,
+# each once: ref, id, text, metadata. A query passes a shard's filter when
+# word & mask == mask (redis_filter).
 CANDIDATES = (
     "#!lua flags=allow-cross-slot-keys,no-writes\n"
     + READ
@@ -79,46 +82,56 @@ CANDIDATES = (
 local expected_scheme = ARGV[#ARGV]
 local q = ARGV[1]
 local bands, per_band, per_posting = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local qb, qs, every = {}, {}, {}
-for i = 1, #q, 6 do
-  qb[#qb + 1] = string.sub(q, i, i + 2)
-  qs[#qs + 1] = string.sub(q, i + 3, i + 5)
-  every[#every + 1] = #qb
+local count = #q / 6
+-- 4-byte values of a blob, 1,000 to a struct.unpack (one C call each).
+local function words(blob)
+  local out = {}
+  for first = 1, count, 1000 do
+    local k = math.min(1000, count - first + 1)
+    local values = {struct.unpack('>' .. string.rep('I4', k), blob, 4 * first - 3)}
+    for j = 1, k do out[first + j - 1] = values[j] end
+  end
+  return out
 end
-local mask = {}
-for n = 1, #qb do mask[n] = bit.tobit((struct.unpack('>I4', ARGV[5], 4 * n - 3))) end
-local answers, shards = {}, tonumber(ARGV[6])
-local tests, last_test = 7 + shards, #ARGV - 1
+local mask, fargs = words(ARGV[5]), {}
+for n, offset in ipairs(words(ARGV[6])) do
+  mask[n] = bit.tobit(mask[n])
+  fargs[3 * n - 2] = 'GET'
+  fargs[3 * n - 1] = ARGV[7]
+  fargs[3 * n] = tostring(offset)
+end
+local answers, shards = {}, tonumber(ARGV[8])
 for shard = 1, shards do
-  local prefix = ARGV[6 + shard]
+  local prefix = ARGV[8 + shard]
   local head = redis.call('HMGET', prefix .. 'meta', 'scheme', 'filter')
   if head[1] ~= expected_scheme then
     return redis.error_reply('PARADUP_NAMESPACE ' .. tostring(head[1]))
   end
   -- The queries that pass the filter (all when the shard has none), in
   -- order: most of a check's keys are in no shard or one, so the loops
-  -- after this one (Lua pays a fraction of a microsecond per turn, each
-  -- shard) see a few per cent of the queries.
-  local passed = every
+  -- after this one see a few per cent of the queries.
+  local passed = {}
   if head[2] then
-    passed = {}
     -- 2,400 arguments a call: unpack's limit is 8,000 values.
     local n = 0
-    for first = tests, last_test, 2400 do
-      local upto = math.min(first + 2399, last_test)
-      local words = redis.call('BITFIELD_RO', prefix .. 'f', unpack(ARGV, first, upto))
-      for k = 1, #words do
+    for first = 1, #fargs, 2400 do
+      local upto = math.min(first + 2399, #fargs)
+      local found = redis.call('BITFIELD_RO', prefix .. 'f', unpack(fargs, first, upto))
+      for k = 1, #found do
         n = n + 1
         local m = mask[n]
-        if bit.band(words[k], m) == m then passed[#passed + 1] = n end
+        if bit.band(found[k], m) == m then passed[#passed + 1] = n end
       end
     end
+  else
+    for n = 1, count do passed[n] = n end
   end
-  local seen_here, wanted_buckets = {}, {}
-  for _, n in ipairs(passed) do
-    local b = qb[n]
-    if not seen_here[b] then
-      seen_here[b] = true
+  local bucket_of, seen, wanted_buckets = {}, {}, {}
+  for k, n in ipairs(passed) do
+    local b = string.sub(q, 6 * n - 5, 6 * n - 3)
+    bucket_of[k] = b
+    if not seen[b] then
+      seen[b] = true
       wanted_buckets[#wanted_buckets + 1] = b
     end
   end
@@ -132,18 +145,19 @@ for shard = 1, shards do
     for k = 1, #names do buckets[wanted_buckets[first + k - 1]] = values[k] end
   end
   local out, wanted, order = {}, {}, {}
-  for _, n in ipairs(passed) do
-    local s = buckets[qb[n]]
+  for k, n in ipairs(passed) do
+    local s = buckets[bucket_of[k]]
     -- Most queries miss in most shards: one search, and no table, for those.
-    local at = s and string.find(s, qs[n], 1, true)
+    local suffix = s and string.sub(q, 6 * n - 2, 6 * n)
+    local at = s and string.find(s, suffix, 1, true)
     if at then
-      local hits = refs(s, qs[n], at - (at - 1) % 7)
+      local hits = refs(s, suffix, at - (at - 1) % 7)
       if #hits > 0 then
         local keep = per_band
         if n > bands then keep = per_posting + 1 end
         if #hits > keep then
           table.sort(hits)
-          for k = #hits, keep + 1, -1 do hits[k] = nil end
+          for j = #hits, keep + 1, -1 do hits[j] = nil end
         end
         if n <= bands or #hits <= per_posting then
           for _, h in ipairs(hits) do

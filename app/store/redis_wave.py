@@ -202,8 +202,11 @@ class Waves:
             with self._lock:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="paradup-redis")
-        futures = [self._pool.submit(self._pipeline, script, group, kind, write) for group in jobs]
-        return [f.result() for f in futures]
+        # The calling thread sends the first master's calls itself: one
+        # thread hop fewer per wave, and it would only wait otherwise.
+        futures = [self._pool.submit(self._pipeline, script, group, kind, write) for group in jobs[1:]]
+        first = self._pipeline(script, jobs[0], kind, write)
+        return [first, *(f.result() for f in futures)]
 
     def _connection(self, node: ClusterNode | None) -> redis.Redis:
         if node is None:
