@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
+from app.cli import main
 from app.engine import Service
 from app.engine.fingerprint import fingerprinter
 from app.engine.service import DocumentInput
@@ -231,6 +232,17 @@ def test_a_store_made_with_the_bands_before_27x3_keeps_them(tmp_path: Path) -> N
         # its postings are still read: a quote of it is found as a passage
         quoted = _check(client, FRESH)["paragraphs"][0]["passages"]
         assert quoted and quoted[0]["source"] == "archive"
+
+
+def test_verify_passes_a_store_made_with_the_bands_before_27x3(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/two-rows.db"
+    old = Service.open(Settings(store=url, lsh_threshold=0.4))
+    old.ingest([DocumentInput("harbour", ARCHIVED_EN)])
+    old.close()
+    assert main(["verify", "--store", url]) == 0  # the defaults serve it: it is sound
+    with pytest.MonkeyPatch.context() as env:  # other bands asked for: not what it holds
+        env.setenv("PARADUP_LSH_BANDS", "27x3")
+        assert main(["verify", "--store", url]) == 2
 
 
 def test_band_settings_are_checked() -> None:

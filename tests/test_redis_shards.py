@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
 from app.cli import main
+from app.engine import Service
+from app.engine.fingerprint import fingerprinter
 from app.settings import Settings
 from app.store import NewDocument, NewParagraph, StoreBroken, StoreError, StoreUnavailable, open_store
 from app.store.base import CandidateRule
@@ -192,11 +194,11 @@ def test_wait_replicas_acknowledges_only_replicated_writes(
 # The one-slot layout
 
 
-def one_slot_namespace(server: RedisServer, name: str) -> None:
+def one_slot_namespace(server: RedisServer, name: str, scheme: str = FP.scheme) -> None:
     """What a namespace written by the previous version holds (three documents)."""
     prefix = f"paradup:{{{name}}}:".encode()
     with server.client() as client:
-        client.hset(prefix + b"meta", mapping={"scheme": FP.scheme, "bucket_bits": 14, "documents": 3})
+        client.hset(prefix + b"meta", mapping={"scheme": scheme, "bucket_bits": 14, "documents": 3})
         for n, texts in enumerate([TEXTS, TEXTS[:2], [TEXTS[1]]], start=1):
             seq = n.to_bytes(3, "big")
             metadata = json.dumps({"n": n})
@@ -213,6 +215,25 @@ def test_a_one_slot_namespace_is_refused_with_the_way_forward(redis_server: Redi
             open_redis(f"{redis_server.url}?namespace={name}{create}")
 
 
+def test_migrate_takes_the_fingerprints_the_one_slot_namespace_was_built_with(
+    redis_server: RedisServer,
+) -> None:
+    """A namespace of the one-slot layout holds the default bands of its time
+    (27 x 2, passages): migrated with today's defaults, it keeps them."""
+    old, new = namespace(), namespace()
+    two_rows = fingerprinter(Settings(lsh_threshold=0.4))
+    one_slot_namespace(redis_server, old, two_rows.scheme)
+    target = f"{redis_server.url}?namespace={new}&create=1"
+    assert main(["migrate", "--from", f"{redis_server.url}?namespace={old}", "--to", target]) == 0
+    service = Service.open(Settings(store=f"{redis_server.url}?namespace={new}"))
+    try:
+        assert service.fingerprinter.bands == (27, 2)
+        (result, *_) = service.check(TEXTS[0])
+        assert {m.document_id for m in result.matches} == {"old-1", "old-2"}
+    finally:
+        service.close()
+
+
 def test_migrate_copies_a_one_slot_namespace(
     redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -220,7 +241,7 @@ def test_migrate_copies_a_one_slot_namespace(
     one_slot_namespace(redis_server, old)
     source = f"{redis_server.url}?namespace={old}"
     target = f"{redis_server.url}?namespace={new}&create=1"
-    monkeypatch.setattr("app.engine.service.fingerprinter", lambda settings: FP)
+    monkeypatch.setattr("app.engine.fingerprint.fingerprinter", lambda settings: FP)
     assert main(["migrate", "--from", source, "--to", target]) == 0
     with closing(open_redis(f"{redis_server.url}?namespace={new}")) as store:
         assert (store.stats().documents, store.stats().paragraphs) == (3, 6)

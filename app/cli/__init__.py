@@ -182,12 +182,15 @@ def _stats(args: argparse.Namespace, console: Console) -> int:
 
 
 def _verify(args: argparse.Namespace, console: Console) -> int:
+    from app.engine.earlier_schemes import schemes_for
     from app.engine.fingerprint import fingerprinter
     from app.store import verify_store
 
     settings = _settings(args)
-    fp = fingerprinter(settings)
-    problems = verify_store(settings.store, fp.scheme)
+    # A store the service opens with these settings is sound here too (one
+    # made with the defaults of its time included).
+    schemes = schemes_for(settings, fingerprinter(settings))
+    problems = verify_store(settings.store, schemes[0], schemes[1:])
     for problem in problems:
         print(problem)
     if not problems:
@@ -196,10 +199,14 @@ def _verify(args: argparse.Namespace, console: Console) -> int:
 
 
 def _migrate(args: argparse.Namespace, console: Console) -> int:
+    from app.engine.earlier_schemes import fingerprinter_of
     from app.engine.fingerprint import fingerprinter
-    from app.store.redis_migrate import migrate
+    from app.store.redis_migrate import migrate, one_slot_scheme
 
-    fp = fingerprinter(Settings())  # the fingerprint settings the source was built with
+    # The fingerprints the source was built with, of those these settings
+    # accept (the defaults of its time when no band setting is given).
+    settings = Settings()
+    fp = fingerprinter_of(settings, fingerprinter(settings), one_slot_scheme(args.source))
     done = migrate(args.source, args.target, fp.band_keys, fp.scheme)
     print(json.dumps({"documents": done.documents, "paragraphs": done.paragraphs, "to": args.target}))
     return EXIT_OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from app.store.base import (
@@ -40,20 +41,21 @@ def open_store(url: str, band_keys: BandKeys, scheme: str) -> Store:
     return SqliteStore(Path(url), band_keys, scheme)
 
 
-def verify_store(url: str, scheme: str) -> list[str]:
+def verify_store(url: str, scheme: str, also: Sequence[str] = ()) -> list[str]:
     """Every problem found in the store ``url`` names (empty: it is sound).
-    Unlike opening it, never creates anything."""
+    Unlike opening it, never creates anything. ``also``: other schemes the
+    store may hold and still be served (earlier defaults)."""
     if url.startswith(REDIS_SCHEMES):
         try:
             from app.store.redis_verify import verify
         except ImportError as exc:
             return [f"the Redis backend is not available: {exc}"]
-        return verify(url, scheme)
+        return verify(url, scheme, also)
     from app.store import sqlite, sqlite_checks
 
     path = Path(url.removeprefix("sqlite:///"))
     return sqlite_checks.verify(
-        path, sqlite.SCHEMA, sqlite.FORMAT, scheme, older={sqlite.FORMAT_2: sqlite.SCHEMA_2}
+        path, sqlite.SCHEMA, sqlite.FORMAT, scheme, older={sqlite.FORMAT_2: sqlite.SCHEMA_2}, also=also
     )
 
 

@@ -32,6 +32,18 @@ class Migrated:
     paragraphs: int
 
 
+def one_slot_scheme(url: str) -> str | None:
+    """The fingerprint scheme a one-slot namespace records (None: it has none)."""
+    target = parse_url(url)
+    with guard(target.namespace, ""):
+        client = connect(target)
+        try:
+            found = client.hget(f"paradup:{{{target.namespace}}}:meta".encode(), "scheme")
+        finally:
+            client.close()
+    return as_text(found) if found else None
+
+
 def _one_slot_documents(url: str, scheme: str) -> Iterator[NewDocument]:
     """The source's documents, without index keys (paragraph keys empty)."""
     target = parse_url(url)

@@ -3,15 +3,18 @@ servers that never evict, and every shard's counters agree with what it holds.""
 
 from __future__ import annotations
 
-from app.store.base import StoreError
+from collections.abc import Sequence
+
+from app.store.base import SchemeMismatch, StoreError
 from app.store.redis import RedisStore
 
 
-def verify(url: str, scheme: str) -> list[str]:
+def verify(url: str, scheme: str, also: Sequence[str] = ()) -> list[str]:
+    """``also``: other schemes the namespace may hold and still be served."""
     if "create=" in url:
         return ["verify never creates a namespace: remove create= from the store URL"]
     try:
-        store = RedisStore(url, lambda texts: [], scheme)
+        store = _opened(url, scheme, also)
     except StoreError as exc:
         return [str(exc)]
     try:
@@ -25,3 +28,14 @@ def verify(url: str, scheme: str) -> list[str]:
     if documents != counted:
         return [f"namespace {store.namespace!r} counts {counted} documents but holds {documents}"]
     return []
+
+
+def _opened(url: str, scheme: str, also: Sequence[str]) -> RedisStore:
+    refused: SchemeMismatch | None = None
+    for candidate in (scheme, *also):
+        try:
+            return RedisStore(url, lambda texts: [], candidate)
+        except SchemeMismatch as exc:
+            refused = refused or exc
+    assert refused is not None
+    raise refused

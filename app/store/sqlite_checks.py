@@ -53,7 +53,12 @@ def expected_columns(schema: Sequence[str]) -> dict[str, list[str]]:
 
 
 def schema_problem(
-    conn: sqlite3.Connection, path: Path, schema: Sequence[str], fmt: str, scheme: str
+    conn: sqlite3.Connection,
+    path: Path,
+    schema: Sequence[str],
+    fmt: str,
+    scheme: str,
+    also: Sequence[str] = (),
 ) -> StoreError | None:
     """Why the file cannot be served as this store (None when it can)."""
     found_tables = set(tables(conn))
@@ -80,7 +85,7 @@ def schema_problem(
             return StoreBroken(
                 f"{path} is damaged: table {table} has columns {found}, not {columns}; {REPAIR}"
             )
-    if meta.get("scheme") != scheme:
+    if meta.get("scheme") != scheme and meta.get("scheme") not in also:
         return SchemeMismatch(
             f"{path} was indexed with {meta.get('scheme')!r}, not {scheme!r}: "
             "use the same fingerprint settings or a new store"
@@ -104,7 +109,12 @@ def probe(conn: sqlite3.Connection, with_runs: bool = True) -> None:
 
 
 def verify(
-    path: Path, schema: Sequence[str], fmt: str, scheme: str, older: Mapping[str, Sequence[str]] | None = None
+    path: Path,
+    schema: Sequence[str],
+    fmt: str,
+    scheme: str,
+    older: Mapping[str, Sequence[str]] | None = None,
+    also: Sequence[str] = (),
 ) -> list[str]:
     """Every problem found in the store file (empty: it is sound): schema,
     a full ``PRAGMA integrity_check``, the stored counters and every run
@@ -120,7 +130,7 @@ def verify(
             if row is not None and row[0] in (older or {}):
                 fmt, schema = row[0], (older or {})[row[0]]
         try:
-            problem = schema_problem(conn, path, schema, fmt, scheme)
+            problem = schema_problem(conn, path, schema, fmt, scheme, also)
             if problem is not None:
                 problems.append(str(problem))
                 sound = False
