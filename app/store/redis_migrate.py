@@ -3,8 +3,9 @@ under ``paradup:{ns}:``, before shards) into a sharded namespace.
 
 The source's documents are read as they are stored (id, digest, metadata,
 paragraph texts) and written to the target in batches, their index keys
-recomputed from the texts with the current fingerprint scheme, which must be
-the source's. Digests are kept, so re-ingesting an unchanged document into
+recomputed from the texts with the source's fingerprint scheme (the CLI
+picks it among those its settings accept: with no band setting, the
+defaults of the source's time too). Digests are kept, so re-ingesting an unchanged document into
 the target afterwards answers "unchanged". The source is only read: delete
 it (``redis-cli --scan --pattern 'paradup:{ns}:*'``) once the target serves.
 Writes to the source during the copy may be missed: stop ingesting first.
