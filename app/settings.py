@@ -152,7 +152,7 @@ class Settings(BaseSettings):
         if self.lsh_threshold > self.similarity_threshold:
             raise ValueError("lsh_threshold must not exceed similarity_threshold")
         bands, rows = self.band_shape
-        if bands * rows > self.num_perm:
+        if "lsh_bands" in self.model_fields_set and bands * rows > self.num_perm:
             raise ValueError(
                 f"lsh_bands {self.lsh_bands} needs {bands * rows} permutations: num_perm is {self.num_perm}"
             )
@@ -167,4 +167,9 @@ class Settings(BaseSettings):
 
     @property
     def bands_from_threshold(self) -> bool:
-        return "lsh_threshold" in self.model_fields_set and "lsh_bands" not in self.model_fields_set
+        """lsh_threshold set and lsh_bands not; or neither, with fewer
+        permutations than the default shape needs (as before 27 x 3)."""
+        if "lsh_bands" in self.model_fields_set:
+            return False
+        bands, rows = self.band_shape
+        return "lsh_threshold" in self.model_fields_set or bands * rows > self.num_perm

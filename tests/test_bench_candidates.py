@@ -33,6 +33,12 @@ def test_candidates_are_counted_per_check_with_their_jaccard(tmp_path: Path) -> 
     drawn = picture.read_text()
     assert drawn.startswith("<svg") and drawn.count("<rect") == BINS + 1  # the bars and the legend's swatch
     assert "one, 27x3 bands" in drawn
+    # the engine is left as it was: a check after the measurement still runs
+    service = Service.open(Settings(store=url))
+    try:
+        assert service.check(first)[0].matches
+    finally:
+        service.close()
 
 
 def test_absent_bodies_are_named(tmp_path: Path) -> None:

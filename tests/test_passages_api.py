@@ -17,6 +17,7 @@ from app.cli import main
 from app.engine import Service
 from app.engine.fingerprint import fingerprinter
 from app.engine.service import DocumentInput
+from app.hashing import band_params
 from app.settings import Settings
 from app.store import SchemeMismatch, open_store
 from tests.articles import ARCHIVED_EN, UNRELATED_EN
@@ -247,6 +248,11 @@ def test_verify_passes_a_store_made_with_the_bands_before_27x3(tmp_path: Path) -
 
 def test_band_settings_are_checked() -> None:
     assert Settings(lsh_bands="20x2").band_shape == (20, 2)
+    # fewer permutations than 27 x 3 needs, no band setting: bands from the
+    # threshold, as before 27 x 3; the shape asked for explicitly is refused
+    assert fingerprinter(Settings(num_perm=64)).bands == band_params(0.4, 64)
+    with pytest.raises(ValueError, match="needs 81 permutations"):
+        Settings(num_perm=64, lsh_bands="27x3")
     with pytest.raises(ValueError, match="needs 135 permutations"):
         Settings(lsh_bands="27x5")
     with pytest.raises(ValueError, match="lsh_bands"):
