@@ -67,7 +67,7 @@ def test_a_shard_without_a_filter_reads_every_bucket(redis_server: RedisServer, 
     with closing(open_redis(redis_url)) as store:
         meta = store.layout.metas[0]
         with redis_server.client() as client:
-            assert client.hget(meta, "filter") == b"11x3"
+            assert client.hget(meta, "filter") == b"11x3g"
             # As a shard made before the filter: no flag, so writes set no
             # bits and checks read every bucket.
             client.hdel(meta, "filter")
@@ -132,9 +132,9 @@ def test_filter_bits_out_of_range_are_refused(redis_url: str, value: str) -> Non
 
 def test_filter_bits_are_fixed_by_the_creator(redis_server: RedisServer, redis_url: str) -> None:
     with closing(open_redis(redis_url + "&filter_bits=13")) as first:
-        assert first.layout.filter.name == "13x3"
+        assert first.layout.filter.name == "13x3g"
     with closing(open_redis(redis_url + "&filter_bits=8")) as later:
-        assert later.layout.filter.name == "13x3"
+        assert later.layout.filter.name == "13x3g"
         later.put([document("doc-0", texts(0))])
         keys = all_keys(later, 1)
         assert set(filter_bits(redis_server, later, keys)) == {1}

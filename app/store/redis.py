@@ -23,6 +23,7 @@ an evicting Redis are in ``redis_client``; shards and packing in
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -45,6 +46,7 @@ from app.store.base import (
     WriteStatus,
     refuse_repeated_ids,
 )
+from app.store.redis_candidates import CandidateWave
 from app.store.redis_client import (
     connect,
     eviction_problems,
@@ -63,7 +65,6 @@ from app.store.redis_layout import (
     local_refs,
     shard_of,
     stored_paragraphs,
-    unpack_hits,
     unpack_refs,
     unpack_state,
 )
@@ -102,6 +103,7 @@ class RedisStore:
                     "state": lua.STATE,
                     "apply": lua.APPLY,
                     "first_paragraphs": reads.FIRST_PARAGRAPHS,
+                    "filter": reads.FILTER,
                 },
                 target.wait_replicas,
                 target.wait_timeout,
@@ -111,6 +113,7 @@ class RedisStore:
                 self._create_shards()
             self._refuse_eviction()
         self.stats()  # every shard is there, with this scheme
+        self.checks = CandidateWave(self.layout, self.waves, self.scheme, self._read_filter)
 
     def _guard(self) -> AbstractContextManager[None]:
         return guard(self.namespace, self.scheme)
@@ -150,7 +153,14 @@ class RedisStore:
             Call(
                 s,
                 layout.metas[s],
-                [layout.prefixes[s], self.scheme, layout.shard_bits, layout.shards, layout.filter.name],
+                [
+                    layout.prefixes[s],
+                    self.scheme,
+                    layout.shard_bits,
+                    layout.shards,
+                    layout.filter.name,
+                    int.from_bytes(os.urandom(6), "big"),
+                ],
                 (layout.prefixes[s] + b"ids",) if self.cluster else (),
             )
             for s in range(layout.shards)
@@ -315,34 +325,12 @@ class RedisStore:
         return {key: sorted(set(refs)) for key, refs in found.items()}
 
     def candidates(self, bands: Keys, postings: Keys, rule: CandidateRule) -> Candidates:
-        band_keys = np.unique(bands)
-        posting_keys = np.setdiff1d(np.unique(postings), band_keys)
-        queries = np.concatenate([band_keys, posting_keys])
-        if not queries.size:
-            return Candidates({}, {})
-        layout = self.layout
-        offsets, kind, masks = layout.packed_filter_tests(queries)
-        args: list[bytes | str | int] = [
-            layout.heads(queries).tobytes(),
-            band_keys.size,
-            rule.refs_per_band,
-            rule.max_postings,
-            masks,
-            offsets,
-            kind,
-        ]
-        calls = [Call(s, layout.metas[s], [layout.prefixes[s]]) for s in range(layout.shards)]
         with self._guard():
-            raw = self.waves.run_grouped("candidates", calls, args, [self.scheme], "check")
-        listed = queries.tolist()
-        found: dict[int, list[int]] = {}
-        stored: dict[int, StoredParagraph] = {}
-        for shard, answer in raw.items():
-            for index, refs in unpack_hits(answer[0], shard):
-                found.setdefault(listed[index], []).extend(refs)
-            stored.update(stored_paragraphs(shard, answer, 1))
-        hits, wanted = rule.cut(band_keys, posting_keys, found)
-        return Candidates(hits, {r: stored[r] for r in wanted if r in stored})
+            return self.checks.candidates(bands, postings, rule)
+
+    def _read_filter(self, shard: int) -> tuple[bytes | None, bytes | None]:
+        generation, bitmap = self._run("filter", {shard: []}, "filter")[shard]
+        return generation, bitmap
 
     def paragraphs(self, refs: Sequence[int]) -> dict[int, StoredParagraph]:
         by_shard: dict[int, list[int]] = {}
@@ -411,6 +399,7 @@ class RedisStore:
         return 0  # every write leaves its shard as reads want it
 
     def close(self) -> None:
+        self.checks.close()
         with self._guard():
             self.waves.close()
             self.client.close()

@@ -117,7 +117,9 @@ def parse_url(url: str) -> Target:
         raise StoreError("bucket_bits must give every shard at least one bucket (2**bucket_bits >= shards)")
     replicas = _integer(query, "wait_replicas", 0, 0, 64)
     timeout = _integer(query, "wait_timeout", DEFAULT_WAIT_TIMEOUT_MS, 1, 600_000)
-    filter_format = FilterFormat(_integer(query, "filter_bits", DEFAULT_FILTER_BITS, 0, 64), DEFAULT_HASHES)
+    filter_format = FilterFormat(
+        _integer(query, "filter_bits", DEFAULT_FILTER_BITS, 0, 64), DEFAULT_HASHES, versioned=True
+    )
     filter_format.validate()
     extra: dict[str, Any] = {
         "shards": shards,

@@ -39,24 +39,34 @@ LEGACY = "10"
 DEFAULT_BITS = 11
 DEFAULT_HASHES = 3
 MIN_BITS = WORD_BITS + 1  # at least two words per bucket
+GENERATIONS = "g"  # a format's suffix: its shards count their filter's changes
 
 
 @dataclass(frozen=True)
 class FilterFormat:
     bits: int  # log2 of the bits per bucket, before any clamp to a string's size
     hashes: int  # 1: the legacy one-bit format; else bits set in one 32-bit word
+    # Whether every change of a shard's filter moves its meta's ``fgen``, so
+    # that a client may test a copy of the filter (redis_filter_cache). The
+    # name ends in "g": versions that do not keep ``fgen`` refuse to open
+    # such a namespace (an unknown format) instead of writing bits that a
+    # copy would never learn of.
+    versioned: bool = False
 
     @property
     def name(self) -> str:
-        return str(self.bits) if self.hashes == 1 else f"{self.bits}x{self.hashes}"
+        if self.hashes == 1:
+            return str(self.bits)
+        return f"{self.bits}x{self.hashes}" + (GENERATIONS if self.versioned else "")
 
     @classmethod
     def parse(cls, value: str | None) -> FilterFormat:
         """A root's ``filter`` field; None (an older root) is the legacy format."""
         text = value or LEGACY
         bits, _, hashes = text.partition("x")
+        versioned = hashes.endswith(GENERATIONS)
         try:
-            found = cls(int(bits), int(hashes or 1))
+            found = cls(int(bits), int(hashes.removesuffix(GENERATIONS) or 1), versioned)
         except ValueError as exc:
             raise StoreError(f"unknown Redis filter format {text!r}") from exc
         found.validate()
@@ -64,7 +74,7 @@ class FilterFormat:
 
     def validate(self) -> None:
         if self.hashes == 1:
-            if self.bits != int(LEGACY):
+            if self.bits != int(LEGACY) or self.versioned:
                 raise StoreError(f"unknown Redis filter format {self.name!r}")
             return
         # The word and the positions inside it come from the 24-bit suffix.
@@ -76,7 +86,7 @@ class FilterFormat:
             )
 
 
-DEFAULT_FILTER = FilterFormat(DEFAULT_BITS, DEFAULT_HASHES)
+DEFAULT_FILTER = FilterFormat(DEFAULT_BITS, DEFAULT_HASHES, versioned=True)
 
 
 class ShardFilter:

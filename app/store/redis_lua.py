@@ -9,7 +9,8 @@ scripts are in ``redis_lua_reads``):
 
 and under each shard's prefix ``paradup:{<tag>}:`` (one slot per shard):
 
-- ``meta``          HASH: scheme, bucket_bits, shards, documents, paragraphs, seq
+- ``meta``          HASH: scheme, bucket_bits, shards, documents, paragraphs, seq,
+                    filter (its format), fgen (moves with every filter change)
 - ``ids``           HASH: document id -> its number in the shard (seq)
 - ``names``         ZSET: every document id, score 0, so that ids sort and
                     a prefix is a range (ZRANGEBYLEX) instead of a scan
@@ -82,16 +83,19 @@ redis.call('HSET', KEYS[1], 'scheme', ARGV[1], 'shards', ARGV[2], 'bucket_bits',
 return redis.call('HMGET', KEYS[1], unpack(fields))
 """
 
-# ARGV: prefix, scheme, bucket bits, shards, filter format. Creates the shard's meta unless
-# it exists; refuses when documents are left without it (a namespace partly
-# deleted). Returns the stored scheme.
+# ARGV: prefix, scheme, bucket bits, shards, filter format, the filter's
+# first generation (random: a namespace deleted and made again must not
+# take up the numbers a client's copy of the old filter was at). Creates the
+# shard's meta unless it exists; refuses when documents are left without it
+# (a namespace partly deleted). Returns the stored scheme.
 CREATE = """
 local meta, prefix = KEYS[1], ARGV[1]
 if redis.call('EXISTS', meta) == 0 then
   if redis.call('EXISTS', prefix .. 'ids') == 1 then
     return redis.error_reply('PARADUP_DAMAGED')
   end
-  redis.call('HSET', meta, 'scheme', ARGV[2], 'bucket_bits', ARGV[3], 'shards', ARGV[4], 'filter', ARGV[5])
+  redis.call('HSET', meta, 'scheme', ARGV[2], 'bucket_bits', ARGV[3], 'shards', ARGV[4], 'filter', ARGV[5],
+             'fgen', ARGV[6])
 end
 return redis.call('HGET', meta, 'scheme')
 """
@@ -227,8 +231,12 @@ end
 local documents = redis.call('HINCRBY', meta, 'documents', ARGV[i + 1])
 redis.call('HINCRBY', meta, 'paragraphs', ARGV[i + 2])
 -- An empty shard holds no records: its filter's stale bits go too.
-if documents == 0 then redis.call('DEL', prefix .. 'f') end
 local mode, bits = ARGV[i + 3], ARGV[i + 4]
+if documents == 0 or mode ~= '' then
+  -- Clients' copies of the filter are no longer this one (redis_filter_cache).
+  redis.call('HINCRBY', meta, 'fgen', 1)
+end
+if documents == 0 then redis.call('DEL', prefix .. 'f') end
 if mode ~= '' and redis.call('HEXISTS', meta, 'filter') == 1 then
   local filter = prefix .. 'f'
   if mode == 'b' then

@@ -61,20 +61,25 @@ end
 # (bucket + suffix), band query count, refs kept per band query, largest
 # posting list that proposes candidates, each query's 4-byte filter mask,
 # each query's 4-byte filter offset, the filter's BITFIELD type, shard
-# count, the shards' prefixes, scheme. The first queries are band keys, the
-# others passage fingerprints. Masks and offsets come packed (one argument
-# each, not three per query): redis-py spends about a microsecond per
-# argument it packs, and a check has ~400 queries. The BITFIELD_RO arguments
-# are made once per call and serve every shard, whose buckets are read in
-# one MGET; queries are cut out of the blob only when they pass (Lua pays
-# fractions of a microsecond per string it makes, for every query of every
-# shard). Returns, per shard: its GUARD failure, or a list of: the hits (per
-# query with some, 4-byte index, 2-byte count, its refs: at most the kept
-# number, the lowest; a posting list longer than the largest cut at one
-# more than it), then the candidates (see base.CandidateRule): the refs of
-# each band query, and those of posting lists no longer than the largest,
-# each once: ref, id, text, metadata. A query passes a shard's filter when
-# word & mask == mask (redis_filter).
+# count, per shard: its prefix, the generation of the client's copy of its
+# filter ("" when none) and the 4-byte indexes of the queries that pass the
+# copy; then the scheme. The first queries are band keys, the others
+# passage fingerprints. Masks and offsets come packed (one argument each,
+# not three per query): redis-py spends about a microsecond per argument it
+# packs, and a check has ~400 queries. A shard whose filter is still at the
+# copy's generation takes the client's list (redis_filter_cache); the others
+# test every query with one BITFIELD_RO, whose arguments are made once per
+# call, when a first shard needs them. Queries are cut out of the blob only
+# when they pass (Lua pays fractions of a microsecond per string it makes,
+# for every query of every shard). Returns, per shard: its GUARD failure,
+# or a list of: the hits (per query with some, 4-byte index, 2-byte count,
+# its refs: at most the kept number, the lowest; a posting list longer than
+# the largest cut at one more than it), the shard's filter generation when
+# it tested on the server (false when it took the copy's list), then the
+# candidates (see base.CandidateRule): the refs of each band query, and
+# those of posting lists no longer than the largest, each once: ref, id,
+# text, metadata. A query passes a shard's filter when word & mask == mask
+# (redis_filter).
 CANDIDATES = (
     "#!lua flags=allow-cross-slot-keys,no-writes\n"
     + READ
@@ -86,32 +91,41 @@ local count = #q / 6
 -- 4-byte values of a blob, 1,000 to a struct.unpack (one C call each).
 local function words(blob)
   local out = {}
-  for first = 1, count, 1000 do
-    local k = math.min(1000, count - first + 1)
+  local n = #blob / 4
+  for first = 1, n, 1000 do
+    local k = math.min(1000, n - first + 1)
     local values = {struct.unpack('>' .. string.rep('I4', k), blob, 4 * first - 3)}
     for j = 1, k do out[first + j - 1] = values[j] end
   end
   return out
 end
-local mask, fargs = words(ARGV[5]), {}
-for n, offset in ipairs(words(ARGV[6])) do
-  mask[n] = bit.tobit(mask[n])
-  fargs[3 * n - 2] = 'GET'
-  fargs[3 * n - 1] = ARGV[7]
-  fargs[3 * n] = tostring(offset)
+local mask, fargs
+local function server_tests()
+  if fargs then return end
+  mask, fargs = words(ARGV[5]), {}
+  for n, offset in ipairs(words(ARGV[6])) do
+    mask[n] = bit.tobit(mask[n])
+    fargs[3 * n - 2] = 'GET'
+    fargs[3 * n - 1] = ARGV[7]
+    fargs[3 * n] = tostring(offset)
+  end
 end
 local answers, shards = {}, tonumber(ARGV[8])
 for shard = 1, shards do
-  local prefix = ARGV[8 + shard]
-  local head = redis.call('HMGET', prefix .. 'meta', 'scheme', 'filter')
+  local prefix, copied = ARGV[6 + 3 * shard], ARGV[7 + 3 * shard]
+  local head = redis.call('HMGET', prefix .. 'meta', 'scheme', 'filter', 'fgen')
   if head[1] ~= expected_scheme then
     return redis.error_reply('PARADUP_NAMESPACE ' .. tostring(head[1]))
   end
   -- The queries that pass the filter (all when the shard has none), in
   -- order: most of a check's keys are in no shard or one, so the loops
   -- after this one see a few per cent of the queries.
-  local passed = {}
-  if head[2] then
+  local passed, generation = {}, false
+  if head[2] and head[3] and head[3] == copied then
+    for k, n in ipairs(words(ARGV[8 + 3 * shard])) do passed[k] = n + 1 end
+  elseif head[2] then
+    generation = head[3] or false
+    server_tests()
     -- 2,400 arguments a call: unpack's limit is 8,000 values.
     local n = 0
     for first = 1, #fargs, 2400 do
@@ -171,7 +185,7 @@ for shard = 1, shards do
       end
     end
   end
-  local result, ids = {table.concat(out)}, {}
+  local result, ids = {table.concat(out), generation}, {}
   for _, ref in ipairs(order) do
     result[#result + 1] = ref
     fetch(prefix, ref, ids, result)
@@ -230,5 +244,15 @@ for _, id in ipairs(redis.call('ZRANGEBYLEX', prefix .. 'names', ARGV[2], ARGV[3
   end
 end
 return out
+"""
+)
+
+# ARGV: prefix. Returns the shard's filter generation and its filter (false
+# for either when missing), read together (redis_filter_cache).
+FILTER = (
+    GUARD
+    + """
+local prefix = ARGV[1]
+return {redis.call('HGET', prefix .. 'meta', 'fgen'), redis.call('GET', prefix .. 'f')}
 """
 )

@@ -143,7 +143,8 @@ class Waves:
         self, script: str, calls: Sequence[Call], common: Args, tail: Args, kind: str
     ) -> dict[int, Any]:
         """One call per master for all the shards it holds (``script`` takes
-        ``common``, the shard count, each call's only argument, ``tail``);
+        ``common``, the shard count, each call's arguments, ``tail``; every
+        call has as many);
         a master whose call failed for a slot in motion or a lost connection
         has each of its shards sent on its own (``run``)."""
         with self._lock:
@@ -157,7 +158,7 @@ class Waves:
                     Call(
                         g.calls[0].shard,
                         g.calls[0].key,
-                        [*common, len(g.calls), *(c.args[0] for c in g.calls), *tail],
+                        [*common, len(g.calls), *(a for c in g.calls for a in c.args), *tail],
                     )
                 ],
             )
@@ -174,7 +175,7 @@ class Waves:
             else:
                 results.update(zip((c.shard for c in group.calls), answer, strict=True))
         if again:
-            singles = [Call(c.shard, c.key, [*common, 1, c.args[0], *tail]) for c in again]
+            singles = [Call(c.shard, c.key, [*common, 1, *c.args, *tail]) for c in again]
             results.update({s: r[0] for s, r in self.run(script, singles, kind + " again").items()})
         return results
 
