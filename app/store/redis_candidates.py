@@ -74,8 +74,9 @@ class CandidateWave:
         if not self.copying:
             return {}
         self.refresher.start(range(self.layout.shards))  # once
-        word = (np.frombuffer(offsets, ">u4") >> 5).astype(np.intp)
-        return self.filters.passing(word, np.frombuffer(masks, ">u4").astype(np.uint32))
+        per = self.layout.filter.format.words
+        word = (np.frombuffer(offsets, ">u4") >> 5).astype(np.intp).reshape(-1, per)
+        return self.filters.passing(word, np.frombuffer(masks, ">u4").astype(np.uint32).reshape(-1, per))
 
     def close(self) -> None:
         self.refresher.close()

@@ -20,7 +20,7 @@ from redis.retry import Retry
 
 from app.store.base import StoreBroken, StoreError, StoreUnavailable
 from app.store.redis_filter import DEFAULT_BITS as DEFAULT_FILTER_BITS
-from app.store.redis_filter import DEFAULT_FILTER, DEFAULT_HASHES, FilterFormat
+from app.store.redis_filter import DEFAULT_FILTER, DEFAULT_HASHES, DEFAULT_WORDS, FilterFormat
 
 DEFAULT_BUCKET_BITS = 14
 # Logical shards of a namespace (one hash tag each, so a cluster spreads
@@ -118,7 +118,10 @@ def parse_url(url: str) -> Target:
     replicas = _integer(query, "wait_replicas", 0, 0, 64)
     timeout = _integer(query, "wait_timeout", DEFAULT_WAIT_TIMEOUT_MS, 1, 600_000)
     filter_format = FilterFormat(
-        _integer(query, "filter_bits", DEFAULT_FILTER_BITS, 0, 64), DEFAULT_HASHES, versioned=True
+        _integer(query, "filter_bits", DEFAULT_FILTER_BITS, 0, 64),
+        DEFAULT_HASHES,
+        versioned=True,
+        words=DEFAULT_WORDS,
     )
     filter_format.validate()
     extra: dict[str, Any] = {

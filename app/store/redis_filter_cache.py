@@ -71,10 +71,11 @@ class FilterCache:
 
     def passing(self, word: npt.NDArray[np.intp], mask: U32) -> dict[int, tuple[bytes, bytes]]:
         """Per shard with a copy: its generation and the (4-byte) indexes
-        of the queries whose ``mask`` bits are all set in their ``word``."""
+        of the queries (rows) whose ``mask`` bits are all set in every one
+        of their words."""
         out: dict[int, tuple[bytes, bytes]] = {}
         for shard, copy in self._copies.items():
-            passed = np.flatnonzero((copy.words[word] & mask) == mask)
+            passed = np.flatnonzero(((copy.words[word] & mask) == mask).all(axis=1))
             out[shard] = (copy.generation, passed.astype(">u4").tobytes())
         return out
 

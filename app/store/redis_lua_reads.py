@@ -59,8 +59,9 @@ end
 # on its own, following the redirection).
 # KEYS[1]: the first shard's meta (routes the call). ARGV: 6-byte queries
 # (bucket + suffix), band query count, refs kept per band query, largest
-# posting list that proposes candidates, each query's 4-byte filter mask,
-# each query's 4-byte filter offset, the filter's BITFIELD type, shard
+# posting list that proposes candidates, each query's 4-byte filter masks,
+# each query's 4-byte filter offsets (one or two words a query, as the
+# format says), the filter's BITFIELD type, shard
 # count, per shard: its prefix, the generation of the client's copy of its
 # filter ("" when none) and the 4-byte indexes of the queries that pass the
 # copy; then the scheme. The first queries are band keys, the others
@@ -99,6 +100,8 @@ local function words(blob)
   end
   return out
 end
+-- Filter words each query tests (a format may set bits in two).
+local per = #ARGV[6] / 4 / count
 local mask, fargs
 local function server_tests()
   if fargs then return end
@@ -127,15 +130,23 @@ for shard = 1, shards do
     generation = head[3] or false
     server_tests()
     -- 2,400 arguments a call: unpack's limit is 8,000 values.
-    local n = 0
+    local got = {}
     for first = 1, #fargs, 2400 do
       local upto = math.min(first + 2399, #fargs)
-      local found = redis.call('BITFIELD_RO', prefix .. 'f', unpack(fargs, first, upto))
-      for k = 1, #found do
-        n = n + 1
-        local m = mask[n]
-        if bit.band(found[k], m) == m then passed[#passed + 1] = n end
+      for _, value in ipairs(redis.call('BITFIELD_RO', prefix .. 'f', unpack(fargs, first, upto))) do
+        got[#got + 1] = value
       end
+    end
+    for n = 1, count do
+      local ok = true
+      for i = per * (n - 1) + 1, per * n do
+        local m = mask[i]
+        if bit.band(got[i], m) ~= m then
+          ok = false
+          break
+        end
+      end
+      if ok then passed[#passed + 1] = n end
     end
   else
     for n = 1, count do passed[n] = n end
