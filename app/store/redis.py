@@ -10,7 +10,7 @@ as ``socket_timeout`` may be added to the standalone forms)::
 ``namespace`` (default ``default``) separates indexes sharing one Redis; it
 is created only by a URL with ``create=1``, and ``shards`` (default 32 on a
 cluster, 1 on a standalone server), ``bucket_bits`` (default 14) and
-``filter_bits`` (default 11, see ``redis_filter``) are fixed then.
+``filter_bits`` (default 11, see ``redis_filter``; its copies in ``redis_filter_cache``) are fixed then.
 ``wait_replicas`` (default 0) and ``wait_timeout`` (ms, default 1000) make
 every write wait for that many replicas of each master written.
 Connections, URL options and the checks that refuse a vanished namespace or
