@@ -23,7 +23,6 @@ an evicting Redis are in ``redis_client``; shards and packing in
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -53,6 +52,7 @@ from app.store.redis_client import (
     guard,
     parse_url,
 )
+from app.store.redis_filter_cache import new_generation
 from app.store.redis_layout import (
     LOCAL_REFS,
     MAX_PARAGRAPHS,
@@ -159,7 +159,7 @@ class RedisStore:
                     layout.shard_bits,
                     layout.shards,
                     layout.filter.name,
-                    int.from_bytes(os.urandom(6), "big"),
+                    new_generation(),
                 ],
                 (layout.prefixes[s] + b"ids",) if self.cluster else (),
             )
@@ -284,7 +284,7 @@ class RedisStore:
         blob, buckets = self.layout.changes(removed, added)
         mode, bits = self.layout.filter_change(added)
         keys = self.layout.write_keys(shard, seqs, buckets) if self.cluster else ()
-        return [*args, blob, delta_docs, delta_paras, mode, bits], keys
+        return [*args, blob, delta_docs, delta_paras, mode, bits, new_generation()], keys
 
     def delete(self, document_id: str) -> bool:
         shard = shard_of(document_id, self.layout.shards)

@@ -11,7 +11,7 @@ is still that one, and tests on the server otherwise (as without a copy): a
 copy that is out of date costs speed, never a candidate, and a write by any
 other client is seen by the very next check.
 
-Every change of a shard's filter moves its generation (APPLY), and only
+Every change of a shard's filter gives it a new random generation (APPLY), and only
 namespaces whose filter format says so (``FilterFormat.versioned``) are
 copied. A shard that answered with another generation is read again by a
 background thread, at most once every ``min_interval`` seconds, so that a
@@ -21,6 +21,7 @@ steady stream of writes costs a bounded number of filter reads.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -35,6 +36,13 @@ U32 = npt.NDArray[np.uint32]
 # A shard's generation and filter (None: no filter yet), as the shard holds them.
 Fetch = Callable[[int], tuple[bytes | None, bytes | None]]
 NO_COPY = b""  # the generation sent for a shard without a copy: never a shard's
+
+
+def new_generation() -> int:
+    """A filter's next generation: random (48 bits), so that two histories
+    of a shard (a replica promoted without the last writes, a namespace
+    deleted and made again) do not reach the same number with other bits."""
+    return int.from_bytes(os.urandom(6), "big")
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,8 @@ return out
 #   op ('p' put, 'd' delete, 'c' check only), id, expected seq ('' = absent),
 #   expected digest, seq, digest, metadata, paragraph count, texts...
 # then the bucket changes, document delta, paragraph delta, the filter
-# change (redis_layout.Layout.filter_change: mode, bits). Bucket changes
+# change (redis_layout.Layout.filter_change: mode, bits), the filter's new
+# generation if it changes. Bucket changes
 # are grouped by bucket on the client, because Lua pays about a microsecond
 # per string it makes: per touched bucket, bucket (3 bytes), removed and
 # added record counts (4 bytes each), the removed records, the added ones.
@@ -234,7 +235,9 @@ redis.call('HINCRBY', meta, 'paragraphs', ARGV[i + 2])
 local mode, bits = ARGV[i + 3], ARGV[i + 4]
 if documents == 0 or mode ~= '' then
   -- Clients' copies of the filter are no longer this one (redis_filter_cache).
-  redis.call('HINCRBY', meta, 'fgen', 1)
+  -- A random generation, not a counter: a replica promoted without the last
+  -- writes would count the same numbers again for other bits.
+  redis.call('HSET', meta, 'fgen', ARGV[i + 5])
 end
 if documents == 0 then redis.call('DEL', prefix .. 'f') end
 if mode ~= '' and redis.call('HEXISTS', meta, 'filter') == 1 then
