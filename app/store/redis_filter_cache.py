@@ -65,7 +65,7 @@ class FilterCache:
         """A shard's filter as read (with its generation, in one script)."""
         if generation is None:
             # A shard that does not count its changes cannot be copied.
-            self._copies.pop(shard, None)
+            self._copies = {s: c for s, c in self._copies.items() if s != shard}
             return
         raw = (bitmap or b"")[: self.size]
         # Redis strings grow as bits are set: the rest reads as zeros.
@@ -118,10 +118,11 @@ class FilterRefresher:
         """Each shard's generation as a check's answer gave it (None: the
         copy was current); shards whose copy is behind are read again."""
         behind = {s for s, g in answers.items() if g is not None and g != self.cache.generation(s)}
-        if behind - self._stale:
-            with self._wake:
-                self._stale |= behind
-                self._wake.notify()
+        if behind:
+            with self._wake:  # the thread changes the set too
+                if behind - self._stale:
+                    self._stale |= behind
+                    self._wake.notify()
 
     def refresh(self, shard: int) -> None:
         """Reads one shard now (tests, and the thread)."""
