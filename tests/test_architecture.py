@@ -31,20 +31,8 @@ LAYERS: list[dict[str, str]] = [
 LAYER_OF = {package: level for level, layer in enumerate(LAYERS) for package in layer}
 
 # Modules the pure core never imports: files, databases, networks, processes.
-IO_MODULES = {
-    "os",
-    "io",
-    "pathlib",
-    "shutil",
-    "sqlite3",
-    "pysqlite3",
-    "socket",
-    "ssl",
-    "http",
-    "urllib",
-    "subprocess",
-}
-IO_MODULES |= {"pysqlite3", "asyncio", "threading", "multiprocessing", "redis", "httpx", "tempfile", "glob"}
+IO_MODULES = {"os", "io", "pathlib", "shutil", "sqlite3", "socket", "ssl", "http", "urllib", "subprocess"}
+IO_MODULES |= {"asyncio", "threading", "multiprocessing", "redis", "httpx", "tempfile", "glob"}
 # The table generator is run by hand to write the shipped tables; nothing at
 # run time imports it (checked below).
 CORE_IO_EXCEPTIONS = {"app.hashing.tablegen"}

@@ -277,17 +277,3 @@ def test_processes_opening_one_new_store_at_once_all_succeed(tmp_path: Path) -> 
             p.join(120)
         assert [p.exitcode for p in openers] == [0, 0]
         assert verify_store(path, FP.scheme) == []
-
-
-def test_a_store_file_is_mapped_whole_beyond_2_gb(tmp_path: Path) -> None:
-    from app.store.sqlite_connect import MMAP_BYTES, connect
-    from app.store.sqlite_driver import sqlite3 as driver
-
-    if driver is sqlite3:
-        pytest.skip(
-            "pysqlite3 has no wheel for this platform: the system's SQLite caps the map at its build's size"
-        )
-    with closing(connect(tmp_path / "mapped.db")) as conn:
-        # SQLite answers the map size it will use: the asked one, unless its
-        # build caps it (2,147,418,112 for the system's SQLite measured).
-        assert conn.execute("PRAGMA mmap_size").fetchone()[0] == MMAP_BYTES > 1 << 32
