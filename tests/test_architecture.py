@@ -31,8 +31,8 @@ LAYERS: list[dict[str, str]] = [
 LAYER_OF = {package: level for level, layer in enumerate(LAYERS) for package in layer}
 
 # Modules the pure core never imports: files, databases, networks, processes.
-IO_MODULES = {"os", "io", "pathlib", "shutil", "sqlite3", "socket", "ssl", "http", "urllib", "subprocess"}
-IO_MODULES |= {"asyncio", "threading", "multiprocessing", "redis", "httpx", "tempfile", "glob"}
+IO_MODULES = {"os", "io", "pathlib", "shutil", "sqlite3", "pysqlite3", "socket", "ssl", "http", "urllib"}
+IO_MODULES |= {"subprocess", "asyncio", "threading", "multiprocessing", "redis", "httpx", "tempfile", "glob"}
 # The table generator is run by hand to write the shipped tables; nothing at
 # run time imports it (checked below).
 CORE_IO_EXCEPTIONS = {"app.hashing.tablegen"}
@@ -129,3 +129,36 @@ def test_the_graph_is_read_in_full() -> None:
     assert "app.store.redis" in app_imports("app.store")  # imported inside open_store
     assert "app.engine.service" in app_imports("app.engine")
     assert "app.hashing.kernel" in app_imports("app.hashing.minhash")  # from app.hashing import kernel
+
+
+# The one module that picks the SQLite library (pysqlite3 or the standard one).
+SQLITE_DRIVER = APP / "store" / "sqlite_driver.py"
+
+
+def sqlite_importers(root: Path) -> set[str]:
+    """Files under ``root`` that import a SQLite library themselves."""
+    found = set()
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            if any(name.split(".")[0] in {"sqlite3", "pysqlite3"} for name in names):
+                found.add(str(path.relative_to(root.parent)))
+    return found
+
+
+def test_one_sqlite_library_in_every_process() -> None:
+    """Two SQLite libraries in one process corrupt a WAL file they share:
+    POSIX locks belong to the process, so neither library sees the other's
+    connections; the second one to open the file takes itself for the only
+    user and truncates the -shm that the first has mapped (SIGBUS), and its
+    last close checkpoints and deletes the -wal and -shm under the first.
+    So tests and benchmarks, which open store files beside a store, take
+    the library from app.store.sqlite_driver like the store itself."""
+    repo = APP.parent
+    importers = set().union(*(sqlite_importers(repo / top) for top in ("app", "tests", "benchmarks")))
+    assert importers == {str(SQLITE_DRIVER.relative_to(repo))}

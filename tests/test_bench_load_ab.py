@@ -4,13 +4,13 @@ Hand-made numbers only: nothing here is timed."""
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app.store.sqlite_driver import sqlite3
 from benchmarks.load.ab import AFTER, BEFORE, bytes_beyond_text, round_order, summarise
 from benchmarks.load.bench_load_ab import table_bytes
 from benchmarks.load.report import AB_BEGIN, AB_END, BEGIN, END, replace_section

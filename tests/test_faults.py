@@ -7,7 +7,6 @@ Nothing here waits for a fixed time: the kill is triggered by progress
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -16,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.store.sqlite_driver import sqlite3
 from tests.conftest import Server
 
 # Real servers (uvicorn processes, Chromium): `pytest -m "not slow"` leaves them out.

@@ -245,7 +245,7 @@ def test_single_document_mentioning_documents_is_not_a_batch(client: TestClient)
 
 
 def test_sqlite_failure_is_503_not_500(tmp_path: Path) -> None:
-    import sqlite3
+    from app.store.sqlite_driver import sqlite3
 
     with make_client(tmp_path) as c:
         assert c.post("/ingest", json={"id": "a", "text": ARCHIVED_EN}).status_code == 200

@@ -4,7 +4,6 @@ never written to; ``paradup verify`` lists what is wrong."""
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import closing
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from app.settings import Settings
 from app.store import StoreBroken
 from app.store.sqlite import SqliteStore, StoreFormatError
 from app.store.sqlite_checks import is_damage
+from app.store.sqlite_driver import sqlite3
 from tests.test_store_contract import FP, document
 
 
@@ -46,18 +46,40 @@ def build(path: Path, documents: int = 400) -> None:
         assert client.post("/ingest", json={"documents": batch}).status_code == 200
 
 
+def leaf_pages(path: Path, table: str) -> list[int]:
+    """The leaf pages of a table's B-tree, left to right, read from the file
+    (SQLite's dbstat would tell, but pysqlite3's build lacks it)."""
+    with autocommit(path) as conn:
+        (root,) = conn.execute("SELECT rootpage FROM sqlite_schema WHERE name = ?", (table,)).fetchone()
+    data = path.read_bytes()
+    page_size = int.from_bytes(data[16:18], "big") or 65536
+    leaves: list[int] = []
+
+    def walk(page: int) -> None:
+        start = (page - 1) * page_size
+        head = start + (100 if page == 1 else 0)
+        kind, cells = data[head], int.from_bytes(data[head + 3 : head + 5], "big")
+        if kind == 0x0D:  # table leaf
+            leaves.append(page)
+            return
+        assert kind == 0x05, f"page {page} of {table} is not a table B-tree page"
+        pointers = head + 12
+        for n in range(cells):
+            cell = start + int.from_bytes(data[pointers + 2 * n : pointers + 2 * n + 2], "big")
+            walk(int.from_bytes(data[cell : cell + 4], "big"))  # the cell's left child
+        walk(int.from_bytes(data[head + 8 : head + 12], "big"))  # the right-most child
+
+    walk(root)
+    return leaves
+
+
 def overwrite_pages(path: Path, table: str, count: int, first: int = 1) -> None:
     """Fills ``count`` leaf pages of a table with garbage, from its ``first``
     in B-tree order (the default leaves its first and last pages, the ones
     the check at open reads)."""
     with autocommit(path) as conn:
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = [
-            row[0]
-            for row in conn.execute(
-                "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY path", (table,)
-            )
-        ]
+    pages = leaf_pages(path, table)
     assert len(pages) > first + count, pages
     middle = pages[first : first + count]
     with path.open("r+b") as raw:

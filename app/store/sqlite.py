@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -53,6 +52,7 @@ from app.store.sqlite_bands import BUCKET_BITS, chunks
 from app.store.sqlite_checks import REPAIR, StoreFormatError, is_damage, probe, schema_problem, tables
 from app.store.sqlite_compact import Background, remove_orphans
 from app.store.sqlite_connect import CACHE_KIB, WRITE_CACHE_KIB, connect
+from app.store.sqlite_driver import sqlite3
 from app.store.sqlite_index import INDEX_SCHEMA, Index, add_entries, forget_refs
 from app.store.sqlite_kernels import warm_up_lookup
 from app.store.sqlite_runs import CODE_BITS, RunDamaged

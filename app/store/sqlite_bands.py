@@ -11,11 +11,12 @@ once, in rowid order; an addition is an append done by SQLite itself
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
+
+from app.store.sqlite_driver import sqlite3
 
 # 2^20 rows: about 50 entries (300 bytes) per row at a million paragraphs
 # of 49 bands, small enough for one page, large enough that per-row

@@ -8,12 +8,12 @@ foreign schema will fail every time: the store switches to a failed state
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from contextlib import closing, suppress
 from pathlib import Path
 
 from app.store.base import SchemeMismatch, StoreBroken, StoreError
+from app.store.sqlite_driver import sqlite3
 from app.store.sqlite_runs import RunDamaged, RunFile, run_path
 
 # Result codes of a damaged file (the low byte: extended codes add flags above).

@@ -16,7 +16,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ import numpy as np
 
 # The thresholds are read from the module at each use (tests lower them).
 from app.store import sqlite_index as index_module
+from app.store.sqlite_driver import sqlite3
 from app.store.sqlite_index import U64, Index, Keys, bump, segment_arrays
 from app.store.sqlite_runs import (
     MAX_ENTRIES,

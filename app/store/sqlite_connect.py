@@ -3,18 +3,21 @@ map and cell checks, the same for every connection a store opens."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
+
+from app.store.sqlite_driver import sqlite3
 
 # Per connection, and every server thread has one: the OS page cache, shared
 # by all processes, holds the rest of the file.
 CACHE_KIB = 16384
 # Reads through a memory map skip a system call and a copy per page; the
 # mapped pages are the OS page cache, shared by every worker. SQLite caps the
-# map at its build's SQLITE_MAX_MMAP_SIZE (2 GB for the one measured): the
-# rest of a larger file is read with pread.
-MMAP_BYTES = 1 << 32
+# map at its build's SQLITE_MAX_MMAP_SIZE (2 GB in the system's builds
+# measured, which then read the rest of a larger file with pread; see
+# sqlite_driver): the whole file up to 256 GB otherwise. Address space, not
+# memory: a 64-bit process has plenty, and pages are read in as they are used.
+MMAP_BYTES = 1 << 38
 # Bulk writes rewrite most bucket rows: a larger cache for the writer keeps
 # the interior pages of the index from being evicted mid-transaction.
 WRITE_CACHE_KIB = 262144

@@ -24,7 +24,6 @@ workers see each other's writes at once.
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.store.sqlite_bands import lookup_entries
+from app.store.sqlite_driver import sqlite3
 from app.store.sqlite_kernels import touch_pages
 from app.store.sqlite_runs import (
     CODE_BITS,

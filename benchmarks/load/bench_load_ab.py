@@ -22,13 +22,13 @@ table and index with SQLite's dbstat. The worktree is removed at the end.
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,14 +84,31 @@ def checkout(ref: str, work: Path) -> Iterator[Path]:
         subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=False)
 
 
+# dbstat is compiled into the standard library's SQLite here but not into
+# pysqlite3's (app/store/sqlite_driver.py), so the count runs in a child
+# process on the standard module: in this process it would be a second SQLite
+# library beside the store's, which two libraries in one process must never
+# share (tests/test_architecture.py, test_one_sqlite_library_in_every_process).
+_DBSTAT = """
+import json, sqlite3, sys
+with sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True) as conn:
+    try:
+        rows = conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()
+    except sqlite3.OperationalError:
+        rows = None
+print(json.dumps(rows))
+"""
+
+
 def table_bytes(store: Path) -> dict[str, int]:
     """Bytes of each table and index of the SQLite file (dbstat); the whole
     file under one name when this SQLite lacks dbstat."""
-    with closing(sqlite3.connect(store)) as conn:
-        try:
-            rows = conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()
-        except sqlite3.OperationalError:
-            return {"(file, no dbstat)": store.stat().st_size}
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", _DBSTAT, str(store)], check=True, capture_output=True, text=True
+    ).stdout
+    rows = json.loads(out)
+    if rows is None:
+        return {"(file, no dbstat)": store.stat().st_size}
     return {str(name): int(size) for name, size in rows}
 
 

@@ -23,13 +23,14 @@ import argparse
 import json
 import os
 import random
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from app.store.sqlite_driver import sqlite3
 
 ROOT = Path(__file__).resolve().parents[2]
 # ../shared/corpora beside the checkout, or beside the worktrees' directory.

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+from app.store.sqlite_driver import sqlite3
 
 if TYPE_CHECKING:
     from app.store.base import NewDocument
