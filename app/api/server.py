@@ -29,7 +29,7 @@ REASONS = {400: b"Bad Request", 408: b"Request Timeout", 503: b"Service Unavaila
 
 
 @cache
-def connection_limits() -> tuple[float, int]:
+def _limits() -> tuple[float, int]:
     settings = Settings()  # the worker's environment, like the app's own settings
     return settings.header_timeout, settings.max_connections
 
@@ -37,7 +37,7 @@ def connection_limits() -> tuple[float, int]:
 class Protocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.header_timeout, self.max_connections = connection_limits()
+        self.header_timeout, self.max_connections = _limits()
         self.head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

@@ -34,7 +34,6 @@ from typing import NoReturn
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-from app.api.server import connection_limits
 from app.engine.warm import warm_kernels
 from app.settings import Settings
 from app.store import import_backend
@@ -76,9 +75,8 @@ def serve(config: uvicorn.Config, workers: int, settings: Settings) -> int:
 def prepare(config: uvicorn.Config, settings: Settings) -> None:
     """Before the fork, what every worker did after it before its first
     answer: import the store's backend module (its lifespan then only opens
-    the store), the event loop's module and the modules of ``LATE_IMPORTS``,
-    and read the settings the HTTP protocol takes at the first connection.
-    Imports and settings only: no store, loop, thread or socket is made."""
+    the store), the event loop's module and the modules of ``LATE_IMPORTS``.
+    Imports only: no store, loop, thread or socket is made."""
     import_backend(settings.store)
     # Imports uvloop (or asyncio's loop) and returns the factory uvicorn calls
     # in each worker; no loop exists until then.
@@ -86,7 +84,6 @@ def prepare(config: uvicorn.Config, settings: Settings) -> None:
     for name in LATE_IMPORTS:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
-    connection_limits()
 
 
 class Supervisor:
