@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import importlib
 import logging
 import os
 import signal
@@ -35,11 +36,17 @@ from uvicorn.config import STARTUP_FAILURE
 
 from app.engine.warm import warm_kernels
 from app.settings import Settings
+from app.store import import_backend
 
 logger = logging.getLogger("uvicorn.error")
 
 STOP = {signal.SIGTERM, signal.SIGINT}
 WATCHED = STOP | {signal.SIGCHLD, signal.SIGHUP}
+# Modules each worker would otherwise import on its way to the first answer,
+# none of which opens anything at import: anyio's asyncio backend (the first
+# CapacityLimiter and thread hop) and the thread pool asyncio's executor uses.
+# One missing (another anyio version) is only imported later, as before.
+LATE_IMPORTS = ("anyio._backends._asyncio", "concurrent.futures.thread")
 # How often the master reaps without being woken (a SIGCHLD merged with
 # another is never lost this way).
 POLL_SECONDS = 1.0
@@ -55,6 +62,7 @@ def serve(config: uvicorn.Config, workers: int, settings: Settings) -> int:
     # event loop, no thread, so the workers inherit it whole. Each worker's
     # Server then runs the app's lifespan, which opens the store there.
     config.load()
+    prepare(config, settings)
     warm_kernels(settings)
     # Everything the imports made is left out of later collections: a
     # worker's collections then never write to (and so copy) the pages it
@@ -62,6 +70,20 @@ def serve(config: uvicorn.Config, workers: int, settings: Settings) -> int:
     # is turned on again in the master and in each worker once forked.
     gc.freeze()
     return Supervisor(config, sock, workers).run()
+
+
+def prepare(config: uvicorn.Config, settings: Settings) -> None:
+    """Before the fork, what every worker did after it before its first
+    answer: import the store's backend module (its lifespan then only opens
+    the store), the event loop's module and the modules of ``LATE_IMPORTS``.
+    Imports only: no store, loop, thread or socket is made."""
+    import_backend(settings.store)
+    # Imports uvloop (or asyncio's loop) and returns the factory uvicorn calls
+    # in each worker; no loop exists until then.
+    config.get_loop_factory()
+    for name in LATE_IMPORTS:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
 
 class Supervisor:
