@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api import errors, openapi
+from app.api.fast_check import CheckFastPath
 from app.api.limits import BodyLimit
 from app.api.observability import Observe, configure_logging
 from app.api.routes import allowlist, check, documents, health, review
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     openapi.install(app)
+    # Innermost: the common check, answered inside every middleware below.
+    app.add_middleware(CheckFastPath)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
     # Outside BodyLimit: a cross-origin write is refused before its body is read.
     app.add_middleware(CrossOriginGuard)

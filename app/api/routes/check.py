@@ -71,17 +71,17 @@ async def check(
         # thread hop costs about a millisecond, three of them cost three.
         work = (request, service, settings, kind, charset, raw, threshold, exclude_ids)
         return Response(await run_work(request, _parsed_and_checked, *work), media_type=JSON)
-    body = _parsed(kind, charset, raw, threshold, exclude_ids)
+    body = parse_check_body(kind, charset, raw, threshold, exclude_ids)
     if body.ingest_as is None and service.store_is_local and len(body.text) <= INLINE_MAX_CHARS:
         # One turn of the loop first: a request already past its timeout
         # (Observe's) is answered 504 there, before any work; the check
         # itself, a few milliseconds, then runs to its end.
         await asyncio.sleep(0)
-        return Response(_checked(request, service, settings, body), media_type=JSON)
-    return Response(await run_work(request, _checked, request, service, settings, body), media_type=JSON)
+        return Response(run_check(request, service, settings, body), media_type=JSON)
+    return Response(await run_work(request, run_check, request, service, settings, body), media_type=JSON)
 
 
-def _parsed(
+def parse_check_body(
     kind: str, charset: str, raw: bytes, threshold: float | None, exclude_ids: list[str] | None
 ) -> CheckRequest:
     if kind in RAW_FORMATS:
@@ -105,11 +105,11 @@ def _parsed_and_checked(
     exclude_ids: list[str] | None,
     deadline: Deadline = NEVER,
 ) -> bytes:
-    body = _parsed(kind, charset, raw, threshold, exclude_ids)
-    return _checked(request, service, settings, body, deadline)
+    body = parse_check_body(kind, charset, raw, threshold, exclude_ids)
+    return run_check(request, service, settings, body, deadline)
 
 
-def _checked(
+def run_check(
     request: Request, service: Service, settings: Settings, body: CheckRequest, deadline: Deadline = NEVER
 ) -> bytes:
     """The encoded answer to a parsed check request, publish flow included."""
