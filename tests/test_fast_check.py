@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 from app.api import fast_check
 from app.api.factory import create_app
 from app.api.routes.check import INLINE_MAX_CHARS
+from app.engine.cancel import Cancelled
 from app.settings import Settings
 from app.store import StoreUnavailable
 from tests.articles import ARCHIVED_EN, SEED_SHAPED_FR, UNRELATED_EN
@@ -31,9 +32,9 @@ class Counted:
         self.runs = 0
         original: Callable[..., bytes] = fast_check.run_check  # type: ignore[attr-defined]
 
-        def counted(*args: Any) -> bytes:
+        def counted(*args: Any, **kwargs: Any) -> bytes:
             self.runs += 1
-            return original(*args)
+            return original(*args, **kwargs)
 
         monkeypatch.setattr(fast_check, "run_check", counted)
 
@@ -54,7 +55,7 @@ def _both_ways(
     counted = Counted(monkeypatch)
     fast = client.post("/check", **request)
     runs = counted.runs
-    monkeypatch.setattr(fast_check.CheckFastPath, "_answer", lambda self, scope, raw: None)
+    monkeypatch.setattr(fast_check.CheckFastPath, "_check", lambda self, scope, raw: None)
     routed = client.post("/check", **request)
     monkeypatch.undo()
     return fast, routed, runs
@@ -69,6 +70,8 @@ SIMPLE = [
     {"json": {"text": COPIED, "exclude_ids": ["harbour"]}},
     {"json": {"text": COPIED, "filters": {"metadata": {"section": "sport"}}}},
     {"json": {"text": f"<p>{COPIED}</p>", "format": "html"}},
+    # Longer than is checked on the event loop: checked in a worker thread.
+    {"json": {"text": "\n\n".join([COPIED, UNRELATED_EN] * (INLINE_MAX_CHARS // len(COPIED) + 1))}},
 ]
 
 
@@ -88,7 +91,6 @@ def test_a_simple_check_is_answered_here_with_the_routes_bytes(
 ROUTED = [
     ({"content": COPIED, "params": {"threshold": "0.9"}, "headers": {"content-type": "text/plain"}}, 200),
     ({"json": {"text": COPIED, "ingest_as": "new-one"}}, 200),
-    ({"json": {"text": " ".join([COPIED] * (INLINE_MAX_CHARS // len(COPIED) + 1))}}, 200),
     ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 422),
     ({"content": b"", "headers": {"content-type": "application/json"}}, 422),
     ({"json": {"text": COPIED, "threshold": 7}}, 422),
@@ -122,9 +124,35 @@ def test_a_store_failure_here_is_the_routes_503(
     monkeypatch.setattr(store, "candidates", unreachable)
     counted = Counted(monkeypatch)
     r = archive_client.post("/check", json={"text": COPIED})
-    assert counted.runs == 1  # tried here first, then answered by the route
+    assert counted.runs == 1  # answered here, by the app's handler
     assert r.status_code == 503
     assert r.json()["detail"].startswith("index store")
+
+
+def test_a_check_past_its_deadline_is_the_handlers_504(
+    archive_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def late(*args: Any, **kwargs: Any) -> bytes:
+        raise Cancelled("archive lookup")
+
+    monkeypatch.setattr(fast_check, "run_check", late)
+    r = archive_client.post("/check", json={"text": COPIED})
+    assert r.status_code == 504
+    assert r.json()["detail"].startswith("request took longer than")
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.slow
+def test_every_backend_answers_here_with_the_routes_bytes(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with TestClient(create_app(Settings(store=store_url))) as c:
+        assert c.post("/ingest", json={"id": "harbour", "text": ARCHIVED_EN}).status_code == 200
+        fast, routed, runs = _both_ways(c, monkeypatch, json={"text": f"{COPIED}\n\n{UNRELATED_EN}"})
+        assert runs == 1
+        assert fast.status_code == routed.status_code == 200
+        assert fast.content == routed.content
+        assert fast.json()["paragraphs"][0]["matches"][0]["document_id"] == "harbour"
 
 
 def test_reads_that_need_a_key_are_the_routes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

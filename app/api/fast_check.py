@@ -1,25 +1,26 @@
 """The common ``POST /check`` answered below FastAPI's routing.
 
-Most checks a CMS sends are the simple case: a short article, raw or JSON,
-no query parameters, no ``ingest_as``, on the embedded store. For them the
-route's work is a few milliseconds of check, and FastAPI's request handling
-(routing, dependency resolution, the request and response objects) was
-~0.3 ms more a request (cProfile of uvicorn serving ``/check``). This
+Most checks a CMS sends are the simple case: an article of at most
+``OFF_LOOP_BYTES``, raw or JSON, no query parameters, no ``ingest_as``, no
+read key required. For them FastAPI's request handling (routing, dependency
+resolution, the request and response objects) was ~0.26 ms of worker CPU a
+request, a tenth of a check (cProfile of uvicorn serving ``/check``). This
 middleware sits inside the service's own middlewares (timeouts, limits,
 logging, security headers all still apply) and answers that case with the
-route's own functions, so the answer is the same bytes.
+route's own functions, on the loop or in a worker thread as the route
+would, so the answer is the same bytes.
 
-Anything else, and any failure, goes to the FastAPI route with the body
-already read: the route then answers, errors included, exactly as it
-always did. A check that failed here is run again there: a check writes
-nothing, so running it twice changes nothing but its cost.
+Anything else goes to the FastAPI route with the body already read, and
+answers exactly as it always did. A check that fails here is answered by
+the app's handler for its exception, as the route's would be.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable
-from functools import partial
+from typing import Any
 
 from fastapi.routing import APIRoute
 from starlette.requests import Request
@@ -28,6 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.body import OFF_LOOP_BYTES, media_type
 from app.api.routes import check as check_routes
 from app.api.routes.check import INLINE_MAX_CHARS, JSON, parse_check_body, run_check
+from app.api.schemas import CheckRequest
+from app.api.work import run_work
 from app.engine import Service
 from app.settings import Settings
 
@@ -66,32 +69,44 @@ class CheckFastPath:
                 await self.app(scope, _replay(b"".join(parts), more, None, receive), send)
                 return
         raw = b"".join(parts)
-        answer = self._answer(scope, raw)
-        if answer is None:
+        found = self._check(scope, raw)
+        if found is None:
             await self.app(scope, _replay(raw, False, None, receive), send)
             return
-        # One turn of the loop first, as the route does: a request already
-        # past its timeout is answered 504 by Observe before any work.
-        await asyncio.sleep(0)
+        request, service, settings, parsed = found
         scope["route"] = self._route
         try:
-            body = answer()
-        except Exception:
-            await self.app(scope, _replay(raw, False, None, receive), send)
+            if service.store_is_local and len(parsed.text) <= INLINE_MAX_CHARS:
+                # One turn of the loop first, as the route does: a request
+                # already past its timeout is answered 504 by Observe first.
+                await asyncio.sleep(0)
+                body = run_check(request, service, settings, parsed)
+            else:
+                body = await run_work(request, run_check, request, service, settings, parsed)
+        except Exception as exc:
+            # The app's own handler (a store failure's 503, a deadline's
+            # 504) answers, as it does for the route: run twice, a check
+            # that waited on a store until it failed would wait twice.
+            handler = _handler(scope, exc)
+            if handler is None:
+                raise
+            response = handler(request, exc)
+            if inspect.isawaitable(response):
+                response = await response
+            await response(scope, _replay(raw, False, None, receive), send)
             return
         head = [(b"content-length", str(len(body)).encode()), (b"content-type", JSON.encode())]
         await send({"type": "http.response.start", "status": 200, "headers": head})
         await send({"type": "http.response.body", "body": body})
 
-    def _answer(self, scope: Scope, raw: bytes) -> Callable[[], bytes] | None:
-        """The check to run here, or None when the route must answer."""
-        app = scope.get("app")
+    def _check(self, scope: Scope, raw: bytes) -> tuple[Request, Service, Settings, CheckRequest] | None:
+        """What the check here needs, or None when the route must answer."""
         if self._route is None:
             self._route = _check_route()
-        state = getattr(app, "state", None)
+        state = getattr(scope.get("app"), "state", None)
         settings: Settings | None = getattr(state, "settings", None)
         service: Service | None = getattr(state, "service", None)
-        if settings is None or service is None or settings.auth_reads or not service.store_is_local:
+        if settings is None or service is None or settings.auth_reads:
             return None
         request = Request(scope)
         kind, charset = media_type(request)
@@ -101,9 +116,20 @@ class CheckFastPath:
             parsed = parse_check_body(kind, charset, raw, None, None)
         except Exception:
             return None
-        if parsed.ingest_as is not None or len(parsed.text) > INLINE_MAX_CHARS:
+        if parsed.ingest_as is not None:
             return None
-        return partial(run_check, request, service, settings, parsed)
+        return request, service, settings, parsed
+
+
+def _handler(scope: Scope, exc: Exception) -> Callable[[Request, Exception], Any] | None:
+    """The app's exception handler for ``exc``, looked up by its classes as
+    Starlette's exception middleware does."""
+    handlers = getattr(scope.get("app"), "exception_handlers", {})
+    for cls in type(exc).__mro__:
+        if cls in handlers:
+            handler: Callable[[Request, Exception], Any] = handlers[cls]
+            return handler
+    return None
 
 
 def _check_route() -> APIRoute:
