@@ -85,7 +85,7 @@ def _progress(console: Console, quiet: bool) -> Progress:
 
 
 def _ingest(args: argparse.Namespace, console: Console) -> int:
-    from app.cli.sources import Source
+    from app.cli.sources import Source, SourceError
 
     source = Source(args)
     progress = _progress(console, args.quiet)
@@ -106,22 +106,39 @@ def _ingest(args: argparse.Namespace, console: Console) -> int:
             remote.close()
     else:
         from app.engine import DocumentInput, InvalidDocument, Service
-        from app.engine.bulk import PROCESS_MIN_BYTES, ingest_stream
+        from app.engine.bulk import PROCESS_MIN_BYTES, ingest_file, ingest_stream
+        from app.engine.bulk_files import NotUtf8
+        from app.engine.records import BadLine
 
         service = Service.open(_settings(args))
+        large = source.path.stat().st_size >= PROCESS_MIN_BYTES
         try:
             with progress:
                 # Counting reads the whole file (a second a million paragraphs):
                 # only for a progress bar that shows it.
                 task = progress.add_task("hashing", total=None if args.quiet else source.count())
-                counts, paragraphs = ingest_stream(
-                    service,
-                    (DocumentInput(d.id, d.text, d.format, d.metadata) for _, d in source.documents()),
-                    lambda done, stage: progress.update(task, advance=done, description=stage),
-                    process=source.path.stat().st_size >= PROCESS_MIN_BYTES,
-                )
+
+                def advance(done: int, stage: str) -> None:
+                    progress.update(task, advance=done, description=stage)
+
+                if large and not source.csv:
+                    # JSON lines: the preparing processes read the file themselves.
+                    counts, paragraphs = ingest_file(
+                        service, str(source.path), source.fields, source.blocks(), advance
+                    )
+                else:
+                    counts, paragraphs = ingest_stream(
+                        service,
+                        (DocumentInput(d.id, d.text, d.format, d.metadata) for _, d in source.documents()),
+                        advance,
+                        process=large,
+                    )
         except InvalidDocument as exc:
             raise CliError(source.locate(str(exc))) from None
+        except BadLine as exc:
+            raise source.bad_line(exc) from None
+        except NotUtf8 as exc:
+            raise SourceError(f"{source.path}: {exc}") from None
         finally:
             service.close()
     total = sum(counts.values())

@@ -12,6 +12,9 @@ from pathlib import Path
 from app.engine.records import BadLine, DocumentIn, FieldMap, documents_from_csv, documents_from_lines
 
 EXTRA_FIELD = "Extra inputs are not permitted"
+# Bytes of the file per block a preparing process reads (see ``blocks``):
+# ~2,000 documents of news, one hashing call.
+BLOCK_BYTES = 4 << 20
 
 
 class SourceError(Exception):
@@ -50,6 +53,30 @@ class Source:
             return max(sum(1 for row in csv.reader(self._open()) if row) - 1, 0)
         return sum(1 for line in self._open() if line.strip())
 
+    def blocks(self, size: int = BLOCK_BYTES) -> Iterator[tuple[int, int, int]]:
+        """(start, end, number of its first line) of consecutive byte ranges
+        of the file, each of about ``size`` bytes and ending with a line
+        break (the last, at the end of the file), so that preparing
+        processes read and parse their own lines. Lines are counted as
+        ``documents`` counts them: a ``\r\n``, ``\r`` or ``\n`` ends one."""
+        with self.path.open("rb") as f:
+            start, line, rest = 0, 1, b""
+            while data := f.read(size):
+                chunk = rest + data
+                cut = chunk.rfind(b"\n") + 1
+                if not cut:  # one line longer than ``size``: read on
+                    rest = chunk
+                    continue
+                piece, rest = chunk[:cut], chunk[cut:]
+                yield start, start + cut, line
+                line += piece.count(b"\n") + piece.count(b"\r") - piece.count(b"\r\n")
+                start += cut
+            if rest:
+                yield start, start + len(rest), line
+
+    def bad_line(self, exc: BadLine) -> SourceError:
+        return SourceError(f"{self.path}:{exc.number}: {exc.problem}{self._hint(exc)}")
+
     def documents(self) -> Iterator[tuple[int, DocumentIn]]:
         """(line number, document); a bad record raises SourceError naming its line."""
         lines = self._open()
@@ -59,7 +86,7 @@ class Source:
             else:
                 yield from documents_from_lines(lines, self.fields)
         except BadLine as exc:
-            raise SourceError(f"{self.path}:{exc.number}: {exc.problem}{self._hint(exc)}") from None
+            raise self.bad_line(exc) from None
         finally:
             lines.close()
 

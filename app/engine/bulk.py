@@ -18,10 +18,17 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
+from typing import Any, Protocol
 
 from app.engine import DocumentInput, Service
 from app.engine.bulk_chunks import Handed, Progress, Stopped, chunks
-from app.store import NewDocument, WriteStatus
+from app.engine.bulk_files import FilePreparing
+from app.engine.bulk_files import Handed as FileHanded
+from app.engine.bulk_process import ProcessPreparing
+from app.engine.records import FieldMap
+from app.store import NewDocument, Store, WriteStatus
+from app.store.packed import PackedDocuments
+from app.store.sqlite import SqliteStore
 
 # Documents hashed per call: enough paragraphs for the kernel's threads.
 PREPARE_DOCUMENTS = 2000
@@ -104,12 +111,59 @@ def ingest_stream(
     raised here once the transaction being written is complete; nothing
     after it is written. ``process``: prepare in a process of its own (for
     a large input: starting it takes about a second)."""
+
+    def preparing(hand: Callable[[Handed], None], stop: threading.Event) -> _Preparing | ProcessPreparing:
+        if process:
+            return ProcessPreparing(service, docs, progress, hand, stop, PREPARE_DOCUMENTS, WRITE_PARAGRAPHS)
+        return _Preparing(service, docs, progress, hand, stop)
+
+    return _written(service, preparing, progress)
+
+
+def ingest_file(
+    service: Service,
+    path: str,
+    fields: FieldMap,
+    blocks: Iterable[tuple[int, int, int]],
+    progress: Progress,
+) -> tuple[dict[WriteStatus, int], int]:
+    """``ingest_stream`` of a JSON-lines file, read, parsed and prepared by
+    processes of their own (``bulk_files``), ``blocks`` (start, end, first
+    line) at a time. A bad line raises ``BadLine`` (its number in the file),
+    bytes that are not UTF-8 ``NotUtf8``."""
+
+    def preparing(hand: Callable[[Handed | FileHanded], None], stop: threading.Event) -> FilePreparing:
+        return FilePreparing(service, path, fields, blocks, progress, hand, stop, WRITE_PARAGRAPHS)
+
+    return _written(service, preparing, progress)
+
+
+class _Stage(Protocol):
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _write(store: Store, item: list[NewDocument] | PackedDocuments) -> tuple[list[WriteStatus], int]:
+    if isinstance(item, list):
+        return store.put(item), sum(len(doc.paragraphs) for doc in item)
+    if isinstance(store, SqliteStore):
+        return store.put_packed(item), int(item.counts.sum())
+    return store.put(item.documents()), int(item.counts.sum())
+
+
+def _written(
+    service: Service,
+    preparing: Callable[[Callable[[Any], None], threading.Event], _Stage],
+    progress: Progress,
+) -> tuple[dict[WriteStatus, int], int]:
+    """Runs a preparing stage beside the writes; what ``ingest_stream`` returns."""
     counts: dict[WriteStatus, int] = {"created": 0, "updated": 0, "unchanged": 0}
     paragraphs = 0
-    handoff: queue.Queue[Handed] = queue.Queue(maxsize=AHEAD)
+    handoff: queue.Queue[Handed | FileHanded] = queue.Queue(maxsize=AHEAD)
     stop = threading.Event()
 
-    def hand(item: Handed) -> None:
+    def hand(item: Handed | FileHanded) -> None:
         while not stop.is_set():
             try:
                 handoff.put(item, timeout=0.1)
@@ -118,32 +172,26 @@ def ingest_stream(
                 continue
         raise Stopped
 
-    if process:
-        from app.engine.bulk_process import ProcessPreparing
-
-        preparing: _Preparing | ProcessPreparing = ProcessPreparing(
-            service, docs, progress, hand, stop, PREPARE_DOCUMENTS, WRITE_PARAGRAPHS
-        )
-    else:
-        preparing = _Preparing(service, docs, progress, hand, stop)
+    stage = preparing(hand, stop)
     # The cyclic collector walks every live container, and a bulk load holds
     # hundreds of thousands (its paragraphs, their objects) that form no
     # cycle: collections took a tenth of its CPU. Off while ingesting only.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        preparing.start()
+        stage.start()
         while (item := handoff.get()) is not None:
             if isinstance(item, BaseException):
                 raise item
             progress(0, "writing")
-            for doc, status in zip(item, service.store.put(item), strict=True):
+            statuses, written = _write(service.store, item)
+            for status in statuses:
                 counts[status] += 1
-                paragraphs += len(doc.paragraphs)
+            paragraphs += written
             progress(0, "hashing")
     finally:
         stop.set()
-        preparing.close()
+        stage.close()
         if collecting:
             gc.enable()
     if counts["created"] or counts["updated"]:
@@ -154,4 +202,4 @@ def ingest_stream(
     return counts, paragraphs
 
 
-__all__ = ["PROCESS_MIN_BYTES", "chunks", "ingest_stream", "transactions"]
+__all__ = ["PROCESS_MIN_BYTES", "chunks", "ingest_file", "ingest_stream", "transactions"]

@@ -122,6 +122,10 @@ class BadLine(ValueError):
         self.number = number
         self.problem = problem
 
+    def __reduce__(self) -> tuple[type[BadLine], tuple[int, str]]:
+        # rebuilt from its fields when it crosses processes (bulk ingest)
+        return BadLine, (self.number, self.problem)
+
 
 @dataclass(frozen=True)
 class FieldMap:
@@ -185,13 +189,14 @@ def _mapped(record: dict[str, Any], fields: FieldMap) -> DocumentIn:
 
 
 def documents_from_lines(
-    lines: Iterable[str | bytes], fields: FieldMap | None = None
+    lines: Iterable[str | bytes], fields: FieldMap | None = None, first: int = 1
 ) -> Iterator[tuple[int, DocumentIn]]:
-    """(line number, document) for each non-blank line of a JSON-lines batch;
-    the first invalid line raises ``BadLine`` naming the field and the fault."""
+    """(line number, document) for each non-blank line of a JSON-lines batch
+    (whose first line is numbered ``first``); the first invalid line raises
+    ``BadLine`` naming the field and the fault."""
     fields = fields or FieldMap()
     names = {"id": fields.id, "text": fields.text}
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(lines, first):
         if not line.strip():
             continue
         try:

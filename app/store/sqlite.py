@@ -48,7 +48,9 @@ from app.store.base import (
     candidates_by_two_calls,
     refuse_repeated_ids,
 )
+from app.store.packed import PackedDocuments
 from app.store.sqlite_bands import BUCKET_BITS, chunks
+from app.store.sqlite_bulk import put_packed
 from app.store.sqlite_checks import REPAIR, StoreFormatError, is_damage, probe, schema_problem, tables
 from app.store.sqlite_compact import Background, remove_orphans
 from app.store.sqlite_connect import CACHE_KIB, WRITE_CACHE_KIB, connect
@@ -245,6 +247,20 @@ class SqliteStore:
                 conn.execute(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
             try:
                 self._put(conn, documents, statuses)
+            finally:
+                conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        self._compact()
+        return statuses
+
+    @_translated
+    def put_packed(self, batch: PackedDocuments) -> list[WriteStatus]:
+        """``put`` of documents in packed form (bulk ingest): the same rows
+        and index entries, without an object per paragraph."""
+        with self._write() as conn:
+            conn.execute(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
+            try:
+                statuses, documents, paragraphs = put_packed(conn, self.path, batch, self._forget)
+                self._count(conn, documents, paragraphs)
             finally:
                 conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._compact()
