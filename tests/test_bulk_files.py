@@ -5,7 +5,6 @@ transaction at a time, and the same order of errors."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from itertools import pairwise
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from app.engine.bulk import ingest_file, ingest_stream
 from app.engine.bulk_files import NotUtf8
 from app.engine.records import BadLine, FieldMap
 from app.settings import Settings
+from app.store.sqlite_driver import sqlite3
 from tests.test_ingest_pipeline import long_article
 
 

@@ -6,7 +6,6 @@ versions, one ``executemany`` per table, the index entries' refs by one
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from itertools import compress
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 
 from app.store.base import StoreError, WriteStatus
 from app.store.packed import PackedDocuments
+from app.store.sqlite_driver import sqlite3
 from app.store.sqlite_index import add_entries
 
 MAX_REF = (1 << 32) - 1
