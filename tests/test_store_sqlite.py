@@ -17,7 +17,7 @@ import pytest
 from app.engine import DocumentInput, Service
 from app.engine.bulk import ingest_stream
 from app.settings import Settings
-from app.store import StoreUnavailable, sqlite, sqlite_connect, sqlite_index, verify_store
+from app.store import StoreUnavailable, sqlite_connect, sqlite_index, sqlite_schema, verify_store
 from app.store.base import NewDocument
 from app.store.sqlite import SqliteStore, StoreFormatError
 from app.store.sqlite_bands import Additions
@@ -134,11 +134,16 @@ def test_a_store_in_the_bucket_format_opens_upgraded(tmp_path: Path) -> None:
     path = tmp_path / "v2.db"
     old = [document("old-1", texts(3)), document("old-2", texts(2, "x"))]
     with closing(sqlite3.connect(path)) as conn, conn:
-        for statement in sqlite.SCHEMA_2:
+        for statement in sqlite_schema.SCHEMA_2:
             conn.execute(statement)
         conn.executemany(
             "INSERT INTO meta VALUES (?, ?)",
-            [("format", sqlite.FORMAT_2), ("scheme", FP.scheme), ("documents", "2"), ("paragraphs", "5")],
+            [
+                ("format", sqlite_schema.FORMAT_2),
+                ("scheme", FP.scheme),
+                ("documents", "2"),
+                ("paragraphs", "5"),
+            ],
         )
         additions = Additions()
         ref = 1
@@ -153,7 +158,9 @@ def test_a_store_in_the_bucket_format_opens_upgraded(tmp_path: Path) -> None:
                 ref += 1
         additions.apply(conn)
     store = SqliteStore(path, FP.band_keys, FP.scheme)
-    assert store._conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() == (sqlite.FORMAT,)
+    assert store._conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() == (
+        sqlite_schema.FORMAT,
+    )
     assert all(found_in(store, doc) for doc in old)
     new = document("new", texts(2, "new"))
     store.put([new])

@@ -67,11 +67,12 @@ def verify_store(url: str, scheme: str, also: Sequence[str] = ()) -> list[str]:
         except ImportError as exc:
             return [f"the Redis backend is not available: {exc}"]
         return verify(url, scheme, also)
-    from app.store import sqlite, sqlite_checks
+    from app.store import sqlite_checks
+    from app.store import sqlite_schema as schema
 
     path = Path(url.removeprefix("sqlite:///"))
     return sqlite_checks.verify(
-        path, sqlite.SCHEMA, sqlite.FORMAT, scheme, older={sqlite.FORMAT_2: sqlite.SCHEMA_2}, also=also
+        path, schema.SCHEMA, schema.FORMAT, scheme, older={schema.FORMAT_2: schema.SCHEMA_2}, also=also
     )
 
 

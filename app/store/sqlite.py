@@ -49,34 +49,17 @@ from app.store.base import (
     refuse_repeated_ids,
 )
 from app.store.packed import PackedDocuments
-from app.store.sqlite_bands import BUCKET_BITS, chunks
+from app.store.sqlite_bands import chunks
 from app.store.sqlite_bulk import put_packed
 from app.store.sqlite_checks import REPAIR, StoreFormatError, is_damage, probe, schema_problem, tables
 from app.store.sqlite_compact import Background, remove_orphans
 from app.store.sqlite_connect import CACHE_KIB, WRITE_CACHE_KIB, connect
 from app.store.sqlite_driver import sqlite3
-from app.store.sqlite_index import INDEX_SCHEMA, Index, add_entries, forget_refs
+from app.store.sqlite_index import Index, add_entries, forget_refs
 from app.store.sqlite_kernels import warm_up_lookup
-from app.store.sqlite_runs import CODE_BITS, RunDamaged
+from app.store.sqlite_runs import RunDamaged
+from app.store.sqlite_schema import FORMAT, FORMAT_2, MAX_REF, SCHEMA, SCHEMA_2, upgrade
 
-# The format before the sorted runs: still opened, and upgraded in place.
-FORMAT_2 = f"paradup-sqlite-2 buckets={BUCKET_BITS} entry=tag16+ref32"
-FORMAT = f"paradup-sqlite-3 runs=code{CODE_BITS} segments legacy-bands={BUCKET_BITS}"
-MAX_REF = (1 << 32) - 1
-SCHEMA_2: tuple[str, ...] = (
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
-    """CREATE TABLE documents (
-        pk INTEGER PRIMARY KEY,
-        id TEXT NOT NULL UNIQUE,
-        digest TEXT NOT NULL,
-        metadata TEXT NOT NULL,
-        first INTEGER NOT NULL,
-        paragraphs INTEGER NOT NULL
-    )""",
-    "CREATE TABLE paragraphs (ref INTEGER PRIMARY KEY, doc INTEGER NOT NULL, text TEXT NOT NULL)",
-    "CREATE TABLE bands (bucket INTEGER PRIMARY KEY, entries BLOB NOT NULL)",
-)
-SCHEMA = (*SCHEMA_2, *INDEX_SCHEMA)
 log = logging.getLogger(__name__)
 
 
@@ -199,7 +182,7 @@ class SqliteStore:
                     problem = schema_problem(conn, self.path, SCHEMA_2, FORMAT_2, scheme)
                     if problem is None:
                         probe(conn, with_runs=False)
-                        self._upgrade(conn)
+                        upgrade(conn)
                 else:
                     problem = schema_problem(conn, self.path, SCHEMA, FORMAT, scheme)
                     if problem is None:
@@ -212,23 +195,6 @@ class SqliteStore:
         if problem is not None:
             raise problem
         self._index = Index(self.path, legacy)
-
-    @staticmethod
-    def _upgrade(conn: sqlite3.Connection) -> None:
-        """Format 2 to 3 in one transaction, at a cost that does not grow
-        with the archive: the bucket rows stay where they are."""
-        for statement in INDEX_SCHEMA:
-            conn.execute(statement)
-        (next_ref,) = conn.execute("SELECT coalesce(max(ref), 0) + 1 FROM paragraphs").fetchone()
-        conn.executemany(
-            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-            [
-                ("format", FORMAT),
-                ("next_ref", str(next_ref)),
-                ("legacy_end", str(next_ref)),
-                ("index_gen", "1"),
-            ],
-        )
 
     # writes
 

@@ -16,8 +16,8 @@ from app.store.base import StoreError, WriteStatus
 from app.store.packed import PackedDocuments
 from app.store.sqlite_driver import sqlite3
 from app.store.sqlite_index import add_entries
+from app.store.sqlite_schema import MAX_REF
 
-MAX_REF = (1 << 32) - 1
 # Ids per query when finding the stored versions: under SQLite's limit of
 # bound parameters, large enough that the queries are few.
 IDS_PER_QUERY = 500
