@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from app.engine.bulk_chunks import Progress, Stopped
-from app.engine.bulk_process import EXIT_SECONDS, _portable
+from app.engine.bulk_process import EXIT_SECONDS, _portable, preparing_ended
 from app.engine.fingerprint import Fingerprinter
 from app.engine.records import BadLine, FieldMap, documents_from_lines
 from app.engine.service import DocumentInput, Preparer, Service, digest
@@ -233,13 +233,7 @@ class FilePreparing:
         self._hand(None)
 
     def _died(self, child: int) -> ChildProcessError:
-        process = self._processes[child]
-        if not self._stop.is_set():
-            process.join(EXIT_SECONDS)
-        return ChildProcessError(
-            f"a process preparing documents for ingest ended unexpectedly (exit code {process.exitcode}); "
-            "the transactions before are written, nothing after"
-        )
+        return preparing_ended(self._processes[child], self._stop.is_set(), "a process")
 
     def close(self) -> None:
         """Stops the children and the thread (at once when the writer gave up)."""

@@ -264,14 +264,8 @@ class ProcessPreparing:
                 return
 
     def _died(self) -> ChildProcessError:
-        process = self._process
-        assert process is not None
-        if not self._stop.is_set():  # else ``close`` reaps it
-            process.join(EXIT_SECONDS)
-        return ChildProcessError(
-            f"the process preparing documents for ingest ended unexpectedly (exit code {process.exitcode}); "
-            "the transactions before are written, nothing after"
-        )
+        assert self._process is not None
+        return preparing_ended(self._process, self._stop.is_set(), "the process")
 
     def close(self) -> None:
         """Stops the child and the threads (at once when the writer gave up)."""
@@ -290,3 +284,17 @@ class ProcessPreparing:
         self._inbox.close()
         self._outbox.close()
         process.close()
+
+
+def preparing_ended(
+    process: multiprocessing.process.BaseProcess, stopping: bool, which: str
+) -> ChildProcessError:
+    """The error of a preparing process that ended before its work did
+    (``which`` names it); reaped first unless the ingest is stopping, when
+    ``close`` reaps it."""
+    if not stopping:
+        process.join(EXIT_SECONDS)
+    return ChildProcessError(
+        f"{which} preparing documents for ingest ended unexpectedly (exit code {process.exitcode}); "
+        "the transactions before are written, nothing after"
+    )

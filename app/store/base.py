@@ -9,7 +9,7 @@ to recompute that version's keys from the stored text.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -167,11 +167,16 @@ def refuse_repeated_ids(documents: Sequence[NewDocument]) -> None:
     """Which of two versions in one batch should win is the caller's to
     say (the CLI writes a repeated document as its later version, in a later
     batch), so every backend refuses such a batch before writing anything."""
+    refuse_repeated(doc.id for doc in documents)
+
+
+def refuse_repeated(ids: Iterable[str]) -> None:
+    """``refuse_repeated_ids`` for a batch given by its ids alone."""
     seen: set[str] = set()
-    for doc in documents:
-        if doc.id in seen:
-            raise ValueError(f"document {doc.id!r} appears twice in one batch: write one version of it")
-        seen.add(doc.id)
+    for doc_id in ids:
+        if doc_id in seen:
+            raise ValueError(f"document {doc_id!r} appears twice in one batch: write one version of it")
+        seen.add(doc_id)
 
 
 class Store(Protocol):

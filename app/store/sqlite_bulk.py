@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.store.base import StoreError, WriteStatus
+from app.store.base import StoreError, WriteStatus, refuse_repeated
 from app.store.packed import PackedDocuments
 from app.store.sqlite_driver import sqlite3
 from app.store.sqlite_index import add_entries
@@ -44,10 +44,7 @@ def put_packed(
     A created document gets the primary key SQLite would give it (the
     largest plus one), so the tables are those ``put`` leaves."""
     ids = batch.ids
-    if len(set(ids)) != len(ids):
-        seen: set[str] = set()
-        repeated = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
-        raise ValueError(f"document {repeated!r} appears twice in one batch: write one version of it")
+    refuse_repeated(ids)
     next_ref = int(conn.execute("SELECT value FROM meta WHERE key = 'next_ref'").fetchone()[0])
     first_ref = next_ref
     (next_pk,) = conn.execute("SELECT coalesce(max(pk), 0) + 1 FROM documents").fetchone()
