@@ -27,8 +27,7 @@ from app.engine.bulk_files import Handed as FileHanded
 from app.engine.bulk_process import ProcessPreparing
 from app.engine.records import FieldMap
 from app.store import NewDocument, Store, WriteStatus
-from app.store.packed import PackedDocuments
-from app.store.sqlite import SqliteStore
+from app.store.packed import PackedDocuments, PackedWrites
 
 # Documents hashed per call: enough paragraphs for the kernel's threads.
 PREPARE_DOCUMENTS = 2000
@@ -147,7 +146,7 @@ class _Stage(Protocol):
 def _write(store: Store, item: list[NewDocument] | PackedDocuments) -> tuple[list[WriteStatus], int]:
     if isinstance(item, list):
         return store.put(item), sum(len(doc.paragraphs) for doc in item)
-    if isinstance(store, SqliteStore):
+    if isinstance(store, PackedWrites):
         return store.put_packed(item), int(item.counts.sum())
     return store.put(item.documents()), int(item.counts.sum())
 

@@ -5,12 +5,12 @@ object per paragraph (``documents`` rebuilds them for other backends)."""
 from __future__ import annotations
 
 import json
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
-from app.store.base import Keys, NewDocument, NewParagraph
+from app.store.base import Keys, NewDocument, NewParagraph, WriteStatus
 
 I64 = npt.NDArray[np.int64]
 
@@ -76,6 +76,14 @@ class PackedDocuments(NamedTuple):
             out.append(NewDocument(doc_id, json.loads(metadata), digest, paragraphs[at : at + count]))
             at += count
         return out
+
+
+@runtime_checkable
+class PackedWrites(Protocol):
+    """A store that writes a packed batch without unpacking it (SQLite);
+    any other store is given ``PackedDocuments.documents()``."""
+
+    def put_packed(self, batch: PackedDocuments) -> list[WriteStatus]: ...
 
 
 def metadata_json(metadata: object) -> str:
