@@ -8,12 +8,16 @@ that seed and scheme, they go into datasketch's indexes (``MinHashLSH``,
 ``MinHashLSHForest``, ``MinHashLSHEnsemble``) and compare with ``jaccard()``
 against sketches datasketch made itself.
 
-datasketch is imported on the first call, not with ``app.hashing``: it
-loads scipy, a second of start-up that the service never needs.
+datasketch is imported on the first call, not with ``app.hashing``, and
+is an optional extra (``pip install 'paradup[datasketch]'``): it needs
+scipy, which the service never uses, and numba's start-up imports
+scipy.linalg whenever scipy is installed (~0.2 s of every worker master's
+start-up; benchmarks/RESULTS.md, "Start-up without scipy").
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -22,7 +26,11 @@ import xxhash
 from app.hashing.minhash import MinHasher, Signatures
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from datasketch import LeanMinHash, MinHash
+
+INSTALL_HINT = "paradup's datasketch interop needs datasketch: pip install 'paradup[datasketch]'"
 
 # datasketch's name for the permutations of ``permutations()``.
 SCHEME = "affine32"
@@ -30,9 +38,7 @@ SCHEME = "affine32"
 
 def as_lean_minhashes(signatures: Signatures, seed: int) -> list[LeanMinHash]:
     """One ``LeanMinHash`` per signature row, made by ``MinHasher(seed=seed)``."""
-    from datasketch import LeanMinHash
-
-    return [LeanMinHash(seed=seed, hashvalues=row, scheme=SCHEME) for row in signatures]
+    return [_datasketch().LeanMinHash(seed=seed, hashvalues=row, scheme=SCHEME) for row in signatures]
 
 
 def lean_minhashes(texts: Sequence[str], hasher: MinHasher | None = None) -> list[LeanMinHash]:
@@ -62,10 +68,17 @@ def datasketch_minhash(hasher: MinHasher | None = None) -> MinHash:
     """An empty datasketch ``MinHash`` with ``hasher``'s permutations and
     hash function: updated with a text's ``shingles``, it holds paradup's
     signature of that text."""
-    from datasketch import MinHash
-
     hasher = hasher or MinHasher()
-    return MinHash(num_perm=hasher.num_perm, seed=hasher.seed, hashfunc=xxhash.xxh32_intdigest, scheme=SCHEME)
+    return _datasketch().MinHash(
+        num_perm=hasher.num_perm, seed=hasher.seed, hashfunc=xxhash.xxh32_intdigest, scheme=SCHEME
+    )
+
+
+def _datasketch() -> ModuleType:
+    try:
+        return importlib.import_module("datasketch")
+    except ImportError as exc:
+        raise ImportError(INSTALL_HINT) from exc
 
 
 __all__ = ["SCHEME", "as_lean_minhashes", "datasketch_minhash", "lean_minhashes", "shingles"]

@@ -10,12 +10,20 @@ round (ab.round_order); the summary is each version's median and the median
 of the per-round ratios after / before.
 
     python -m benchmarks.load.startup_ab --store DB --bodies bodies.jsonl --rounds 7
+
+With ``--service-venv DIR`` the two sides are one version: "before" is this
+checkout run by this interpreter (the development environment, with the
+test and benchmark extras, whose bytecode this machine's shells may not
+write), "after" the same checkout installed with ``pip install .`` into the
+virtual environment DIR (made when missing, the package reinstalled every
+run), as ``make serve`` and the Dockerfile install the service.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,8 +34,10 @@ from benchmarks.load.bench_load_ab import checkout, describe
 from benchmarks.load.tools import ROOT, cpu_seconds, load_average, paradup_server
 
 
-def one_start(store: Path, workers: int, root: Path | None, first: bytes, log: Path) -> dict[str, Any]:
-    server = paradup_server(store, workers, log, root).start()
+def one_start(
+    store: Path, workers: int, root: Path | None, first: bytes, log: Path, python: Path | None = None
+) -> dict[str, Any]:
+    server = paradup_server(store, workers, log, root, python).start()
     try:
         wall = server.wait_first("/check", first)
         cpu = [cpu_seconds(pid) for pid in server.pids()]
@@ -60,6 +70,18 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def service_python(venv: Path) -> Path:
+    """The interpreter of ``venv`` with this checkout installed as a service
+    install has it: its own dependencies only, bytecode compiled by pip."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(python), "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, str(ROOT)], check=True)
+    subprocess.run([*pip, "--force-reinstall", "--no-deps", str(ROOT)], check=True)
+    return python
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, required=True, help="an existing store (both versions open it)")
@@ -68,7 +90,15 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "startup_ab.json")
+    parser.add_argument(
+        "--service-venv",
+        type=Path,
+        metavar="DIR",
+        help="compare this checkout here (before) with it installed in DIR (after)",
+    )
     args = parser.parse_args()
+    if args.service_venv:
+        return service_ab(args)
     first = args.bodies.read_bytes().split(b"\n", 1)[0]
     report: dict[str, Any] = {"command": " ".join(sys.argv), "rounds": []}
     with (
@@ -84,6 +114,31 @@ def main() -> int:
             one_start(args.store, args.workers, roots[label], first, Path(tmp) / "warm.log")
         for number, label in round_order(args.rounds):
             result = one_start(args.store, args.workers, roots[label], first, Path(tmp) / f"{label}.log")
+            result.update(round=number, label=label, load_average=load_average())
+            result["max_worker_cpu_s"] = max(result["worker_cpu_s"], default=0.0)
+            report["rounds"].append(result)
+            print(json.dumps(result), file=sys.stderr)
+    report["summary"] = summary(report["rounds"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report["summary"], indent=2))
+    return 0
+
+
+def service_ab(args: argparse.Namespace) -> int:
+    first = args.bodies.read_bytes().split(b"\n", 1)[0]
+    pythons: dict[str, Path | None] = {BEFORE: None, AFTER: service_python(args.service_venv)}
+    report: dict[str, Any] = {"command": " ".join(sys.argv), "rounds": []}
+    report["versions"] = {
+        BEFORE: f"{describe(BEFORE, 'HEAD', ROOT).commit} in {sys.executable}",
+        AFTER: f"the same, installed in {pythons[AFTER]}",
+    }
+    with tempfile.TemporaryDirectory(prefix="paradup-startup-") as tmp:
+        for label in (BEFORE, AFTER):  # untimed: numba compiles and caches each copy's kernels
+            one_start(args.store, args.workers, None, first, Path(tmp) / "warm.log", pythons[label])
+        for number, label in round_order(args.rounds):
+            log = Path(tmp) / f"{label}.log"
+            result = one_start(args.store, args.workers, None, first, log, pythons[label])
             result.update(round=number, label=label, load_average=load_average())
             result["max_worker_cpu_s"] = max(result["worker_cpu_s"], default=0.0)
             report["rounds"].append(result)

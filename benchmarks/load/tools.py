@@ -138,11 +138,18 @@ def version_env(root: Path | None) -> dict[str, str]:
     return {} if root is None else {"PYTHONPATH": str(root)}
 
 
-def paradup_server(store: Path, workers: int, log: Path, root: Path | None = None) -> Server:
-    cmd = [sys.executable, "-m", "app.cli", "serve", "--store", str(store), "--workers", str(workers)]
+def paradup_server(
+    store: Path, workers: int, log: Path, root: Path | None = None, python: Path | None = None
+) -> Server:
+    """``python``: the interpreter of an environment paradup is installed in
+    (``pip install .``, the service's own dependencies and bytecode), run from
+    outside any source tree so that it imports the installed package."""
+    interpreter = str(python) if python else sys.executable
+    cmd = [interpreter, "-m", "app.cli", "serve", "--store", str(store), "--workers", str(workers)]
     # The access log (info, JSON) is the server-side timing source.
     env = {"PARADUP_LOG_LEVEL": "info", "PARADUP_LOG_FORMAT": "json", **version_env(root)}
-    return Server([*cmd, "--log-level", "warning"], log, env, cwd=root or ROOT)
+    cwd = log.parent if python else root or ROOT
+    return Server([*cmd, "--log-level", "warning"], log, env, cwd=cwd)
 
 
 def baseline_server(log: Path) -> Server:
