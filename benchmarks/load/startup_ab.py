@@ -26,6 +26,8 @@ import json
 import subprocess
 import sys
 import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,27 +99,22 @@ def main() -> int:
         help="compare this checkout here (before) with it installed in DIR (after)",
     )
     args = parser.parse_args()
-    if args.service_venv:
-        return service_ab(args)
-    first = args.bodies.read_bytes().split(b"\n", 1)[0]
     report: dict[str, Any] = {"command": " ".join(sys.argv), "rounds": []}
-    with (
-        tempfile.TemporaryDirectory(prefix="paradup-startup-") as tmp,
-        checkout(args.baseline_ref, Path(tmp)) as src,
-    ):
-        roots: dict[str, Path | None] = {BEFORE: src, AFTER: None}
-        report["versions"] = {
-            BEFORE: describe(BEFORE, args.baseline_ref, src).commit,
-            AFTER: describe(AFTER, "HEAD", ROOT).commit,
-        }
-        for label in (BEFORE, AFTER):  # untimed: numba compiles and caches the kernels of a fresh tree
-            one_start(args.store, args.workers, roots[label], first, Path(tmp) / "warm.log")
-        for number, label in round_order(args.rounds):
-            result = one_start(args.store, args.workers, roots[label], first, Path(tmp) / f"{label}.log")
-            result.update(round=number, label=label, load_average=load_average())
-            result["max_worker_cpu_s"] = max(result["worker_cpu_s"], default=0.0)
-            report["rounds"].append(result)
-            print(json.dumps(result), file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="paradup-startup-") as tmp, ExitStack() as stack:
+        if args.service_venv:
+            sides = {BEFORE: Side(), AFTER: Side(python=service_python(args.service_venv))}
+            report["versions"] = {
+                BEFORE: f"{describe(BEFORE, 'HEAD', ROOT).commit} in {sys.executable}",
+                AFTER: f"the same, installed in {sides[AFTER].python}",
+            }
+        else:
+            src = stack.enter_context(checkout(args.baseline_ref, Path(tmp)))
+            sides = {BEFORE: Side(root=src), AFTER: Side()}
+            report["versions"] = {
+                BEFORE: describe(BEFORE, args.baseline_ref, src).commit,
+                AFTER: describe(AFTER, "HEAD", ROOT).commit,
+            }
+        report["rounds"] = rounds(args, sides, Path(tmp))
     report["summary"] = summary(report["rounds"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
@@ -125,29 +122,32 @@ def main() -> int:
     return 0
 
 
-def service_ab(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class Side:
+    """Where one side's code comes from: a checkout (``root``) run by this
+    interpreter, or an environment it is installed in (``python``)."""
+
+    root: Path | None = None
+    python: Path | None = None
+
+
+def rounds(args: argparse.Namespace, sides: dict[str, Side], tmp: Path) -> list[dict[str, Any]]:
     first = args.bodies.read_bytes().split(b"\n", 1)[0]
-    pythons: dict[str, Path | None] = {BEFORE: None, AFTER: service_python(args.service_venv)}
-    report: dict[str, Any] = {"command": " ".join(sys.argv), "rounds": []}
-    report["versions"] = {
-        BEFORE: f"{describe(BEFORE, 'HEAD', ROOT).commit} in {sys.executable}",
-        AFTER: f"the same, installed in {pythons[AFTER]}",
-    }
-    with tempfile.TemporaryDirectory(prefix="paradup-startup-") as tmp:
-        for label in (BEFORE, AFTER):  # untimed: numba compiles and caches each copy's kernels
-            one_start(args.store, args.workers, None, first, Path(tmp) / "warm.log", pythons[label])
-        for number, label in round_order(args.rounds):
-            log = Path(tmp) / f"{label}.log"
-            result = one_start(args.store, args.workers, None, first, log, pythons[label])
-            result.update(round=number, label=label, load_average=load_average())
-            result["max_worker_cpu_s"] = max(result["worker_cpu_s"], default=0.0)
-            report["rounds"].append(result)
-            print(json.dumps(result), file=sys.stderr)
-    report["summary"] = summary(report["rounds"])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report["summary"], indent=2))
-    return 0
+
+    def start(label: str, log: Path) -> dict[str, Any]:
+        side = sides[label]
+        return one_start(args.store, args.workers, side.root, first, log, side.python)
+
+    for label in (BEFORE, AFTER):  # untimed: numba compiles and caches each copy's kernels
+        start(label, tmp / "warm.log")
+    out = []
+    for number, label in round_order(args.rounds):
+        result = start(label, tmp / f"{label}.log")
+        result.update(round=number, label=label, load_average=load_average())
+        result["max_worker_cpu_s"] = max(result["worker_cpu_s"], default=0.0)
+        out.append(result)
+        print(json.dumps(result), file=sys.stderr)
+    return out
 
 
 if __name__ == "__main__":
