@@ -69,6 +69,7 @@ from benchmarks.load.tools import (
     memory,
     paradup_server,
     server_timings,
+    service_python,
     store_bytes,
     summary_ms,
     wrk,
@@ -175,7 +176,7 @@ def under_load(server: Server, bodies: Path, args: argparse.Namespace, work: Pat
     return result
 
 
-def warm_up(archive: Path, work: Path) -> None:
+def warm_up(archive: Path, work: Path, python: Path | None) -> None:
     """An untimed ingest of a few documents and an untimed server start: a
     fresh checkout compiles and caches its numba kernels here, not in a figure."""
     warm_archive, warm_store = work / "warm.jsonl", work / "warm.db"
@@ -183,8 +184,8 @@ def warm_up(archive: Path, work: Path) -> None:
         warm_archive.write_text(
             "".join(line for _, line in zip(range(WARMUP_DOCUMENTS), lines, strict=False))
         )
-    cli_ingest(warm_store, warm_archive, 1)
-    server = paradup_server(warm_store, 2, work / "warm.log").start()
+    cli_ingest(warm_store, warm_archive, 1, python=python)
+    server = paradup_server(warm_store, 2, work / "warm.log", python=python).start()
     try:
         server.wait_first("/check", b'{"text": "warm up"}')
     finally:
@@ -203,21 +204,22 @@ def run_size(n: int, sources: list[Any], args: argparse.Namespace, work: Path) -
     out["archive_seconds"] = round(time.perf_counter() - started, 2)
     print(f"archive {out}", file=sys.stderr)
     paragraphs, text_bytes = out["paragraphs"], out["text_bytes"]
-    warm_up(archive, work)
+    python = args.service_python
+    warm_up(archive, work, python)
 
     # The CLI ingests all but the last documents; HTTP batches add those to
     # the same store, so both rates are measured on an archive of this size.
     head, tail, http_paragraphs = split_archive(archive, min(args.http_paragraphs, n // 10), work)
     store = work / f"cli-{n}.db"
     out["cli_ingest"] = {
-        **cli_ingest(store, head, paragraphs - http_paragraphs),
+        **cli_ingest(store, head, paragraphs - http_paragraphs, python=python),
         "paragraphs": paragraphs - http_paragraphs,
     }
     if head != archive:
         head.unlink()
     print(f"cli ingest {out['cli_ingest']}", file=sys.stderr)
     if tail:
-        server = paradup_server(store, 2, work / f"http-{n}.log").start()
+        server = paradup_server(store, 2, work / f"http-{n}.log", python=python).start()
         try:
             server.wait_first("/check", b'{"text": "warm up"}')
             out["http_ingest"] = post_batches(server.url, tail)
@@ -232,7 +234,7 @@ def run_size(n: int, sources: list[Any], args: argparse.Namespace, work: Path) -
     }
     print(f"disk {out['disk']}", file=sys.stderr)
 
-    server = paradup_server(store, 2, work / f"serve-{n}.log").start()
+    server = paradup_server(store, 2, work / f"serve-{n}.log", python=python).start()
     try:
         out["paradup"] = under_load(server, bodies, args, work)
     finally:
@@ -300,7 +302,17 @@ def main() -> int:
         default=500,
         help="one-connection checks (per round: --baseline-ref)",
     )
+    parser.add_argument(
+        "--service-venv",
+        type=Path,
+        metavar="DIR",
+        help="run paradup from this checkout installed in the virtual environment DIR (pip install ., "
+        "made when missing), as the service is deployed, instead of from the source tree",
+    )
     args = parser.parse_args()
+    if args.service_venv and args.baseline_ref:
+        parser.error("--service-venv measures one version: leave out --baseline-ref")
+    args.service_python = service_python(args.service_venv) if args.service_venv else None
     try:
         sources = load_sources(args.corpora)
     except CorporaMissing as exc:
@@ -311,6 +323,7 @@ def main() -> int:
         "machine": {
             **machine_info(["datasketch", "numpy", "numba", "uvicorn", "fastapi"]),
             "command": " ".join([".venv/bin/python -m benchmarks.load.bench_load", *sys.argv[1:]]),
+            "service_python": str(args.service_python or sys.executable),
         },
         "settings": {
             "num_perm": s.num_perm,

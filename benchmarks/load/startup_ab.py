@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -33,7 +32,7 @@ from typing import Any
 
 from benchmarks.load.ab import AFTER, BEFORE, median, ratio, round_order
 from benchmarks.load.bench_load_ab import checkout, describe
-from benchmarks.load.tools import ROOT, cpu_seconds, load_average, paradup_server
+from benchmarks.load.tools import ROOT, cpu_seconds, load_average, paradup_server, service_python
 
 
 def one_start(
@@ -70,18 +69,6 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             "ratio_range": [round(ratios[0], 3), round(ratios[-1], 3)],
         }
     return out
-
-
-def service_python(venv: Path) -> Path:
-    """The interpreter of ``venv`` with this checkout installed as a service
-    install has it: its own dependencies only, bytecode compiled by pip."""
-    python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(python), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, str(ROOT)], check=True)
-    subprocess.run([*pip, "--force-reinstall", "--no-deps", str(ROOT)], check=True)
-    return python
 
 
 def main() -> int:

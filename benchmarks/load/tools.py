@@ -175,6 +175,20 @@ def memory(pid: int) -> dict[str, int]:
     return out
 
 
+def service_python(venv: Path) -> Path:
+    """The interpreter of ``venv`` with this checkout installed as a service
+    install has it (``pip install .``: the service's own dependencies only,
+    bytecode compiled by pip), the venv made when missing and the package
+    reinstalled every call so that it is this checkout's code."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(python), "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, str(ROOT)], check=True)
+    subprocess.run([*pip, "--force-reinstall", "--no-deps", str(ROOT)], check=True)
+    return python
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds the process has used (/proc/PID/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -247,13 +261,18 @@ def store_bytes(store: Path) -> int:
     return sum(p.stat().st_size for p in store.parent.glob(store.name + "*") if p.is_file())
 
 
-def cli_ingest(store: Path, archive: Path, paragraphs: int, root: Path | None = None) -> dict[str, Any]:
+def cli_ingest(
+    store: Path, archive: Path, paragraphs: int, root: Path | None = None, python: Path | None = None
+) -> dict[str, Any]:
     """``paradup ingest`` of the archive into a new store with the CLI of
-    ``root`` (this checkout by default): wall time and paragraphs/s."""
-    cmd = [sys.executable, "-m", "app.cli", "ingest", "--store", str(store), str(archive)]
+    ``root`` (this checkout by default) or of the environment of ``python``
+    (as ``paradup_server``): wall time and paragraphs/s."""
+    interpreter = str(python) if python else sys.executable
+    cmd = [interpreter, "-m", "app.cli", "ingest", "--store", str(store), str(archive)]
     start = time.perf_counter()
     env = {**os.environ, **version_env(root)}
-    subprocess.run(cmd, cwd=root or ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    cwd = store.parent if python else root or ROOT
+    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
     elapsed = time.perf_counter() - start
     return {
         "seconds": round(elapsed, 2),
