@@ -53,6 +53,19 @@ def lookup_codes(
         slot = codes[i] >> tag_bits
         starts[i] = directory[slot]
         ends[i] = directory[slot + np.uint64(1)]
+    # Then one load of every cache line of each slot, independent of each
+    # other too: the CPU fetches the slots' lines together (the scan's loads
+    # each wait on its own branches, so it overlapped few misses), and the
+    # scan finds them in the cache. 1M paragraphs, a check's ~420 codes:
+    # 0.17-0.22 -> 0.10-0.13 ms (benchmarks/RESULTS.md, "Lookups that fetch
+    # their lines first").
+    touched = np.uint64(0)
+    for i in range(codes.size):
+        if ends[i] > starts[i]:
+            last = ends[i] * width - np.uint64(1)
+            for at in range(starts[i] * width, last, 64):
+                touched += np.uint64(data[at])
+            touched += np.uint64(data[last])
     total = 0
     for i in range(codes.size):
         tag = codes[i] & tag_mask
@@ -66,7 +79,8 @@ def lookup_codes(
         starts[i] = lo
         ends[i] = stop
         total += int(stop - lo)
-    owners = np.empty(total, dtype=np.uint64)
+    # One element more, holding the bytes touched: stored, they are read.
+    owners = np.empty(total + 1, dtype=np.uint64)
     refs = np.empty(total, dtype=np.uint64)
     n = 0
     for i in range(codes.size):
@@ -74,7 +88,8 @@ def lookup_codes(
             owners[n] = i
             refs[n] = (_entry(data, np.uint64(position), width) & ref_mask) + ref_base
             n += 1
-    return owners, refs
+    owners[total] = touched
+    return owners[:total], refs
 
 
 @njit(cache=True, nogil=True)
