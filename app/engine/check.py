@@ -26,7 +26,7 @@ from app.hashing import Analysis, overlap
 from app.hashing.similarity import intersection_size
 from app.hashing.tokens import Tokens
 from app.store import Store, StoredParagraph
-from app.store.base import CandidateRule, Keys
+from app.store.base import CandidateRule, Keys, gather
 from app.text import Paragraph
 
 Source = Literal["article", "archive"]
@@ -235,14 +235,15 @@ class Checker:
             for k, b, looked_up in zip(prints.keys, prints.bands, archive, strict=True)
         ]
         # One store call (one round trip per Redis master) answers the hits
-        # and every candidate paragraph verified below (CandidateRule).
+        # and every candidate paragraph verified below (CandidateRule); an
+        # embedded store is asked for the chosen rows alone (``gather``).
         max_postings = self.passages.rules.max_postings if self.passages else 0
-        gathered = self.store.candidates(
+        hits, fetch = gather(
+            self.store,
             np.concatenate(bands),
             np.concatenate(postings),
             CandidateRule(ARCHIVE_REFS_PER_BAND, max_postings),
         )
-        hits = gathered.hits
         deadline.check("archive lookup")
         seeds = self._passage_seeds(prints, archive, hits, tokens)
         wanted: dict[int, list[int]] = {}
@@ -266,11 +267,9 @@ class Checker:
         deadline.check("archive candidates")
         proposed = {r for refs in wanted.values() for r in refs}
         seeded = {r for s in seeds for r in s.refs}
-        stored = {
-            r: p
-            for r in sorted(proposed | seeded)
-            if (p := gathered.paragraphs.get(r)) is not None and p.document_id not in exclude
-        }
+        chosen = sorted(proposed | seeded)
+        rows = fetch(chosen) if chosen else {}
+        stored = {r: p for r in chosen if (p := rows.get(r)) is not None and p.document_id not in exclude}
         if not stored:
             return
         order = [r for r in stored if r in proposed]

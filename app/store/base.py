@@ -163,6 +163,27 @@ def candidates_by_two_calls(store: Store, bands: Keys, postings: Keys, rule: Can
     return Candidates(hits, store.paragraphs(sorted(wanted)) if wanted else {})
 
 
+Fetch = Callable[[Sequence[int]], Mapping[int, StoredParagraph]]
+
+
+def gather(
+    store: Store, bands: Keys, postings: Keys, rule: CandidateRule
+) -> tuple[dict[int, list[int]], Fetch]:
+    """A check's hits (``CandidateRule``) and how to get the paragraphs of
+    the refs it then chooses among them. A store whose calls cost no round
+    trip (``local``) is asked for those rows alone, in a second call: at 10M
+    paragraphs the rule's candidates were twice the ones a check uses (37.8
+    against 18.2 band candidates a 10-paragraph article, most of the rest
+    refs sharing one passage fingerprint where seeds need two). Any other
+    store answers both in its one call (``candidates``)."""
+    if store.local:
+        keys = np.concatenate([bands, postings])
+        hits, _ = rule.cut(bands, postings, store.lookup(keys) if keys.size else {})
+        return hits, store.paragraphs
+    found = store.candidates(bands, postings, rule)
+    return found.hits, lambda refs: found.paragraphs
+
+
 def refuse_repeated_ids(documents: Sequence[NewDocument]) -> None:
     """Which of two versions in one batch should win is the caller's to
     say (the CLI writes a repeated document as its later version, in a later
