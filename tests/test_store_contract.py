@@ -142,6 +142,9 @@ def test_delete_removes_everything(store: Store) -> None:
     assert {p.document_id for p in store.paragraphs(sorted(old_refs)).values()} == {"doc-2"}
     stats = store.stats()
     assert (stats.documents, stats.paragraphs) == (1, 1)
+    # every entry of those keys now names a deleted paragraph
+    assert store.delete("doc-2") is True
+    assert refs_for(store, TEXTS[0]) == set()
 
 
 def test_batch_is_atomic(opener: Opener) -> None:

@@ -129,21 +129,29 @@ class CandidateRule:
         self, bands: Keys, postings: Keys, found: Mapping[int, Sequence[int]]
     ) -> tuple[dict[int, list[int]], set[int]]:
         """The hits kept (sorted refs per key) and the candidate refs."""
-        hits: dict[int, list[int]] = {}
-        wanted: set[int] = set()
+        hits = self.hits(bands, found)
         band_set = set(bands.tolist())
+        wanted: set[int] = set()
+        for key, kept in hits.items():
+            if key in band_set or len(kept) <= self.max_postings:
+                wanted.update(kept)
+        return hits, wanted
+
+    def hits(self, bands: Keys, found: Mapping[int, Sequence[int]]) -> dict[int, list[int]]:
+        """The hits ``cut`` keeps, without the candidates: a caller that
+        chooses its own rows (``gather``) does not pay for the set."""
+        hits: dict[int, list[int]] = {}
+        band_set = set(bands.tolist())
+        per_band, per_posting = self.refs_per_band, self.max_postings + 1
         # ``found`` holds only keys asked for, each at most once: a key that
         # is not a band key is a passage fingerprint.
         for key, refs in found.items():
             if not refs:
                 continue
-            band = key in band_set
             kept = sorted(set(refs)) if len(refs) > 1 else list(refs)
-            del kept[self.refs_per_band if band else self.max_postings + 1 :]
+            del kept[per_band if key in band_set else per_posting :]
             hits[key] = kept
-            if band or len(kept) <= self.max_postings:
-                wanted.update(kept)
-        return hits, wanted
+        return hits
 
 
 @dataclass(frozen=True)
@@ -178,8 +186,7 @@ def gather(
     store answers both in its one call (``candidates``)."""
     if store.local:
         keys = np.concatenate([bands, postings])
-        hits, _ = rule.cut(bands, postings, store.lookup(keys) if keys.size else {})
-        return hits, store.paragraphs
+        return rule.hits(bands, store.lookup(keys) if keys.size else {}), store.paragraphs
     found = store.candidates(bands, postings, rule)
     return found.hits, lambda refs: found.paragraphs
 
