@@ -129,8 +129,8 @@ class CandidateRule:
         self, bands: Keys, postings: Keys, found: Mapping[int, Sequence[int]]
     ) -> tuple[dict[int, list[int]], set[int]]:
         """The hits kept (sorted refs per key) and the candidate refs."""
-        hits = self.hits(bands, found)
         band_set = set(bands.tolist())
+        hits = self._kept(band_set, found)
         wanted: set[int] = set()
         for key, kept in hits.items():
             if key in band_set or len(kept) <= self.max_postings:
@@ -140,8 +140,10 @@ class CandidateRule:
     def hits(self, bands: Keys, found: Mapping[int, Sequence[int]]) -> dict[int, list[int]]:
         """The hits ``cut`` keeps, without the candidates: a caller that
         chooses its own rows (``gather``) does not pay for the set."""
+        return self._kept(set(bands.tolist()), found)
+
+    def _kept(self, band_set: set[int], found: Mapping[int, Sequence[int]]) -> dict[int, list[int]]:
         hits: dict[int, list[int]] = {}
-        band_set = set(bands.tolist())
         per_band, per_posting = self.refs_per_band, self.max_postings + 1
         # ``found`` holds only keys asked for, each at most once: a key that
         # is not a band key is a passage fingerprint.
@@ -166,9 +168,13 @@ class Candidates:
 def candidates_by_two_calls(store: Store, bands: Keys, postings: Keys, rule: CandidateRule) -> Candidates:
     """``Store.candidates`` from ``lookup`` and ``paragraphs``: for a store
     whose calls cost no network round trip (SQLite)."""
-    keys = np.concatenate([bands, postings])
-    hits, wanted = rule.cut(bands, postings, store.lookup(keys) if keys.size else {})
+    hits, wanted = rule.cut(bands, postings, _looked_up(store, bands, postings))
     return Candidates(hits, store.paragraphs(sorted(wanted)) if wanted else {})
+
+
+def _looked_up(store: Store, bands: Keys, postings: Keys) -> dict[int, list[int]]:
+    keys = np.concatenate([bands, postings])
+    return store.lookup(keys) if keys.size else {}
 
 
 Fetch = Callable[[Sequence[int]], Mapping[int, StoredParagraph]]
@@ -185,8 +191,7 @@ def gather(
     refs sharing one passage fingerprint where seeds need two). Any other
     store answers both in its one call (``candidates``)."""
     if store.local:
-        keys = np.concatenate([bands, postings])
-        return rule.hits(bands, store.lookup(keys) if keys.size else {}), store.paragraphs
+        return rule.hits(bands, _looked_up(store, bands, postings)), store.paragraphs
     found = store.candidates(bands, postings, rule)
     return found.hits, lambda refs: found.paragraphs
 

@@ -138,17 +138,24 @@ def version_env(root: Path | None) -> dict[str, str]:
     return {} if root is None else {"PYTHONPATH": str(root)}
 
 
+def paradup_cli(root: Path | None, python: Path | None, outside: Path) -> tuple[list[str], Path]:
+    """The command that runs paradup's CLI, and its working directory: the
+    code of ``root`` (this checkout by default, see ``version_env``) under
+    this interpreter, or the package installed in the environment of
+    ``python`` (``pip install .``: the service's own dependencies and
+    bytecode), run from ``outside`` any source tree so that it is imported."""
+    if python:
+        return [str(python), "-m", "app.cli"], outside
+    return [sys.executable, "-m", "app.cli"], root or ROOT
+
+
 def paradup_server(
     store: Path, workers: int, log: Path, root: Path | None = None, python: Path | None = None
 ) -> Server:
-    """``python``: the interpreter of an environment paradup is installed in
-    (``pip install .``, the service's own dependencies and bytecode), run from
-    outside any source tree so that it imports the installed package."""
-    interpreter = str(python) if python else sys.executable
-    cmd = [interpreter, "-m", "app.cli", "serve", "--store", str(store), "--workers", str(workers)]
+    cli, cwd = paradup_cli(root, python, log.parent)
+    cmd = [*cli, "serve", "--store", str(store), "--workers", str(workers)]
     # The access log (info, JSON) is the server-side timing source.
     env = {"PARADUP_LOG_LEVEL": "info", "PARADUP_LOG_FORMAT": "json", **version_env(root)}
-    cwd = log.parent if python else root or ROOT
     return Server([*cmd, "--log-level", "warning"], log, env, cwd=cwd)
 
 
@@ -178,14 +185,13 @@ def memory(pid: int) -> dict[str, int]:
 def service_python(venv: Path) -> Path:
     """The interpreter of ``venv`` with this checkout installed as a service
     install has it (``pip install .``: the service's own dependencies only,
-    bytecode compiled by pip), the venv made when missing and the package
-    reinstalled every call so that it is this checkout's code."""
+    bytecode compiled by pip), the venv made when missing. pip installs a
+    local directory again even at an unchanged version, so every call leaves
+    this checkout's code there (and any dependency it newly asks for)."""
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(python), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, str(ROOT)], check=True)
-    subprocess.run([*pip, "--force-reinstall", "--no-deps", str(ROOT)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", str(ROOT)], check=True)
     return python
 
 
@@ -265,13 +271,11 @@ def cli_ingest(
     store: Path, archive: Path, paragraphs: int, root: Path | None = None, python: Path | None = None
 ) -> dict[str, Any]:
     """``paradup ingest`` of the archive into a new store with the CLI of
-    ``root`` (this checkout by default) or of the environment of ``python``
-    (as ``paradup_server``): wall time and paragraphs/s."""
-    interpreter = str(python) if python else sys.executable
-    cmd = [interpreter, "-m", "app.cli", "ingest", "--store", str(store), str(archive)]
+    ``paradup_cli(root, python)``: wall time and paragraphs/s."""
+    cli, cwd = paradup_cli(root, python, store.parent)
+    cmd = [*cli, "ingest", "--store", str(store), str(archive)]
     start = time.perf_counter()
     env = {**os.environ, **version_env(root)}
-    cwd = store.parent if python else root or ROOT
     subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
     elapsed = time.perf_counter() - start
     return {
