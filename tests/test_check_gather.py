@@ -6,13 +6,14 @@ same, and the embedded store reads no row the check has no use for."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
 from app.api.routes.check import _answer
 from app.engine import DocumentInput, Service
 from app.store import StoredParagraph
-from app.store.base import CandidateRule, candidates_by_two_calls
+from app.store.base import CandidateRule, Keys, candidates_by_two_calls
 
 ARTICLE = "\n\n".join(
     [
@@ -34,8 +35,9 @@ QUOTING = (
     "At the council meeting a councillor complained that the budget for the year had already been spent "
     "on the new lighthouse lamp, and asked who had signed the order without a vote."
 )
-# Shares one rare passage fingerprint with the first paragraph: the rule
-# proposes it (a posting of it), seeds need two, so no check uses it.
+# Shares one rare passage fingerprint with the first paragraph: a posting of
+# it finds it, but seeds need two, so no check uses it and the rule
+# (min_votes) proposes it to no backend.
 ONE_PRINT = (
     "Residents of the valley said the new bus timetable left them stranded, and one farmer told us "
     "that the old quay would shut, which nobody at the council would confirm on the record."
@@ -66,14 +68,16 @@ def test_an_embedded_store_reads_only_the_rows_a_check_uses(
     assert store.local
     read: list[int] = []
     rule_candidates: list[set[int]] = []
+    asked: list[tuple[Keys, Keys, CandidateRule]] = []
     paragraphs = store.paragraphs
 
     def spy_paragraphs(refs: Sequence[int]) -> dict[int, StoredParagraph]:
         read.extend(refs)
         return paragraphs(refs)
 
-    def spy_candidates(bands: object, postings: object, rule: CandidateRule) -> object:
-        found = candidates_by_two_calls(store, bands, postings, rule)  # type: ignore[arg-type]
+    def spy_candidates(bands: Keys, postings: Keys, rule: CandidateRule) -> object:
+        asked.append((bands, postings, rule))
+        found = candidates_by_two_calls(store, bands, postings, rule)
         rule_candidates.append(set(found.paragraphs))
         return found
 
@@ -84,14 +88,19 @@ def test_an_embedded_store_reads_only_the_rows_a_check_uses(
     assert ids == {"edited", "quoting"}  # the match and the passage's source, not one-print
 
     # The same store answering as a networked one: the rule's candidates in
-    # one call, one-print among them, and the same answer.
+    # one call, and the same answer. One-print is found under one fingerprint
+    # and needs two votes: no backend brings it.
     monkeypatch.setattr(store, "local", False)
     monkeypatch.setattr(store, "candidates", spy_candidates)
     remote = _answer(archived.check(ARTICLE), None)
     assert remote == local
     (proposed,) = rule_candidates
-    assert chosen < proposed
-    assert {p.document_id for p in paragraphs(sorted(proposed - chosen)).values()} == {"one-print"}
+    assert chosen <= proposed
+    assert "one-print" not in {p.document_id for p in paragraphs(sorted(proposed)).values()}
+    # ... which one vote would have brought
+    bands, postings, rule = asked[0]
+    one_vote = candidates_by_two_calls(store, bands, postings, replace(rule, min_votes=1))
+    assert {p.document_id for p in one_vote.paragraphs.values()} - ids == {"one-print"}
 
 
 def test_the_answer_names_the_match_and_the_passage(archived: Service) -> None:

@@ -49,6 +49,34 @@ def test_a_copy_passes_exactly_the_queries_whose_words_hold_every_mask_bit(
     assert np.frombuffer(passed, ">u4").tolist() == expected
 
 
+@given(
+    bitmaps=st.lists(st.binary(min_size=0, max_size=32), min_size=1, max_size=5),
+    tests=st.lists(st.tuples(st.integers(0, 7), st.integers(1, 2**32 - 1)), max_size=30),
+    refilled=st.integers(0, 4),
+)
+def test_all_shards_at_once_pass_what_each_shard_alone_passes(
+    bitmaps: list[bytes], tests: list[tuple[int, int]], refilled: int
+) -> None:
+    # passing() tests every shard in one stacked matrix: it must answer, shard
+    # by shard, as a cache holding that shard alone, and follow a new copy.
+    word = np.array([w for w, _ in tests], np.intp).reshape(-1, 1)
+    mask = np.array([m for _, m in tests], np.uint32).reshape(-1, 1)
+    cache = FilterCache(len(bitmaps), 32)
+    for shard, bitmap in enumerate(bitmaps):
+        cache.put(shard, str(shard).encode(), bitmap)
+    cache.passing(word, mask)  # stacked once, before one copy changes
+    shard = refilled % len(bitmaps)
+    bitmaps[shard] = bytes(b ^ 0xFF for b in bitmaps[shard])
+    cache.put(shard, b"new", bitmaps[shard])
+    together = cache.passing(word, mask)
+    assert set(together) == set(range(len(bitmaps)))
+    for shard, bitmap in enumerate(bitmaps):
+        alone = FilterCache(1, 32)
+        alone.put(0, together[shard][0], bitmap)
+        assert together[shard] == alone.passing(word, mask)[0]
+    assert together[refilled % len(bitmaps)][0] == b"new"
+
+
 def test_a_shard_without_a_generation_is_not_copied() -> None:
     cache = FilterCache(2, 8)
     cache.put(0, b"1", b"\xff" * 8)

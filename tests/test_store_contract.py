@@ -409,3 +409,28 @@ def test_candidates_follow_the_rule_on_every_backend(store: Store) -> None:
     (lowest,) = store.candidates(bands, np.empty(0, np.int64), CandidateRule(1, 0)).paragraphs
     assert lowest == min(found.paragraphs)
     assert store.candidates(np.empty(0, np.int64), np.empty(0, np.int64), wide) == Candidates({}, {})
+
+
+def test_a_ref_found_under_fingerprints_alone_needs_the_votes_of_the_rule(store: Store) -> None:
+    store.put([document("doc-1", QUOTED), document("other", [OTHER])])
+    quote = quote_keys()
+    found = store.lookup(quote)
+    present = np.array([k for k in quote.tolist() if k in found], np.int64)
+    assert present.size >= 2
+    no_bands = np.empty(0, np.int64)
+    voted = CandidateRule(64, 10, min_votes=2)
+    one, twice, two = present[:1], np.repeat(present[:1], 2), present[:2]
+    assert candidate_places(store.candidates(no_bands, one, CandidateRule(64, 10))) == {("doc-1", 0)}
+    assert store.candidates(no_bands, one, voted).paragraphs == {}
+    # one vote per occurrence: a key twice (two positions) is two votes
+    assert candidate_places(store.candidates(no_bands, twice, voted)) == {("doc-1", 0)}
+    assert candidate_places(store.candidates(no_bands, two, voted)) == {("doc-1", 0)}
+    # band refs are candidates whatever their votes
+    bands = FP.split_keys(FP.band_keys([OTHER])[0])[0]
+    assert candidate_places(store.candidates(bands, one, voted)) == {("other", 0)}
+    for postings in (one, twice, two):
+        for rule in (voted, CandidateRule(64, 10, min_votes=3)):
+            by_one = store.candidates(bands, postings, rule)
+            by_two = candidates_by_two_calls(store, bands, postings, rule)
+            assert by_one.hits == by_two.hits
+            assert by_one.paragraphs == by_two.paragraphs

@@ -229,20 +229,28 @@ class Checker:
         if not nonempty:
             return
         bands = [k if looked_up else _NO_KEYS for k, looked_up in zip(prints.bands, archive, strict=True)]
-        # Index keys are the band keys, then the passage fingerprints.
-        postings = [
-            k[b.size :] if looked_up else _NO_KEYS
-            for k, b, looked_up in zip(prints.keys, prints.bands, archive, strict=True)
-        ]
+        # Index keys are the band keys, then the passage fingerprints: one
+        # occurrence per position, each a vote (CandidateRule.min_votes).
+        if prints.winnowed is None:
+            postings = [
+                k[b.size :] if looked_up else _NO_KEYS
+                for k, b, looked_up in zip(prints.keys, prints.bands, archive, strict=True)
+            ]
+        else:
+            postings = [
+                w[0] if looked_up else _NO_KEYS for w, looked_up in zip(prints.winnowed, archive, strict=True)
+            ]
         # One store call (one round trip per Redis master) answers the hits
         # and every candidate paragraph verified below (CandidateRule); an
         # embedded store is asked for the chosen rows alone (``gather``).
-        max_postings = self.passages.rules.max_postings if self.passages else 0
+        rules = self.passages.rules if self.passages else None
         hits, fetch = gather(
             self.store,
             np.concatenate(bands),
             np.concatenate(postings),
-            CandidateRule(ARCHIVE_REFS_PER_BAND, max_postings),
+            CandidateRule(ARCHIVE_REFS_PER_BAND, rules.max_postings, rules.min_seeds)
+            if rules
+            else CandidateRule(ARCHIVE_REFS_PER_BAND, 0),
         )
         deadline.check("archive lookup")
         seeds = self._passage_seeds(prints, archive, hits, tokens)

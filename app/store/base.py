@@ -9,6 +9,7 @@ to recompute that version's keys from the stored text.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -117,13 +118,19 @@ class CandidateRule:
     passage fingerprint key all its refs when it has ``max_postings`` or
     fewer (a longer posting list is a formula: cut at ``max_postings + 1``
     refs, which is enough to tell, and proposing nothing). The hits are cut
-    the same way. Defined once here: the engine votes on exactly these hits
-    and finds every paragraph it verifies among these candidates, whatever
-    the backend (a sharded one applies the rule per shard, a superset, then
-    once more on the merged hits)."""
+    the same way. A ref found under fingerprints alone is a candidate when
+    those fingerprints carry ``min_votes`` votes in all: ``postings`` may
+    repeat a key, one vote per occurrence (a paragraph's fingerprint at one
+    position), and a passage seed needs ``min_seeds`` such votes within one
+    paragraph, so the article's sum is never below what a seed needs.
+    Defined once here: the engine votes on exactly these hits and finds
+    every paragraph it verifies among these candidates, whatever the backend
+    (a sharded one applies the rule per shard, a superset, then once more on
+    the merged hits)."""
 
     refs_per_band: int
     max_postings: int  # 0: no posting proposes a candidate
+    min_votes: int = 1
 
     def cut(
         self, bands: Keys, postings: Keys, found: Mapping[int, Sequence[int]]
@@ -132,9 +139,18 @@ class CandidateRule:
         band_set = set(bands.tolist())
         hits = self._kept(band_set, found)
         wanted: set[int] = set()
+        votes: Counter[int] = Counter()
+        weights = Counter(postings.tolist()) if self.min_votes > 1 else None
         for key, kept in hits.items():
-            if key in band_set or len(kept) <= self.max_postings:
+            if key in band_set:
                 wanted.update(kept)
+            elif len(kept) <= self.max_postings:
+                if weights is None:
+                    wanted.update(kept)
+                else:
+                    for ref in kept:
+                        votes[ref] += weights[key]
+        wanted.update(ref for ref, n in votes.items() if n >= self.min_votes)
         return hits, wanted
 
     def hits(self, bands: Keys, found: Mapping[int, Sequence[int]]) -> dict[int, list[int]]:
@@ -173,7 +189,8 @@ def candidates_by_two_calls(store: Store, bands: Keys, postings: Keys, rule: Can
 
 
 def _looked_up(store: Store, bands: Keys, postings: Keys) -> dict[int, list[int]]:
-    keys = np.concatenate([bands, postings])
+    # Postings may repeat a key (votes, see CandidateRule): looked up once.
+    keys = np.unique(np.concatenate([bands, postings]))
     return store.lookup(keys) if keys.size else {}
 
 

@@ -35,7 +35,10 @@ class CandidateWave:
 
     def candidates(self, bands: Keys, postings: Keys, rule: CandidateRule) -> Candidates:
         band_keys = np.unique(bands)
-        posting_keys = np.setdiff1d(np.unique(postings), band_keys)
+        posting_keys, occurrences = np.unique(postings, return_counts=True)
+        apart = ~np.isin(posting_keys, band_keys, assume_unique=True)
+        posting_keys = posting_keys[apart]
+        votes = np.minimum(occurrences[apart], 255).astype(np.uint8)
         queries = np.concatenate([band_keys, posting_keys])
         if not queries.size:
             return Candidates({}, {})
@@ -50,6 +53,8 @@ class CandidateWave:
             masks,
             offsets,
             kind,
+            votes.tobytes(),
+            rule.min_votes,
         ]
         calls = [
             Call(s, layout.metas[s], [layout.prefixes[s], *copies.get(s, (NO_COPY, b""))])
@@ -65,7 +70,7 @@ class CandidateWave:
             stored.update(stored_paragraphs(shard, answer, 2))
         if self.copying:
             self.refresher.seen({shard: answer[1] for shard, answer in raw.items()})
-        hits, wanted = rule.cut(band_keys, posting_keys, found)
+        hits, wanted = rule.cut(band_keys, postings, found)
         return Candidates(hits, {r: stored[r] for r in wanted if r in stored})
 
     def _copies(self, offsets: bytes, masks: bytes) -> dict[int, tuple[bytes, bytes]]:

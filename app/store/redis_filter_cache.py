@@ -60,6 +60,8 @@ class FilterCache:
         # Replaced whole, never changed in place: a check reads a shard's
         # generation and words from one object, whatever a refresh does.
         self._copies: dict[int, _Copy] = {}
+        # The copies stacked (``_stacked``), with the dict they were made from.
+        self._stack: tuple[dict[int, _Copy], tuple[list[int], list[bytes], U32] | None] | None = None
 
     def put(self, shard: int, generation: bytes | None, bitmap: bytes | None) -> None:
         """A shard's filter as read (with its generation, in one script)."""
@@ -81,11 +83,40 @@ class FilterCache:
         """Per shard with a copy: its generation and the (4-byte) indexes
         of the queries (rows) whose ``mask`` bits are all set in every one
         of their words."""
-        out: dict[int, tuple[bytes, bytes]] = {}
-        for shard, copy in self._copies.items():
-            passed = np.flatnonzero(((copy.words[word] & mask) == mask).all(axis=1))
-            out[shard] = (copy.generation, passed.astype(">u4").tobytes())
-        return out
+        stack = self._stacked()
+        if stack is None:
+            return {}
+        shards, generations, words = stack
+        # Every shard at once (shard, query, word): a few numpy calls for a
+        # check instead of a few per shard, 32 shards on a cluster.
+        passed = ((words[:, word] & mask) == mask).all(axis=2)
+        rows, queries = np.nonzero(passed)
+        blob = queries.astype(">u4").tobytes()
+        ends = (4 * np.cumsum(np.bincount(rows, minlength=len(shards)))).tolist()
+        starts = [0, *ends[:-1]]
+        return {
+            shard: (generation, blob[a:b])
+            for shard, generation, a, b in zip(shards, generations, starts, ends, strict=True)
+        }
+
+    def _stacked(self) -> tuple[list[int], list[bytes], U32] | None:
+        """The copies as one matrix (a row a shard), made again after any
+        copy changed (at most about once a second a shard)."""
+        copies = self._copies
+        stack = self._stack
+        if stack is not None and stack[0] is copies:
+            return stack[1]
+        if not copies:
+            made = None
+        else:
+            shards = sorted(copies)
+            made = (
+                shards,
+                [copies[s].generation for s in shards],
+                np.stack([copies[s].words for s in shards]),
+            )
+        self._stack = (copies, made)
+        return made
 
 
 class FilterRefresher:

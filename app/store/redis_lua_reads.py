@@ -61,26 +61,28 @@ end
 # (bucket + suffix), band query count, refs kept per band query, largest
 # posting list that proposes candidates, each query's 4-byte filter masks,
 # each query's 4-byte filter offsets (one or two words a query, as the
-# format says), the filter's BITFIELD type, shard
-# count, per shard: its prefix, the generation of the client's copy of its
-# filter ("" when none) and the 4-byte indexes of the queries that pass the
-# copy; then the scheme. The first queries are band keys, the others
-# passage fingerprints. Masks and offsets come packed (one argument each,
-# not three per query): redis-py spends about a microsecond per argument it
-# packs, and a check has ~400 queries. A shard whose filter is still at the
-# copy's generation takes the client's list (redis_filter_cache); the others
-# test every query with one BITFIELD_RO, whose arguments are made once per
-# call, when a first shard needs them. Queries are cut out of the blob only
-# when they pass (Lua pays fractions of a microsecond per string it makes,
-# for every query of every shard). Returns, per shard: its GUARD failure,
-# or a list of: the hits (per query with some, 4-byte index, 2-byte count,
-# its refs: at most the kept number, the lowest; a posting list longer than
-# the largest cut at one more than it), the shard's filter generation when
-# it tested on the server (false when it took the copy's list), then the
-# candidates (see base.CandidateRule): the refs of each band query, and
-# those of posting lists no longer than the largest, each once: ref, id,
-# text, metadata. A query passes a shard's filter when word & mask == mask
-# (redis_filter).
+# format says), the filter's BITFIELD type, each passage fingerprint
+# query's votes (a byte each), the votes a ref found under fingerprints
+# alone needs to be a candidate, shard count, per shard: its prefix, the
+# generation of the client's copy of its filter ("" when none) and the
+# 4-byte indexes of the queries that pass the copy; then the scheme. The
+# first queries are band keys, the others passage fingerprints. Masks and
+# offsets come packed (one argument each, not three per query): redis-py
+# spends about a microsecond per argument it packs, and a check has ~400
+# queries. A shard whose filter is still at the copy's generation takes the
+# client's list (redis_filter_cache); the others test every query with one
+# BITFIELD_RO, whose arguments are made once per call, when a first shard
+# needs them. Queries are cut out of the blob only when they pass (Lua pays
+# fractions of a microsecond per string it makes, for every query of every
+# shard). Returns, per shard: its GUARD failure, or a list of: the hits (per
+# query with some, 4-byte index, 2-byte count, its refs: at most the kept
+# number, the lowest; a posting list longer than the largest cut at one
+# more than it), the shard's filter generation when it tested on the server
+# (false when it took the copy's list), then the candidates (see
+# base.CandidateRule): the refs of each band query, and those of posting
+# lists no longer than the largest with enough votes in all, each once:
+# ref, id, text, metadata. A query passes a shard's filter when
+# word & mask == mask (redis_filter).
 CANDIDATES = (
     "#!lua flags=allow-cross-slot-keys,no-writes\n"
     + READ
@@ -113,9 +115,10 @@ local function server_tests()
     fargs[3 * n] = tostring(offset)
   end
 end
-local answers, shards = {}, tonumber(ARGV[8])
+local weights, min_votes = ARGV[8], tonumber(ARGV[9])
+local answers, shards = {}, tonumber(ARGV[10])
 for shard = 1, shards do
-  local prefix, copied = ARGV[6 + 3 * shard], ARGV[7 + 3 * shard]
+  local prefix, copied = ARGV[8 + 3 * shard], ARGV[9 + 3 * shard]
   local head = redis.call('HMGET', prefix .. 'meta', 'scheme', 'filter', 'fgen')
   if head[1] ~= expected_scheme then
     return redis.error_reply('PARADUP_NAMESPACE ' .. tostring(head[1]))
@@ -125,7 +128,7 @@ for shard = 1, shards do
   -- after this one see a few per cent of the queries.
   local passed, generation = {}, false
   if head[2] and head[3] and head[3] == copied then
-    for k, n in ipairs(words(ARGV[8 + 3 * shard])) do passed[k] = n + 1 end
+    for k, n in ipairs(words(ARGV[10 + 3 * shard])) do passed[k] = n + 1 end
   elseif head[2] then
     generation = head[3] or false
     server_tests()
@@ -169,7 +172,7 @@ for shard = 1, shards do
     local values = redis.call('MGET', unpack(names))
     for k = 1, #names do buckets[wanted_buckets[first + k - 1]] = values[k] end
   end
-  local out, wanted, order = {}, {}, {}
+  local out, wanted, order, votes = {}, {}, {}, {}
   for k, n in ipairs(passed) do
     local s = buckets[bucket_of[k]]
     -- Most queries miss in most shards: one search, and no table, for those.
@@ -184,9 +187,22 @@ for shard = 1, shards do
           table.sort(hits)
           for j = #hits, keep + 1, -1 do hits[j] = nil end
         end
-        if n <= bands or #hits <= per_posting then
+        if n <= bands or (#hits <= per_posting and min_votes <= 1) then
           for _, h in ipairs(hits) do
             if not wanted[h] then
+              wanted[h] = true
+              order[#order + 1] = h
+            end
+          end
+        elseif #hits <= per_posting then
+          -- A shard's votes for its refs are at least the merged ones
+          -- (a posting list no longer than the largest here may be longer
+          -- in all): a superset of the candidates the client keeps.
+          local w = string.byte(weights, n - bands)
+          for _, h in ipairs(hits) do
+            local v = (votes[h] or 0) + w
+            votes[h] = v
+            if v >= min_votes and not wanted[h] then
               wanted[h] = true
               order[#order + 1] = h
             end
