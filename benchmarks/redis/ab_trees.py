@@ -2,14 +2,15 @@
 memory per paragraph and /check rate under wrk.
 
     python -m benchmarks.redis.ab_trees --baseline /work/main [--paragraphs 100000]
-        [--rounds 3] [--seconds 5] [--store-options shards=1]
+        [--rounds 3] [--seconds 5] [--store-options shards=1] [--cluster]
 
 Each tree (this one, A, and ``--baseline``, B) gets its own loopback
-redis-server and ``paradup serve --workers 2`` run with that tree on
-PYTHONPATH; the same documents are ingested into both in alternating
-chunks, then wrk runs against A, B, A, B ... Ratios A/B are per pair of
-rounds, so a machine whose speed drifts (2 shared cores) still compares
-like with like. Needs the corpora, redis-server and wrk.
+redis-server (with ``--cluster``: its own 3-master Redis Cluster) and
+``paradup serve --workers 2`` run with that tree on PYTHONPATH; the same
+documents are ingested into both in alternating chunks, then wrk runs
+against A, B, A, B ... Ratios A/B are per pair of rounds, so a machine
+whose speed drifts (2 shared cores) still compares like with like.
+Needs the corpora, redis-server and wrk.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 from benchmarks.common import DEFAULT_CORPORA
 from benchmarks.redis.bench_redis import WRK_SCRIPT, articles, documents, parse_wrk
 from tests.live_server import free_port, stop_process
-from tests.redis_servers import poll, start_server
+from tests.redis_servers import RedisCluster, RedisServer, poll, start_server
 
 HERE = Path(__file__).resolve().parents[2]
 INGEST = """
@@ -62,12 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per round")
     parser.add_argument("--store-options", default="", help="extra store URL options for A (e.g. shards=1)")
+    parser.add_argument("--cluster", action="store_true", help="a 3-master Redis Cluster for each tree")
     args = parser.parse_args(argv)
     docs = documents(args.corpora, args.paragraphs)
     bodies = articles(args.corpora, docs, 50)
     work = Path(tempfile.mkdtemp(prefix="paradup-ab-"))
     trees = {"A": HERE, "B": args.baseline.resolve()}
-    servers = {side: start_server(Path(tempfile.mkdtemp(dir=work))) for side in trees}
+    servers = {side: _deployment(Path(tempfile.mkdtemp(dir=work)), args.cluster) for side in trees}
     urls = {side: f"{s.url}?namespace=ab" for side, s in servers.items()}
     extra = f"&{args.store_options}" if args.store_options else ""
     result: dict[str, Any] = {"trees": {s: str(t) for s, t in trees.items()}, "paragraphs": 0}
@@ -92,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             s: round(paragraphs / t) for s, t in result["ingest_seconds"].items()
         }
         result["redis_bytes_per_paragraph"] = {
-            side: round(int(s.client().info("memory")["used_memory"]) / paragraphs, 1)
-            for side, s in servers.items()
+            side: round(_used_memory(s) / paragraphs, 1) for side, s in servers.items()
         }
         ports = {}
         for side, tree in trees.items():
@@ -139,6 +140,19 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
     print(json.dumps(result, indent=2))
     return 0
+
+
+def _deployment(workdir: Path, cluster: bool) -> RedisServer | RedisCluster:
+    return RedisCluster(workdir, 3).start() if cluster else start_server(workdir)
+
+
+def _used_memory(deployment: RedisServer | RedisCluster) -> int:
+    masters = deployment.masters() if isinstance(deployment, RedisCluster) else [deployment]
+    total = 0
+    for master in masters:
+        with master.client() as client:
+            total += int(client.info("memory")["used_memory"])
+    return total
 
 
 def _ready(port: int) -> bool:
