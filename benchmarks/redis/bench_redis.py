@@ -5,8 +5,10 @@ a Redis Cluster, beside datasketch's Redis LSH.
         [--cluster-masters 3] [--out results.json]
 
 Everything runs on this machine, in this run, against fresh loopback
-redis-server processes: paradup ingests real paragraphs through the service,
-``paradup serve --workers 2`` answers ``/check`` under wrk, and datasketch's
+redis-server processes: paradup ingests real paragraphs through the service
+in process (one thread) and over HTTP (``POST /ingest`` batches from two
+clients to ``paradup serve --workers 2``, into a second namespace), the
+same service answers ``/check`` under wrk, and datasketch's
 ``MinHashLSH`` with Redis storage indexes the same paragraphs (from the same
 MinHash signatures, so its timings exclude hashing). The paradup figures are
 taken twice, on one redis-server and on a cluster of ``--cluster-masters``
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import shutil
@@ -42,10 +43,10 @@ from app.settings import Settings
 from app.text import split
 from benchmarks.common import DEFAULT_CORPORA, machine_info, read_jsonl
 from benchmarks.redis.rounds import alternate, cluster_ratios, paired, summary
+from benchmarks.redis.serving import bench_http_ingest, serving
 from benchmarks.redis.targets import targets
 from benchmarks.redis.topology import Topology, calls_per_check
-from tests.live_server import free_port, stop_process
-from tests.redis_servers import RedisCluster, RedisServer, have_redis, poll, start_server
+from tests.redis_servers import RedisCluster, RedisServer, have_redis, start_server
 
 ARCHIVE_FILES = ["en_reuters21578.jsonl", "en_bbc_news.jsonl", "fr_gilets_jaunes_press.jsonl"]
 # Articles checked under load: half their paragraphs come from the archive,
@@ -146,24 +147,7 @@ def parse_wrk(output: str) -> dict[str, Any]:
 def bench_http(url: str, bodies: list[str], seconds: int, workdir: Path) -> dict[str, Any]:
     if not shutil.which("wrk"):
         return {"skipped": "wrk is not installed"}
-    port = free_port()
-    env = {**os.environ, "PARADUP_STORE": url}
-    cmd = [sys.executable, "-m", "app.cli", "serve", "--workers", "2", "--port", str(port)]
-    log = (workdir / "serve.log").open("wb")
-    # Access logs go to a file: on the terminal they would cost more than the checks.
-    server = subprocess.Popen([*cmd, "--log-level", "warning"], env=env, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-
-        def ready() -> bool:
-            if server.poll() is not None:
-                raise RuntimeError("paradup serve exited")
-            try:
-                return httpx.get(base + "/ready", timeout=2).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        poll("paradup serve", ready, deadline=120)
+    with serving(url, workdir) as base:
         body_file = workdir / "bodies.jsonl"
         body_file.write_text("".join(json.dumps({"text": b}) + "\n" for b in bodies), encoding="utf-8")
         script = workdir / "check.lua"
@@ -179,18 +163,16 @@ def bench_http(url: str, bodies: list[str], seconds: int, workdir: Path) -> dict
             text=True,
             check=True,
         )
-        result = parse_wrk(run.stdout)
-        result.update(
-            {
-                "command": f"wrk -t2 -c8 -d{seconds}s --latency -s check.lua",
-                "workers": 2,
-                "paragraphs_per_article": len(sample["paragraphs"]),
-                "articles": len(bodies),
-            }
-        )
-        return result
-    finally:
-        stop_process(server, 30)
+    result = parse_wrk(run.stdout)
+    result.update(
+        {
+            "command": f"wrk -t2 -c8 -d{seconds}s --latency -s check.lua",
+            "workers": 2,
+            "paragraphs_per_article": len(sample["paragraphs"]),
+            "articles": len(bodies),
+        }
+    )
+    return result
 
 
 def bench_single_queries(where: Topology, url: str, texts: list[str], bodies: list[str]) -> dict[str, Any]:
@@ -238,9 +220,13 @@ def per_call(before: Any, after: Any, calls: int) -> Any:
     return after
 
 
-def bench_paradup(where: Topology, docs: list[DocumentInput], bodies: list[str]) -> dict[str, Any]:
-    """Ingest, then the in-process figures (wrk's come in rounds, see main)."""
+def bench_paradup(
+    where: Topology, docs: list[DocumentInput], bodies: list[str], workdir: Path
+) -> dict[str, Any]:
+    """Ingest in process and over HTTP, then the in-process figures (wrk's
+    come in rounds, see main)."""
     out: dict[str, Any] = {"ingest": bench_ingest(where, docs)}
+    out["http_ingest"] = bench_http_ingest(where.store_url("httpingest"), docs, workdir)
     probes = [p for b in bodies for p in b.split("\n\n")][:500]
     out["single_paragraph"] = bench_single_queries(where, out["ingest"]["store_url"], probes, bodies)
     return out
@@ -334,10 +320,10 @@ def main(argv: list[str] | None = None) -> int:
             "redis_server": redis.Redis(port=ours.port).info("server")["redis_version"],
             "paragraphs_asked": args.paragraphs,
         }
-        result.update(bench_paradup(Topology.standalone(ours), docs, bodies))
+        result.update(bench_paradup(Topology.standalone(ours), docs, bodies, workdir))
         urls = {"standalone": result["ingest"]["store_url"]}
         if cluster is not None:
-            result["cluster"] = bench_paradup(Topology.cluster(cluster.start()), docs, bodies)
+            result["cluster"] = bench_paradup(Topology.cluster(cluster.start()), docs, bodies, workdir)
             urls["cluster"] = result["cluster"]["ingest"]["store_url"]
         runs = alternate(urls, args.rounds, lambda url: bench_http(url, bodies, args.seconds, workdir))
         result["http_check"] = summary(runs["standalone"])

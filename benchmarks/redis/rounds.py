@@ -81,6 +81,9 @@ def cluster_ratios(
         "ingest_paragraphs_per_s": ratio(
             standalone["ingest"]["paragraphs_per_s"], cluster["ingest"]["paragraphs_per_s"]
         ),
+        "http_ingest_paragraphs_per_s": ratio(
+            standalone["http_ingest"]["paragraphs_per_s"], cluster["http_ingest"]["paragraphs_per_s"]
+        ),
         "single_check_per_s": ratio(
             standalone["single_paragraph"]["check_per_s"], cluster["single_paragraph"]["check_per_s"]
         ),

@@ -17,10 +17,20 @@ def _target(name: str, value: object, goal: str, met: bool) -> dict[str, Any]:
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     ingest, http = result["ingest"], result["http_check"]
     checks = http.get("checks_per_s")
+    # The ingest is "2 workers": HTTP batches from two clients. The
+    # in-process figure (one thread, hashing and Redis taking turns) is in
+    # the JSON beside it, judged on its own.
+    served = result["http_ingest"]["paragraphs_per_s"]
     out = [
         _target("standalone checks/s", checks, f">= {CHECKS_PER_S}", (checks or 0) >= CHECKS_PER_S),
         _target(
-            "standalone ingest paragraphs/s",
+            "standalone HTTP ingest paragraphs/s, 2 workers",
+            served,
+            f">= {INGEST_PER_S}",
+            served >= INGEST_PER_S,
+        ),
+        _target(
+            "standalone in-process ingest paragraphs/s, one thread",
             ingest["paragraphs_per_s"],
             f">= {INGEST_PER_S}",
             ingest["paragraphs_per_s"] >= INGEST_PER_S,
@@ -37,7 +47,7 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     ratios = result.get("cluster_over_standalone")
     if ratios is None:
         return out
-    for name in ("checks_per_s", "ingest_paragraphs_per_s"):
+    for name in ("checks_per_s", "http_ingest_paragraphs_per_s", "ingest_paragraphs_per_s"):
         value = ratios[name]
         out.append(
             _target(
