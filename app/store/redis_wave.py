@@ -249,14 +249,16 @@ class Waves:
                     job.release(drop=True)
 
     def _write_reads(self, script: str, group: _Group) -> _Sent | Exception:
+        # Made before a connection is taken: nothing between taking and
+        # ``_Sent`` can raise and leave it out of its pool.
+        commands = [
+            ("EVALSHA", self.shas[script], 1 + len(c.keys), c.key, *c.keys, *c.args) for c in group.calls
+        ]
         try:
             pool = self._connection(group.node).connection_pool
             connection: Any = pool.get_connection()
         except (rex.RedisError, OSError) as exc:
             return exc
-        commands = [
-            ("EVALSHA", self.shas[script], 1 + len(c.keys), c.key, *c.keys, *c.args) for c in group.calls
-        ]
         job = _Sent(pool, connection)
         try:
             connection.send_packed_command(connection.pack_commands(commands))
@@ -284,11 +286,11 @@ class Waves:
             answer = [exc] * len(group.calls)
         else:
             job.release(drop=False)
+        if any(isinstance(a, rex.NoScriptError) for a in answer):
+            return self._pipeline(script, group, kind, False)  # which counts its own trip
         name = "redis" if group.node is None else str(group.node.name)
         with self._lock:
             self.trips.setdefault(kind, Counter())[name] += 1
-        if any(isinstance(a, rex.NoScriptError) for a in answer):
-            answer = self._pipeline(script, group, kind, False)
         return answer
 
     def _connection(self, node: ClusterNode | None) -> redis.Redis:
