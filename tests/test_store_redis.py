@@ -4,6 +4,7 @@ namespaces, compare-and-set writes, and recovery when Redis comes back."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -220,3 +221,28 @@ def test_http_answers_503_while_redis_is_down(own_server: RedisServer) -> None:
         check = client.post("/check", json=article)
         assert check.status_code == 200
         assert check.json()["duplicate"] is True
+
+
+def test_buckets_grown_by_many_writes_keep_no_spare_room(url: str) -> None:
+    # APPLY appends a batch's records to a bucket in place (APPEND), which
+    # would leave a string up to twice its length; it copies it once to its
+    # exact size. Many small batches into few buckets grow each one often.
+    opened = open_store(url + "&bucket_bits=8", FP.band_keys, FP.scheme)
+    assert isinstance(opened, RedisStore)
+    with closing(opened) as store:
+        for batch in range(30):
+            store.put(
+                [
+                    document(f"doc-{batch}-{n}", [f"{word} {batch} {n}: {text}" for text in TEXTS])
+                    for n, word in enumerate(("Harbour", "Council", "Weather"))
+                ]
+            )
+        buckets = [k for k in namespace_keys(store) if b"}:b" in k and not k.endswith(b"}:bt")]
+        assert len(buckets) > 8
+        lengths = sum(int(store.client.strlen(k)) for k in buckets)
+        used = sum(int(store.client.memory_usage(k, samples=0) or 0) for k in buckets)
+        assert lengths > 50_000
+        # The key, the object and the allocator's rounding: well under what
+        # an sds grown by APPEND keeps (its length again, at most).
+        assert used <= 1.25 * lengths + 96 * len(buckets), (used, lengths, len(buckets))
+        assert b"bt" not in {k.rsplit(b"}:", 1)[1] for k in namespace_keys(store)}

@@ -287,7 +287,15 @@ class Layout:
         prefix = self.prefixes[shard]
         docs = [prefix + b"d" + s.encode() for s in sorted(set(seqs))]
         filters = (prefix + b"f", prefix + b"fd")  # the filter and APPLY's scratch key
-        return (prefix + b"ids", prefix + b"names", *filters, *docs, *(prefix + b"b" + b for b in buckets))
+        scratch = prefix + b"bt"  # APPLY's for a bucket (2 bytes after the prefix: no bucket's name)
+        return (
+            prefix + b"ids",
+            prefix + b"names",
+            *filters,
+            scratch,
+            *docs,
+            *(prefix + b"b" + b for b in buckets),
+        )
 
     def document_keys(self, shard: int, locals_: Sequence[int]) -> tuple[bytes, ...]:
         """The document lists holding these local refs."""

@@ -204,30 +204,42 @@ for _, doc in ipairs(docs) do
     end
   end
 end
-local blob, pos = ARGV[i], 1
+local blob, pos, scratch = ARGV[i], 1, prefix .. 'bt'
 while pos <= #blob do
   local key = prefix .. 'b' .. string.sub(blob, pos, pos + 2)
   local nrem, nadd = struct.unpack('>I4>I4', blob, pos + 3)
   pos = pos + 11
-  local s = redis.call('GET', key) or ''
-  for r = 1, nrem do
-    local rec, at, from = string.sub(blob, pos, pos + 6), nil, 1
-    pos = pos + 7
-    while true do
-      at = string.find(s, rec, from, true)
-      if not at then break end
-      if (at - 1) % 7 == 0 then
-        s = string.sub(s, 1, at - 1) .. string.sub(s, at + 7)
-        break
-      end
-      from = at + 1
-    end
-  end
-  if nadd > 0 then
-    s = s .. string.sub(blob, pos, pos + nadd * 7 - 1)
+  if nrem == 0 and nadd > 0 then
+    -- Records added only: appended where they are, without reading the
+    -- bucket into Lua and writing it back (~7 us a bucket, and a batch
+    -- touches most of them), then copied once so that the string keeps no
+    -- room APPEND reserved (it doubles an sds it grows): COPY allocates
+    -- the exact length, RENAME puts it back.
+    redis.call('APPEND', key, string.sub(blob, pos, pos + nadd * 7 - 1))
     pos = pos + nadd * 7
+    redis.call('COPY', key, scratch)
+    redis.call('RENAME', scratch, key)
+  else
+    local s = redis.call('GET', key) or ''
+    for r = 1, nrem do
+      local rec, at, from = string.sub(blob, pos, pos + 6), nil, 1
+      pos = pos + 7
+      while true do
+        at = string.find(s, rec, from, true)
+        if not at then break end
+        if (at - 1) % 7 == 0 then
+          s = string.sub(s, 1, at - 1) .. string.sub(s, at + 7)
+          break
+        end
+        from = at + 1
+      end
+    end
+    if nadd > 0 then
+      s = s .. string.sub(blob, pos, pos + nadd * 7 - 1)
+      pos = pos + nadd * 7
+    end
+    if #s == 0 then redis.call('DEL', key) else redis.call('SET', key, s) end
   end
-  if #s == 0 then redis.call('DEL', key) else redis.call('SET', key, s) end
 end
 local documents = redis.call('HINCRBY', meta, 'documents', ARGV[i + 1])
 redis.call('HINCRBY', meta, 'paragraphs', ARGV[i + 2])
