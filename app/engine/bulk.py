@@ -4,7 +4,8 @@ writes the last one.
 
 Documents are fingerprinted ``PREPARE_DOCUMENTS`` at a time
 (``Service.prepare_many``: one hashing call) and written in transactions of
-about ``WRITE_PARAGRAPHS`` paragraphs. Splitting and fingerprinting run
+about ``WRITE_PARAGRAPHS`` paragraphs (on a networked store, each in pieces
+of about ``NETWORK_WRITE_PARAGRAPHS``). Splitting and fingerprinting run
 beside the writes, at most one transaction ahead of them: in a thread of
 their own, or for a large file in a process of their own
 (``bulk_process``), where the Python parts of preparing (splitting, the
@@ -20,6 +21,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from typing import Any, Protocol
 
+import numpy as np
+
 from app.engine import DocumentInput, Service
 from app.engine.bulk_chunks import Handed, Progress, Stopped, chunks
 from app.engine.bulk_files import FilePreparing
@@ -34,6 +37,10 @@ PREPARE_DOCUMENTS = 2000
 # Paragraphs per store transaction: a bucket row touched by a batch is
 # rewritten once per batch, so fewer, larger batches write less.
 WRITE_PARAGRAPHS = 200_000
+# ... on a networked store (Redis), in pieces of about this many: each piece
+# is a script that runs alone on its server, so a transaction of 200,000
+# paragraphs would hold every other client (the checks) for a second or more.
+NETWORK_WRITE_PARAGRAPHS = 20_000
 # Prepared transactions waiting for the writer: one, so that memory holds at
 # most the transaction being written, the one waiting and the one in the making.
 AHEAD = 1
@@ -143,6 +150,32 @@ class _Stage(Protocol):
     def close(self) -> None: ...
 
 
+def _pieces(
+    item: list[NewDocument] | PackedDocuments, store: Store
+) -> Iterator[list[NewDocument] | PackedDocuments]:
+    """A prepared transaction as the store writes it: whole on an embedded
+    store; on a networked one in pieces of about ``NETWORK_WRITE_PARAGRAPHS``
+    paragraphs, whole documents each (a piece of a transaction still holds
+    one version of a document)."""
+    if store.local:
+        yield item
+        return
+    counts = (
+        np.array([len(doc.paragraphs) for doc in item], np.int64) if isinstance(item, list) else item.counts
+    )
+    if not len(counts):
+        yield item
+        return
+    ends = np.cumsum(counts)
+    lo = 0
+    while lo < len(counts):
+        base = int(ends[lo - 1]) if lo else 0
+        # Whole documents up to the size, at least one.
+        hi = max(lo + 1, int(np.searchsorted(ends, base + NETWORK_WRITE_PARAGRAPHS, side="right")))
+        yield item[lo:hi] if isinstance(item, list) else item.slice(lo, hi)
+        lo = hi
+
+
 def _write(store: Store, item: list[NewDocument] | PackedDocuments) -> tuple[list[WriteStatus], int]:
     if isinstance(item, list):
         return store.put(item), sum(len(doc.paragraphs) for doc in item)
@@ -183,10 +216,11 @@ def _written(
             if isinstance(item, BaseException):
                 raise item
             progress(0, "writing")
-            statuses, written = _write(service.store, item)
-            for status in statuses:
-                counts[status] += 1
-            paragraphs += written
+            for piece in _pieces(item, service.store):
+                statuses, written = _write(service.store, piece)
+                for status in statuses:
+                    counts[status] += 1
+                paragraphs += written
             progress(0, "hashing")
     finally:
         stop.set()
