@@ -65,9 +65,9 @@ class CandidateWave:
         found: dict[int, list[int]] = {}
         stored: dict[int, StoredParagraph] = {}
         for shard, answer in raw.items():
-            for index, refs in unpack_hits(answer[0], shard):
+            for index, refs in unpack_hits(answer[0], answer[2], shard):
                 found.setdefault(listed[index], []).extend(refs)
-            stored.update(stored_paragraphs(shard, answer, 2))
+            stored.update(stored_paragraphs(shard, answer, 3))
         if self.copying:
             self.refresher.seen({shard: answer[1] for shard, answer in raw.items()})
         hits, wanted = rule.cut(band_keys, postings, found)

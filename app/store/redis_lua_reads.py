@@ -74,11 +74,13 @@ end
 # BITFIELD_RO, whose arguments are made once per call, when a first shard
 # needs them. Queries are cut out of the blob only when they pass (Lua pays
 # fractions of a microsecond per string it makes, for every query of every
-# shard). Returns, per shard: its GUARD failure, or a list of: the hits (per
-# query with some, 4-byte index, 2-byte count, its refs: at most the kept
-# number, the lowest; a posting list longer than the largest cut at one
-# more than it), the shard's filter generation when it tested on the server
-# (false when it took the copy's list), then the candidates (see
+# shard). Returns, per shard: its GUARD failure, or a list of: the hits'
+# heads (per query with some, 4-byte index, 2-byte count), the shard's
+# filter generation when it tested on the server (false when it took the
+# copy's list), the hits' refs (4 bytes each, in the heads' order and
+# counts: at most the kept number, the lowest; a posting list longer than
+# the largest cut at one more than it; apart from the heads so that the
+# client reads each in one numpy call), then the candidates (see
 # base.CandidateRule): the refs of each band query, and those of posting
 # lists no longer than the largest with enough votes in all, each once:
 # ref, id, text, metadata. A query passes a shard's filter when
@@ -172,7 +174,7 @@ for shard = 1, shards do
     local values = redis.call('MGET', unpack(names))
     for k = 1, #names do buckets[wanted_buckets[first + k - 1]] = values[k] end
   end
-  local out, wanted, order, votes = {}, {}, {}, {}
+  local heads, out, wanted, order, votes = {}, {}, {}, {}, {}
   for k, n in ipairs(passed) do
     local s = buckets[bucket_of[k]]
     -- Most queries miss in most shards: one search, and no table, for those.
@@ -208,11 +210,12 @@ for shard = 1, shards do
             end
           end
         end
-        out[#out + 1] = struct.pack('>I4>I2', n - 1, #hits) .. table.concat(hits)
+        heads[#heads + 1] = struct.pack('>I4>I2', n - 1, #hits)
+        out[#out + 1] = table.concat(hits)
       end
     end
   end
-  local result, ids = {table.concat(out), generation}, {}
+  local result, ids = {table.concat(heads), generation, table.concat(out)}, {}
   for _, ref in ipairs(order) do
     result[#result + 1] = ref
     fetch(prefix, ref, ids, result)
