@@ -30,20 +30,26 @@ def small(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(app.engine.bulk, "NETWORK_WRITE_PARAGRAPHS", 10)
 
 
-def written(url: str, process: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], Service]:
-    service = Service.open(Settings(store=url))
-    sizes: list[int] = []
+def spied_puts(service: Service, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(paragraphs, documents) of each write the store is asked for, from now on."""
+    pieces: list[tuple[int, int]] = []
     put = service.store.put
 
     def spy(documents: Sequence[NewDocument]) -> list[WriteStatus]:
-        sizes.append(sum(len(d.paragraphs) for d in documents))
+        pieces.append((sum(len(d.paragraphs) for d in documents), len(documents)))
         return put(documents)
 
     monkeypatch.setattr(service.store, "put", spy)
+    return pieces
+
+
+def written(url: str, process: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], Service]:
+    service = Service.open(Settings(store=url))
+    pieces = spied_puts(service, monkeypatch)
     docs = [DocumentInput(f"d{i}", article(3 + i % 3, f"d{i}")) for i in range(20)]
     counts, paragraphs = ingest_stream(service, docs, lambda n, stage: None, process=process)
     assert counts["created"] == 20 and paragraphs == sum(3 + i % 3 for i in range(20))
-    return sizes, service
+    return [paragraphs for paragraphs, _ in pieces], service
 
 
 @pytest.mark.parametrize("backend", ["redis", "redis-cluster"])
@@ -77,14 +83,7 @@ def test_a_file_read_by_processes_goes_to_redis_in_pieces(
     path = tmp_path / "in.jsonl"
     write_lines(path, records())
     service = Service.open(Settings(store=redis_url))
-    pieces: list[tuple[int, int]] = []  # (paragraphs, documents) of each write
-    put = service.store.put
-
-    def spy(documents: Sequence[NewDocument]) -> list[WriteStatus]:
-        pieces.append((sum(len(d.paragraphs) for d in documents), len(documents)))
-        return put(documents)
-
-    monkeypatch.setattr(service.store, "put", spy)
+    pieces = spied_puts(service, monkeypatch)
     try:
         counts, _ = ingest_file(service, str(path), FieldMap(), blocks(path, 2000), lambda n, s: None)
         assert counts == {"created": 60, "updated": 1, "unchanged": 1}

@@ -139,17 +139,15 @@ class CandidateRule:
         band_set = set(bands.tolist())
         hits = self._kept(band_set, found)
         wanted: set[int] = set()
+        # Every key found is a band key or in ``postings`` (one vote or more).
+        weights = Counter(postings.tolist())
         votes: Counter[int] = Counter()
-        weights = Counter(postings.tolist()) if self.min_votes > 1 else None
         for key, kept in hits.items():
             if key in band_set:
                 wanted.update(kept)
             elif len(kept) <= self.max_postings:
-                if weights is None:
-                    wanted.update(kept)
-                else:
-                    for ref in kept:
-                        votes[ref] += weights[key]
+                for ref in kept:
+                    votes[ref] += weights[key]
         wanted.update(ref for ref, n in votes.items() if n >= self.min_votes)
         return hits, wanted
 

@@ -189,7 +189,7 @@ for shard = 1, shards do
           table.sort(hits)
           for j = #hits, keep + 1, -1 do hits[j] = nil end
         end
-        if n <= bands or (#hits <= per_posting and min_votes <= 1) then
+        if n <= bands then
           for _, h in ipairs(hits) do
             if not wanted[h] then
               wanted[h] = true
@@ -199,7 +199,8 @@ for shard = 1, shards do
         elseif #hits <= per_posting then
           -- A shard's votes for its refs are at least the merged ones
           -- (a posting list no longer than the largest here may be longer
-          -- in all): a superset of the candidates the client keeps.
+          -- in all): a superset of the candidates the client keeps. Every
+          -- query carries one vote or more.
           local w = string.byte(weights, n - bands)
           for _, h in ipairs(hits) do
             local v = (votes[h] or 0) + w

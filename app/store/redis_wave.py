@@ -262,11 +262,10 @@ class Waves:
         job = _Sent(pool, connection)
         try:
             connection.send_packed_command(connection.pack_commands(commands))
-        except _RETRIED as exc:
+        except BaseException as exc:
             job.release(drop=True)
-            return exc
-        except BaseException:
-            job.release(drop=True)
+            if isinstance(exc, _RETRIED):
+                return exc
             raise
         return job
 
