@@ -17,6 +17,13 @@ class Settings(BaseSettings):
         description="Index location: sqlite:///relative/path.db, sqlite:////absolute/path.db, "
         "a plain file path, or redis://host:port/db",
     )
+    resident: Literal["off", "index", "all"] = Field(
+        "off",
+        description="keep an embedded store's pages in memory (mlock) so that the kernel's "
+        "reclaim never sends a check to the disk: index (its run files) or all (the database "
+        "file too); needs CAP_IPC_LOCK or a locked-memory limit (ulimit -l) as large as the "
+        "files, else a warning and the store runs unlocked. No effect on Redis",
+    )
 
     # Detection. A match is flagged when either score reaches its threshold.
     similarity_threshold: float = Field(0.5, gt=0.0, le=1.0, description="Jaccard of the shingle sets")

@@ -33,7 +33,7 @@ def open_with_earlier_bands(
             if scheme is None:
                 continue
             try:
-                store = open_store(settings.store, earlier.band_keys, scheme)
+                store = open_store(settings.store, earlier.band_keys, scheme, settings.resident)
             except SchemeMismatch:
                 continue
             _say_which(settings, fp, earlier)

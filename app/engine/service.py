@@ -181,7 +181,7 @@ class Service(Preparer):
         fp = fingerprinter(settings)
         fp.warm_up()
         try:
-            store = open_store(settings.store, fp.band_keys, fp.scheme)
+            store = open_store(settings.store, fp.band_keys, fp.scheme, settings.resident)
         except SchemeMismatch as mismatch:
             # A store created before passages existed (no postings, and the
             # bands of that time unless LSH_THRESHOLD is set) keeps working

@@ -21,6 +21,7 @@ from app.store.base import (
     StoreUnavailable,
     WriteStatus,
 )
+from app.store.resident import Mode
 
 # PARADUP_STORE values that name the Redis backend; anything else is SQLite.
 REDIS_SCHEMES = ("redis://", "rediss://", "redis+cluster://")
@@ -40,8 +41,10 @@ def import_backend(url: str) -> None:
         importlib.import_module(backend_module(url))
 
 
-def open_store(url: str, band_keys: BandKeys, scheme: str) -> Store:
-    """Open the backend named by a ``PARADUP_STORE`` value."""
+def open_store(url: str, band_keys: BandKeys, scheme: str, resident: Mode = "off") -> Store:
+    """Open the backend named by a ``PARADUP_STORE`` value; ``resident``
+    (``PARADUP_RESIDENT``) keeps an embedded store's pages in memory
+    (``app.store.resident``; a Redis store is in memory already)."""
     if url.startswith(REDIS_SCHEMES):
         try:
             from app.store.redis import RedisStore
@@ -51,10 +54,10 @@ def open_store(url: str, band_keys: BandKeys, scheme: str) -> Store:
     from app.store.sqlite import SqliteStore
 
     if url.startswith("sqlite:///"):
-        return SqliteStore(Path(url.removeprefix("sqlite:///")), band_keys, scheme)
+        return SqliteStore(Path(url.removeprefix("sqlite:///")), band_keys, scheme, resident)
     if "://" in url:
         raise StoreError(f"unsupported store URL {url!r}: use sqlite:///path.db or redis://host:port/db")
-    return SqliteStore(Path(url), band_keys, scheme)
+    return SqliteStore(Path(url), band_keys, scheme, resident)
 
 
 def verify_store(url: str, scheme: str, also: Sequence[str] = ()) -> list[str]:

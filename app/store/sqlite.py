@@ -49,6 +49,7 @@ from app.store.base import (
     refuse_repeated_ids,
 )
 from app.store.packed import PackedDocuments
+from app.store.resident import Mode, Resident
 from app.store.sqlite_bands import chunks
 from app.store.sqlite_bulk import put_packed
 from app.store.sqlite_checks import REPAIR, StoreFormatError, is_damage, probe, schema_problem, tables
@@ -90,8 +91,9 @@ class SqliteStore:
     # Off in tests that inspect the runs right after a write.
     background_compaction = True
 
-    def __init__(self, path: str | Path, band_keys: BandKeys, scheme: str) -> None:
+    def __init__(self, path: str | Path, band_keys: BandKeys, scheme: str, resident: Mode = "off") -> None:
         self.path = Path(path)
+        self._resident = Resident(resident)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._band_keys = band_keys
         self._local = threading.local()
@@ -171,7 +173,7 @@ class SqliteStore:
                         "INSERT INTO meta VALUES (?, ?)",
                         [("format", FORMAT), ("scheme", scheme), ("next_ref", "1"), ("index_gen", "1")],
                     )
-                    self._index = Index(self.path, legacy=False)
+                    self._index = Index(self.path, False, self._resident)
                     return
                 fmt = None
                 if "meta" in found:
@@ -194,7 +196,7 @@ class SqliteStore:
             raise self._failure(exc) from exc
         if problem is not None:
             raise problem
-        self._index = Index(self.path, legacy)
+        self._index = Index(self.path, legacy, self._resident)
 
     # writes
 
@@ -380,7 +382,8 @@ class SqliteStore:
         return StoreStats(
             int(rows.get("documents", 0)),
             int(rows.get("paragraphs", 0)),
-            {"backend": "sqlite", "path": str(self.path), "bytes_on_disk": size},
+            {"backend": "sqlite", "path": str(self.path), "bytes_on_disk": size}
+            | ({"resident": self._resident.report()} if self._resident.index else {}),
         )
 
     def ping(self) -> None:
@@ -394,6 +397,7 @@ class SqliteStore:
         # A merge interrupted by the process's exit would be redone by the
         # next writer: waiting leaves the index compact for the next start.
         self._compaction.wait()
+        self._resident.close()
         with self._all_lock:
             for conn in self._all:
                 conn.close()

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from app.store.resident import Resident
 from app.store.sqlite_bands import lookup_entries
 from app.store.sqlite_driver import sqlite3
 from app.store.sqlite_kernels import touch_pages
@@ -149,8 +150,9 @@ class View:
 class Index:
     """Reads (cached per generation) and compaction of one store's index."""
 
-    def __init__(self, database: Path, legacy: bool) -> None:
+    def __init__(self, database: Path, legacy: bool, resident: Resident | None = None) -> None:
         self.database = database
+        self.resident = resident or Resident("off")
         # A store written before runs existed keeps its bucketed ``bands``
         # rows, read as before; new entries never go there.
         self.legacy = legacy
@@ -209,7 +211,13 @@ class Index:
                     raise _Moved from None
                 raise
         fresh = [run for i, run in runs.items() if i not in old.runs]
-        if fresh:
+        if self.resident.index:
+            # Locking reads every page in too (and the database's growth
+            # since the last generation, with ``all``).
+            for run in fresh:
+                self.resident.lock_map(run.pages)
+            self.resident.lock_file(self.database)
+        elif fresh:
             threading.Thread(target=_map_pages, args=(fresh,), name="paradup-map-runs", daemon=True).start()
         view = View(generation, runs, segments, dead=dead, dead_generation=dead_generation)
         if segments.keys() == old.segments.keys():

@@ -168,6 +168,11 @@ class RunFile:
         self.directory = buffer[HEADER_BYTES : HEADER_BYTES + 4 * ((1 << dir_bits) + 1)].view(np.uint32)
         self.data = buffer[HEADER_BYTES + 4 * ((1 << dir_bits) + 1) :]
 
+    @property
+    def pages(self) -> mmap.mmap:
+        """The run's memory map (``resident`` locks it)."""
+        return self._map
+
     def lookup(self, codes: U64) -> tuple[U64, U64]:
         """(index into ``codes``, ref) of every entry of ``codes``."""
         owners, refs = lookup_codes(
