@@ -4,6 +4,8 @@ Hand-made numbers only: nothing here is timed."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 
 from app.store.sqlite_driver import sqlite3
 from benchmarks.load.ab import AFTER, BEFORE, bytes_beyond_text, round_order, summarise
-from benchmarks.load.bench_load_ab import table_bytes
+from benchmarks.load.bench_load_ab import _one_code, compared, table_bytes
 from benchmarks.load.report import AB_BEGIN, AB_END, BEGIN, END, replace_section
 from benchmarks.load.report_ab import render_ab
 
@@ -169,3 +171,16 @@ def test_the_ingest_row_says_how_many_runs_its_median_is_of() -> None:
         size["versions"][label]["cli_ingest"]["runs"] = [{}, {}, {}]
     text = render_ab({**REPORT, "sizes": [size]})
     assert "|  | CLI ingest paragraphs/s (median of 3 runs each) | 20,000 | 16,000 | 0.80x |" in text
+
+
+def test_resident_ab_compares_one_checkout_one_setting_apart_on_one_store(tmp_path: Path) -> None:
+    args = argparse.Namespace(resident_ab="all", baseline_ref=None)
+    with contextlib.ExitStack() as stack:
+        versions = compared(args, stack, tmp_path)
+    before, after = versions[BEFORE], versions[AFTER]
+    assert (before.label, after.label) == (BEFORE, AFTER)
+    assert before.root == after.root and before.commit == after.commit
+    assert before.settings == {"PARADUP_RESIDENT": "off"}
+    assert after.settings == {"PARADUP_RESIDENT": "all"}
+    assert _one_code(versions)  # one ingest, both served from its store
+    assert not list(tmp_path.iterdir())  # no worktree checked out

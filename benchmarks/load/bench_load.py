@@ -53,6 +53,7 @@ from typing import Any
 import httpx
 
 from app.settings import Settings
+from app.store.resident import MODES
 from benchmarks.common import DEFAULT_CORPORA, machine_info
 from benchmarks.load.bench_load_ab import run_ab, sequential
 from benchmarks.load.report import update_ab_results, update_results
@@ -194,6 +195,11 @@ def warm_up(archive: Path, work: Path, python: Path | None) -> None:
         p.unlink()
 
 
+def served(args: argparse.Namespace) -> dict[str, str]:
+    """The settings paradup is served with (``--resident``)."""
+    return {} if args.resident == "off" else {"PARADUP_RESIDENT": args.resident}
+
+
 def run_size(n: int, sources: list[Any], args: argparse.Namespace, work: Path) -> dict[str, Any]:
     print(f"\n== {n:,} paragraphs", file=sys.stderr)
     started = time.perf_counter()
@@ -219,7 +225,9 @@ def run_size(n: int, sources: list[Any], args: argparse.Namespace, work: Path) -
         head.unlink()
     print(f"cli ingest {out['cli_ingest']}", file=sys.stderr)
     if tail:
-        server = paradup_server(store, 2, work / f"http-{n}.log", python=python).start()
+        server = paradup_server(
+            store, 2, work / f"http-{n}.log", python=python, settings=served(args)
+        ).start()
         try:
             server.wait_first("/check", b'{"text": "warm up"}')
             out["http_ingest"] = post_batches(server.url, tail)
@@ -234,7 +242,7 @@ def run_size(n: int, sources: list[Any], args: argparse.Namespace, work: Path) -
     }
     print(f"disk {out['disk']}", file=sys.stderr)
 
-    server = paradup_server(store, 2, work / f"serve-{n}.log", python=python).start()
+    server = paradup_server(store, 2, work / f"serve-{n}.log", python=python, settings=served(args)).start()
     try:
         out["paradup"] = under_load(server, bodies, args, work)
     finally:
@@ -309,9 +317,31 @@ def main() -> int:
         help="run paradup from this checkout installed in the virtual environment DIR (pip install ., "
         "made when missing), as the service is deployed, instead of from the source tree",
     )
+    parser.add_argument(
+        "--resident",
+        choices=MODES,
+        default="off",
+        help="serve paradup with PARADUP_RESIDENT set to this (its store's pages locked in memory)",
+    )
+    parser.add_argument(
+        "--resident-ab",
+        choices=MODES[1:],
+        help="measure this checkout served with PARADUP_RESIDENT off (before) and set to this (after), "
+        "in alternating rounds on one store",
+    )
+    parser.add_argument(
+        "--idle",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="with --baseline-ref or --resident-ab: the store sits unused this long before each round, as "
+        "between a CMS's checks (a reclaimer that pages idle memory out then acts)",
+    )
     args = parser.parse_args()
-    if args.service_venv and args.baseline_ref:
-        parser.error("--service-venv measures one version: leave out --baseline-ref")
+    if args.service_venv and (args.baseline_ref or args.resident_ab):
+        parser.error("--service-venv measures one version: leave out --baseline-ref and --resident-ab")
+    if args.baseline_ref and args.resident_ab:
+        parser.error("--baseline-ref and --resident-ab are two kinds of before and after: choose one")
     args.service_python = service_python(args.service_venv) if args.service_venv else None
     try:
         sources = load_sources(args.corpora)
@@ -329,6 +359,7 @@ def main() -> int:
             "num_perm": s.num_perm,
             "lsh_threshold": s.lsh_threshold,
             "shingle_size": s.shingle_size,
+            "resident": args.resident_ab or args.resident,
         },
         "wrk": {"seconds": args.seconds, "connections": args.connections, "threads": args.threads},
         "sizes": [],
@@ -344,7 +375,7 @@ def main() -> int:
         args.out.write_text(json.dumps(report, indent=2))
 
     with tempfile.TemporaryDirectory(prefix="paradup-load-") as tmp:
-        if args.baseline_ref:
+        if args.baseline_ref or args.resident_ab:
             run_ab(sizes, sources, args, Path(tmp), report, save)
         else:
             for n in sizes:
@@ -353,7 +384,7 @@ def main() -> int:
                 save()
     print(f"wrote {args.out}", file=sys.stderr)
     if args.results:
-        (update_ab_results if args.baseline_ref else update_results)(args.results, report)
+        (update_ab_results if args.baseline_ref or args.resident_ab else update_results)(args.results, report)
     return 0
 
 

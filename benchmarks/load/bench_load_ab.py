@@ -22,6 +22,7 @@ table and index with SQLite's dbstat. The worktree is removed at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -29,7 +30,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,9 @@ class Version:
     root: Path
     # Uncommitted changes in the tree it runs from (they are measured too).
     dirty: bool
+    # PARADUP_ settings it is served with (``--resident-ab``: the same code
+    # before and after, one setting apart).
+    settings: dict[str, str] = field(default_factory=dict)
 
 
 def _git(*args: str, cwd: Path = ROOT) -> str:
@@ -71,6 +75,11 @@ def describe(label: str, ref: str, root: Path) -> Version:
     commit, _, subject = _git("log", "-1", "--format=%H %s", cwd=root).partition(" ")
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no", cwd=root))
     return Version(label, ref, commit, subject, root, dirty)
+
+
+def _one_code(versions: dict[str, Version]) -> bool:
+    """Both versions run the same code (``--resident-ab``): one ingest, one store."""
+    return versions[BEFORE].root == versions[AFTER].root
 
 
 @contextmanager
@@ -155,7 +164,9 @@ def warm_start(version: Version, store: Path, first: bytes, work: Path) -> None:
     """One untimed start of the version's server: whatever its first
     start compiles or caches (numba kernels the CLI did not use) is not
     counted in round 0."""
-    server = paradup_server(store, 2, work / f"warm-{version.label}.log", version.root).start()
+    server = paradup_server(
+        store, 2, work / f"warm-{version.label}.log", version.root, settings=version.settings
+    ).start()
     try:
         server.wait_first("/check", first)
     finally:
@@ -188,7 +199,9 @@ def measure_round(
 ) -> dict[str, Any]:
     lines = [line.encode() for line in bodies.read_text(encoding="utf-8").splitlines()]
     log = work / f"ab-{version.label}-{number}.log"
-    server = paradup_server(store, 2, log, version.root).start()
+    if args.idle:
+        time.sleep(args.idle)  # the store unused, as between a CMS's checks
+    server = paradup_server(store, 2, log, version.root, settings=version.settings).start()
     try:
         startup = server.wait_first("/check", lines[0])
         sequential(server.url, lines, args.warmup)  # caches, lazy imports, both workers' first checks
@@ -229,17 +242,21 @@ def run_size(
         archive, bodies, out = write_inputs(sources, n, args.articles, work)
     out["archive_seconds"] = round(time.perf_counter() - start, 2)
     print(f"archive {out}", file=sys.stderr)
-    for label in (BEFORE, AFTER):
+    ingesting = (AFTER,) if _one_code(versions) else (BEFORE, AFTER)
+    for label in ingesting:
         warm_ingest(versions[label], archive, work)
     stores: dict[str, Path] = {}
     runs: dict[str, list[dict[str, Any]]] = {BEFORE: [], AFTER: []}
     out["versions"] = {}
-    for _, label in round_order(args.ingest_rounds):
+    for _, label in round_order(args.ingest_rounds, ingesting):
         result = ingest_version(versions[label], archive, out, work)
         stores[label] = result.pop("store")
         runs[label].append(result["cli_ingest"])
         out["versions"][label] = {**result, "cli_ingest": median_ingest(runs[label])}
         print(f"{label} ingest {result['cli_ingest']}, disk {result['disk']}", file=sys.stderr)
+    if _one_code(versions):
+        stores[BEFORE] = stores[AFTER]
+        out["versions"][BEFORE] = out["versions"][AFTER]
     if not args.cache:
         archive.unlink()
     first = bodies.read_text(encoding="utf-8").split("\n", 1)[0].encode()
@@ -255,11 +272,24 @@ def run_size(
             file=sys.stderr,
         )
     out["summary"] = summarise(out["rounds"])
-    for store in stores.values():
+    for store in set(stores.values()):
         remove_store(store)
     if not args.cache:
         bodies.unlink()
     return out
+
+
+def compared(args: argparse.Namespace, stack: contextlib.ExitStack, work: Path) -> dict[str, Version]:
+    """The two versions a run compares; a baseline's worktree lives as long
+    as ``stack``."""
+    if args.resident_ab:
+        here = describe(AFTER, "HEAD", ROOT)
+        return {
+            BEFORE: replace(here, label=BEFORE, settings={"PARADUP_RESIDENT": "off"}),
+            AFTER: replace(here, settings={"PARADUP_RESIDENT": args.resident_ab}),
+        }
+    baseline_root = stack.enter_context(checkout(args.baseline_ref, work))
+    return {BEFORE: describe(BEFORE, args.baseline_ref, baseline_root), AFTER: describe(AFTER, "HEAD", ROOT)}
 
 
 def run_ab(
@@ -270,17 +300,23 @@ def run_ab(
     report: dict[str, Any],
     save: Callable[[], None],
 ) -> None:
-    """Fills ``report`` with both versions' figures per size, saving after each."""
-    with checkout(args.baseline_ref, work) as baseline_root:
-        versions = {
-            BEFORE: describe(BEFORE, args.baseline_ref, baseline_root),
-            AFTER: describe(AFTER, "HEAD", ROOT),
-        }
+    """Fills ``report`` with both versions' figures per size, saving after
+    each: ``--baseline-ref`` against this checkout, or (``--resident-ab``)
+    this checkout served without and with PARADUP_RESIDENT."""
+    with contextlib.ExitStack() as stack:
+        versions = compared(args, stack, work)
         report["versions"] = {
-            v.label: {"ref": v.ref, "commit": v.commit, "subject": v.subject, "dirty": v.dirty}
+            v.label: {
+                "ref": v.ref,
+                "commit": v.commit,
+                "subject": v.subject,
+                "dirty": v.dirty,
+                "settings": v.settings,
+            }
             for v in versions.values()
         }
         report["rounds"] = args.rounds
+        report["idle_s"] = args.idle
         report["sequential_checks"] = args.sequential_checks
         for n in sizes:
             report["sizes"].append(run_size(n, sources, versions, args, work))

@@ -24,7 +24,8 @@ def machine_sentence(m: Mapping[str, Any]) -> str:
 
 def _version(v: Mapping[str, Any]) -> str:
     dirty = " + uncommitted changes" if v.get("dirty") else ""
-    return f"`{v['ref']}` = {v['commit'][:10]}{dirty} ({v['subject']})"
+    settings = "".join(f", served with {k}={value}" for k, value in v.get("settings", {}).items())
+    return f"`{v['ref']}` = {v['commit'][:10]}{dirty} ({v['subject']}){settings}"
 
 
 def _ratio(after: float, before: float) -> str:

@@ -150,12 +150,19 @@ def paradup_cli(root: Path | None, python: Path | None, outside: Path) -> tuple[
 
 
 def paradup_server(
-    store: Path, workers: int, log: Path, root: Path | None = None, python: Path | None = None
+    store: Path,
+    workers: int,
+    log: Path,
+    root: Path | None = None,
+    python: Path | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Server:
+    """``paradup serve`` on ``store``; ``settings``: PARADUP_ variables it
+    runs with (PARADUP_RESIDENT, say)."""
     cli, cwd = paradup_cli(root, python, log.parent)
     cmd = [*cli, "serve", "--store", str(store), "--workers", str(workers)]
     # The access log (info, JSON) is the server-side timing source.
-    env = {"PARADUP_LOG_LEVEL": "info", "PARADUP_LOG_FORMAT": "json", **version_env(root)}
+    env = {"PARADUP_LOG_LEVEL": "info", "PARADUP_LOG_FORMAT": "json", **(settings or {}), **version_env(root)}
     return Server([*cmd, "--log-level", "warning"], log, env, cwd=cwd)
 
 
