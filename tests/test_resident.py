@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from app.settings import Settings
 from app.store import sqlite_index
-from app.store.resident import Mode, Resident, locked_bytes
+from app.store.resident import Mode, Resident, lockable_bytes, locked_bytes
 from app.store.sqlite import SqliteStore
 from tests.test_store_contract import FP
 from tests.test_store_runs import keyed, no_keys
@@ -47,6 +47,12 @@ def _pages(size: int) -> int:
 
 def _runs(path: Path) -> list[Path]:
     return sorted(path.parent.glob(path.name + ".run-*"))
+
+
+@pytest.fixture(autouse=True)
+def _small_flushes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writes of a few hundred entries make runs."""
+    monkeypatch.setattr(sqlite_index, "FLUSH_ENTRIES", 64)
 
 
 def _key(n: int) -> int:
@@ -99,10 +105,7 @@ def _run_bytes(path: Path) -> int:
 
 
 @needs_locking
-def test_all_locks_the_runs_and_the_database_and_close_unlocks_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sqlite_index, "FLUSH_ENTRIES", 64)
+def test_all_locks_the_runs_and_the_database_and_close_unlocks_them(tmp_path: Path) -> None:
     path = tmp_path / "r.db"
     with _store_with_a_run(path, "all") as (store, before):
         database = _pages(path.stat().st_size)
@@ -124,8 +127,7 @@ def test_all_locks_the_runs_and_the_database_and_close_unlocks_them(
 
 
 @needs_locking
-def test_index_locks_the_runs_and_not_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_index, "FLUSH_ENTRIES", 64)
+def test_index_locks_the_runs_and_not_the_database(tmp_path: Path) -> None:
     path = tmp_path / "i.db"
     with _store_with_a_run(path, "index") as (_, before):
         runs = _run_bytes(path)
@@ -133,8 +135,22 @@ def test_index_locks_the_runs_and_not_the_database(tmp_path: Path, monkeypatch: 
         assert runs <= locked_bytes() - before < runs + _pages(path.stat().st_size)
 
 
-def test_off_locks_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_index, "FLUSH_ENTRIES", 64)
+@needs_locking
+def test_a_store_opened_on_runs_locks_them_before_any_check(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    with _store_with_a_run(path, "off"):
+        pass
+    before = locked_bytes()
+    store = SqliteStore(path, no_keys, FP.scheme, resident="all")
+    try:
+        store._resident.wait()  # no lookup, no write: the open alone
+        assert locked_bytes() - before >= _run_bytes(path) + _pages(path.stat().st_size)
+    finally:
+        store.close()
+    assert locked_bytes() == before
+
+
+def test_off_locks_nothing(tmp_path: Path) -> None:
     with _store_with_a_run(tmp_path / "o.db", "off") as (store, before):
         assert locked_bytes() == before
         assert "resident" not in store.stats().extra
@@ -205,3 +221,10 @@ def test_a_served_store_reports_its_pages_locked(tmp_path: Path) -> None:
             return int(report["locked_bytes"]) >= (tmp_path / "s.db").stat().st_size
 
         poll("the store's pages locked", locked)
+
+
+def test_what_may_be_locked_leaves_a_tenth_of_the_machine() -> None:
+    meminfo = "MemTotal:       10000000 kB\nMemFree:         100 kB\nMemAvailable:    6000000 kB\n"
+    assert lockable_bytes(meminfo) == (6_000_000 - 1_000_000) * 1024
+    assert lockable_bytes("MemTotal: 100 kB\nMemAvailable: 5 kB\n") == 0
+    assert lockable_bytes("") is None  # no /proc: the kernel's own limits decide

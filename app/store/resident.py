@@ -14,8 +14,9 @@ unevictable, as Elasticsearch's ``bootstrap.memory_lock`` does for its heap:
 * ``all``: the runs and the database file (rows, texts), its growth locked
   when the index moves to a new generation (every write moves it).
 
-Locking reads the files from disk once, in a background thread, a slice at
-a time: the start-up does not wait for it and checks are answered meanwhile.
+Locking starts when the store opens and reads the files from disk once, in
+a background thread at the lowest CPU priority, a slice at a time: the
+start-up does not wait for it and checks are answered meanwhile.
 The pages are shared with every process that maps the files (the kernel
 counts them once, in its page cache, not in any worker's private memory).
 
@@ -83,6 +84,28 @@ def locked_bytes() -> int:
     except OSError:
         pass
     return 0
+
+
+def _meminfo() -> str:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            return meminfo.read()
+    except OSError:
+        return ""
+
+
+def lockable_bytes(meminfo: str) -> int | None:
+    """What may still be locked: the memory available (page cache the
+    locked files already fill counts as available) less a tenth of the
+    machine; None when ``meminfo`` (/proc/meminfo) does not say."""
+    fields = {}
+    for line in meminfo.splitlines():
+        name, _, value = line.partition(":")
+        if value.strip().endswith("kB"):
+            fields[name] = int(value.split()[0]) * 1024
+    if "MemAvailable" not in fields or "MemTotal" not in fields:
+        return None
+    return max(0, fields["MemAvailable"] - fields["MemTotal"] // 10)
 
 
 def _limit_text() -> str:
@@ -165,6 +188,12 @@ class Resident:
             self._jobs.put(job)
 
     def _run(self) -> None:
+        # The lowest CPU priority for this thread alone (Linux: a thread's
+        # nice value is its own): locking populates every page table entry,
+        # ~1 s of CPU for 6 GB, which must not slow the checks of the
+        # worker's first seconds.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         while True:
             job = self._jobs.get()
             try:
@@ -212,6 +241,12 @@ class Resident:
         """Whether some of the range got locked."""
         assert _MLOCK is not None
         if end <= start:
+            return False
+        room = lockable_bytes(_meminfo())
+        if room is not None and end - start > room:
+            # Locking more than the machine can spare would have the kernel
+            # kill processes (root's limit does not stop it): refused instead.
+            self._refused(f"{end - start} bytes to lock, {room} the machine can spare (MemAvailable - 10 %)")
             return False
         # The view holds the map open (and mapped) while its pages are locked.
         view = np.frombuffer(pages, dtype=np.uint8)

@@ -104,6 +104,13 @@ class SqliteStore:
         self._check_file(scheme)
         self._compaction = Background(self._index, lambda: self._connect(checked=True))
         warm_up_lookup()
+        if self._resident.index:
+            # The runs opened (mapped, not read) now, so that their locking
+            # starts at once rather than at the first check.
+            try:
+                self._index.view_of(self._conn)
+            except (sqlite3.Error, OSError, RunDamaged) as exc:
+                raise self._failure(exc) from exc
 
     # connections
 

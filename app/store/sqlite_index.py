@@ -159,6 +159,10 @@ class Index:
         self._view = View(None)
         self._lock = threading.Lock()
 
+    def view_of(self, conn: sqlite3.Connection) -> View:
+        """The index's current generation, its runs opened."""
+        return self._refresh(conn)
+
     def _refresh(self, conn: sqlite3.Connection) -> View:
         row = conn.execute("SELECT value FROM meta WHERE key = 'index_gen'").fetchone()
         generation = None if row is None else str(row[0])

@@ -73,6 +73,7 @@ from benchmarks.load.tools import (
     service_python,
     store_bytes,
     summary_ms,
+    wait_resident,
     wrk,
 )
 
@@ -154,18 +155,23 @@ def post_batches(url: str, lines: list[str], clients: int = 2) -> dict[str, Any]
     }
 
 
-def under_load(server: Server, bodies: Path, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def under_load(
+    server: Server, bodies: Path, args: argparse.Namespace, work: Path, store: Path | None = None
+) -> dict[str, Any]:
     lines = [line.encode() for line in bodies.read_text(encoding="utf-8").splitlines()]
     startup = server.wait_first("/check", lines[0])
     # CPU the master and its workers had used by the first answer: the
     # start-up's cost whatever else the shared cores are running.
     startup_cpu = [round(cpu_seconds(pid), 3) for pid in server.pids()]
+    resident = wait_resident(server, store, served(args)) if store else None
     sequential(server.url, lines, args.warmup)  # caches, lazy imports, both workers' first checks
     latencies, errors = sequential(server.url, lines, args.sequential_checks)
     before = line_count(server.log)
     result = wrk(server.url, bodies, args.seconds, args.connections, args.threads, work)
     result["startup_s"] = round(startup, 3)
     result["startup_cpu_s"] = startup_cpu
+    if resident is not None:
+        result["resident_after_s"] = resident
     result["sequential"] = {**summary_ms(latencies), "errors": errors}
     timings = server_timings(server.log, "/check", before)
     if timings:
@@ -244,7 +250,7 @@ def run_size(n: int, sources: list[Any], args: argparse.Namespace, work: Path) -
 
     server = paradup_server(store, 2, work / f"serve-{n}.log", python=python, settings=served(args)).start()
     try:
-        out["paradup"] = under_load(server, bodies, args, work)
+        out["paradup"] = under_load(server, bodies, args, work, store)
     finally:
         server.stop()
     print(f"paradup {out['paradup']}", file=sys.stderr)

@@ -46,6 +46,7 @@ from benchmarks.load.tools import (
     paradup_server,
     store_bytes,
     summary_ms,
+    wait_resident,
     wrk,
 )
 
@@ -204,6 +205,7 @@ def measure_round(
     server = paradup_server(store, 2, log, version.root, settings=version.settings).start()
     try:
         startup = server.wait_first("/check", lines[0])
+        resident = wait_resident(server, store, version.settings)
         sequential(server.url, lines, args.warmup)  # caches, lazy imports, both workers' first checks
         latencies, errors = sequential(server.url, lines, args.sequential_checks)
         load = wrk(server.url, bodies, args.seconds, args.connections, args.threads, work)
@@ -217,6 +219,7 @@ def measure_round(
         "round": number,
         "label": version.label,
         "startup_s": round(startup, 3),
+        **({"resident_after_s": resident} if resident is not None else {}),
         "sequential_p50_ms": seq["p50_ms"],
         "sequential_p99_ms": seq["p99_ms"],
         "sequential_mean_ms": seq["mean_ms"],

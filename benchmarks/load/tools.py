@@ -189,6 +189,37 @@ def memory(pid: int) -> dict[str, int]:
     return out
 
 
+def wait_resident(
+    server: Server, store: Path, settings: dict[str, str], deadline: float = 900.0
+) -> float | None:
+    """Seconds until every worker of ``server`` holds ``store``'s files
+    locked (PARADUP_RESIDENT: its VmLck reaches their size), from now; None
+    when the setting is off. Timed phases start after it: checks answered
+    while the pages are still being read in measure the disk, not the store."""
+    mode = settings.get("PARADUP_RESIDENT", "off")
+    if mode == "off":
+        return None
+    files = [p for p in store.parent.glob(store.name + ".run-*") if not p.name.endswith(".tmp")]
+    if mode == "all":
+        files.append(store)
+    expected = sum(p.stat().st_size for p in files)
+    started = time.perf_counter()
+    while time.perf_counter() - started < deadline:
+        pids = server.pids()
+        workers = pids[1:] or pids
+        if workers and all(locked_bytes(pid) >= expected for pid in workers):
+            return round(time.perf_counter() - started, 2)
+        time.sleep(0.5)
+    raise RuntimeError(f"the workers did not lock {expected} bytes of {store} in {deadline} s")
+
+
+def locked_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmLck:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def service_python(venv: Path) -> Path:
     """The interpreter of ``venv`` with this checkout installed as a service
     install has it (``pip install .``: the service's own dependencies only,
