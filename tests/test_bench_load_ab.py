@@ -9,6 +9,7 @@ import contextlib
 from contextlib import closing
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -17,6 +18,8 @@ from benchmarks.load.ab import AFTER, BEFORE, bytes_beyond_text, round_order, su
 from benchmarks.load.bench_load_ab import _one_code, compared, table_bytes
 from benchmarks.load.report import AB_BEGIN, AB_END, BEGIN, END, replace_section
 from benchmarks.load.report_ab import render_ab
+from benchmarks.load.resident_plot import series as resident_series
+from benchmarks.load.resident_plot import svg as resident_svg
 
 
 def test_rounds_alternate_and_the_first_version_flips_every_round() -> None:
@@ -184,3 +187,31 @@ def test_resident_ab_compares_one_checkout_one_setting_apart_on_one_store(tmp_pa
     assert after.settings == {"PARADUP_RESIDENT": "all"}
     assert _one_code(versions)  # one ingest, both served from its store
     assert not list(tmp_path.iterdir())  # no worktree checked out
+
+
+def test_the_resident_chart_draws_each_rounds_p50_and_p99_of_both_settings() -> None:
+    def entry(number: int, label: str, p50: float, p99: float) -> dict[str, Any]:
+        return {"round": number, "label": label, "sequential_p50_ms": p50, "sequential_p99_ms": p99}
+
+    report = {
+        "idle_s": 120,
+        "versions": {
+            BEFORE: {"settings": {"PARADUP_RESIDENT": "off"}},
+            AFTER: {"settings": {"PARADUP_RESIDENT": "all"}},
+        },
+        "sizes": [
+            {
+                "paragraphs": 10_000_000,
+                "rounds": [entry(0, BEFORE, 2.7, 18.3), entry(0, AFTER, 2.1, 4.9), entry(1, AFTER, 2.0, 4.5)],
+            }
+        ],
+    }
+    groups, bars = resident_series(report)
+    assert groups == ["round 0", "round 1"]
+    values = {key: v for _, key, v in bars}
+    assert values[(BEFORE, "p99")] == [18.3, 0.0]  # round 1 has no "before": drawn empty, not made up
+    assert values[(AFTER, "p50")] == [2.1, 2.0]
+    drawing = ElementTree.fromstring(resident_svg(report))
+    labels = [t.text for t in drawing.iter("{http://www.w3.org/2000/svg}text")]
+    assert "18.3" in labels and "4.5" in labels
+    assert "PARADUP_RESIDENT=all, p99" in labels

@@ -237,7 +237,12 @@ def measure_round(
 def run_size(
     n: int, sources: list[Source], versions: dict[str, Version], args: argparse.Namespace, work: Path
 ) -> dict[str, Any]:
-    print(f"\n== {n:,} paragraphs, {args.baseline_ref} against this checkout", file=sys.stderr)
+    compared_to = (
+        f"{args.baseline_ref} against this checkout"
+        if args.baseline_ref
+        else f"this checkout, PARADUP_RESIDENT off against {args.resident_ab}"
+    )
+    print(f"\n== {n:,} paragraphs, {compared_to}", file=sys.stderr)
     start = time.perf_counter()
     if args.cache:  # the files an earlier run kept, or new ones kept for the next
         archive, bodies, out = cached_inputs(sources, args.corpora, n, args.articles, args.cache)
