@@ -20,7 +20,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.settings import Settings
-from app.store import sqlite_index
+from app.store import resident, sqlite_index
 from app.store.resident import Mode, Resident, lockable_bytes, locked_bytes
 from app.store.sqlite import SqliteStore
 from tests.test_store_contract import FP
@@ -51,8 +51,9 @@ def _runs(path: Path) -> list[Path]:
 
 @pytest.fixture(autouse=True)
 def _small_flushes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Writes of a few hundred entries make runs."""
+    """Writes of a few hundred entries make runs; locking starts at once."""
     monkeypatch.setattr(sqlite_index, "FLUSH_ENTRIES", 64)
+    monkeypatch.setattr(resident, "START_DELAY", 0.0)
 
 
 def _key(n: int) -> int:
@@ -160,12 +161,14 @@ REFUSED = """
 import resource, sys
 import numpy as np
 from pathlib import Path
-from app.store import sqlite_index
+from app.store import resident, sqlite_index
 from app.store.sqlite import SqliteStore
 from tests.test_store_contract import FP
 from tests.test_store_runs import keyed, no_keys
+from app.store import resident
 resource.setrlimit(resource.RLIMIT_MEMLOCK, (0, 0))
 sqlite_index.FLUSH_ENTRIES = 64
+resident.START_DELAY = 0.0
 store = SqliteStore(Path(sys.argv[1]), no_keys, FP.scheme, resident="all")
 store.put([keyed(f"d{n}", 1, [[-5, n * 7919 << 30]]) for n in range(200)])
 store.compact(full=True)
@@ -228,3 +231,28 @@ def test_what_may_be_locked_leaves_a_tenth_of_the_machine() -> None:
     assert lockable_bytes(meminfo) == (6_000_000 - 1_000_000) * 1024
     assert lockable_bytes("MemTotal: 100 kB\nMemAvailable: 5 kB\n") == 0
     assert lockable_bytes("") is None  # no /proc: the kernel's own limits decide
+
+
+@pytest.mark.skipif(
+    os.uname().machine not in ("x86_64", "aarch64"), reason="ioprio numbers known for x86-64, arm64"
+)
+def test_the_locking_thread_reads_in_the_idle_io_class_and_nothing_else_does() -> None:
+    import ctypes
+    import ctypes.util
+    import threading
+
+    from app.store.resident import _idle_io
+
+    ioprio_get = {"x86_64": 252, "aarch64": 31}[os.uname().machine]
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    classes: list[int] = []
+
+    def locking_thread() -> None:
+        _idle_io()
+        classes.append(libc.syscall(ioprio_get, 1, threading.get_native_id()) >> 13)
+
+    thread = threading.Thread(target=locking_thread)
+    thread.start()
+    thread.join()
+    assert classes == [3]  # IOPRIO_CLASS_IDLE
+    assert libc.syscall(ioprio_get, 1, threading.get_native_id()) >> 13 != 3

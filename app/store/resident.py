@@ -14,9 +14,11 @@ unevictable, as Elasticsearch's ``bootstrap.memory_lock`` does for its heap:
 * ``all``: the runs and the database file (rows, texts), its growth locked
   when the index moves to a new generation (every write moves it).
 
-Locking starts when the store opens and reads the files from disk once, in
-a background thread at the lowest CPU priority, a slice at a time: the
-start-up does not wait for it and checks are answered meanwhile.
+Locking starts a second after the store opens and reads the files from
+disk once, in a background thread at the lowest CPU priority and in the
+idle I/O class, a slice at a time: the start-up does not wait for it, and
+checks are answered meanwhile (those that need a page not read yet still
+wait for the disk).
 The pages are shared with every process that maps the files (the kernel
 counts them once, in its page cache, not in any worker's private memory).
 
@@ -48,7 +50,14 @@ Mode = Literal["off", "index", "all"]
 MODES: tuple[Mode, ...] = ("off", "index", "all")
 # One mlock call per slice: a close stops within a slice, and the thread
 # never holds the address space's lock for a whole file's reading.
-SLICE_BYTES = 64 << 20
+SLICE_BYTES = 16 << 20
+# Seconds between a store's opening and the start of its locking: the
+# worker's start-up and first check read the disk before this thread does.
+START_DELAY = 1.0
+# ioprio_set(2) on x86-64 and arm64; the idle class: this thread's reads are
+# served only when no other read of the machine waits (mq-deadline, bfq).
+_IOPRIO_SET = {"x86_64": 251, "aarch64": 30}.get(os.uname().machine)
+_IOPRIO_IDLE = 3 << 13
 
 log = logging.getLogger("paradup.store")
 
@@ -84,6 +93,16 @@ def locked_bytes() -> int:
     except OSError:
         pass
     return 0
+
+
+def _idle_io() -> None:
+    """This thread's disk reads in the idle class (best effort: a kernel or
+    scheduler without I/O priorities serves them as any other)."""
+    if _IOPRIO_SET is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.syscall(_IOPRIO_SET, 1, threading.get_native_id(), _IOPRIO_IDLE)  # 1: IOPRIO_WHO_PROCESS
 
 
 def _meminfo() -> str:
@@ -194,6 +213,10 @@ class Resident:
         # worker's first seconds.
         with contextlib.suppress(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        _idle_io()
+        if self._closed.wait(START_DELAY):
+            self._drain()
+            return
         while True:
             job = self._jobs.get()
             try:
@@ -219,6 +242,14 @@ class Resident:
         if self._lock_range(pages, 0, len(pages)):
             with self._lock:
                 self._run_maps.add(pages)
+
+    def _drain(self) -> None:
+        """Closed before starting: every queued job counts as done."""
+        while True:
+            job = self._jobs.get()
+            self._jobs.task_done()
+            if job is None:
+                return
 
     def _extend(self, path: Path) -> None:
         size = path.stat().st_size
