@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
+import functools
 import logging
 import mmap
 import os
@@ -62,31 +62,35 @@ _IOPRIO_IDLE = 3 << 13
 log = logging.getLogger("paradup.store")
 
 
-def _libc(name: str) -> Callable[[int, int], int] | None:
-    """``mlock`` or ``munlock`` of the C library, answering 0 or the errno;
-    None where there is none (the setting is then refused by ``Resident``)."""
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library this process runs on, found the first time a store
+    locks (``CDLL(None)``: the symbols already loaded, no ``find_library``,
+    which runs ``ldconfig`` in a subprocess, ~20 ms); None where there is
+    none (the setting is then refused by ``Resident``)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        call = getattr(libc, name)
+        libc = ctypes.CDLL(None, use_errno=True)
+        for name in ("mlock", "munlock"):
+            call = getattr(libc, name)
+            call.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+            call.restype = ctypes.c_int
     except (OSError, AttributeError):
         return None
-    call.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    call.restype = ctypes.c_int
-
-    def locking(address: int, size: int) -> int:
-        return 0 if call(address, size) == 0 else ctypes.get_errno()
-
-    return locking
+    return libc
 
 
-_MLOCK, _MUNLOCK = _libc("mlock"), _libc("munlock")
+def _locking(name: str, address: int, size: int) -> int:
+    """``mlock`` or ``munlock`` of ``size`` bytes at ``address``: 0 or the errno."""
+    libc = _libc()
+    assert libc is not None  # Resident refuses a mode without it
+    return 0 if getattr(libc, name)(address, size) == 0 else ctypes.get_errno()
 
 
-def locked_bytes() -> int:
-    """What the kernel counts as locked in this process (``VmLck``); 0 where
-    /proc does not say."""
+def locked_bytes(pid: int | str = "self") -> int:
+    """What the kernel counts as locked in process ``pid`` (``VmLck``); 0
+    where /proc does not say."""
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
             for line in status:
                 if line.startswith("VmLck:"):
                     return int(line.split()[1]) * 1024
@@ -98,10 +102,10 @@ def locked_bytes() -> int:
 def _idle_io() -> None:
     """This thread's disk reads in the idle class (best effort: a kernel or
     scheduler without I/O priorities serves them as any other)."""
-    if _IOPRIO_SET is None:
+    libc = _libc()
+    if _IOPRIO_SET is None or libc is None:
         return
     with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.syscall(_IOPRIO_SET, 1, threading.get_native_id(), _IOPRIO_IDLE)  # 1: IOPRIO_WHO_PROCESS
 
 
@@ -140,15 +144,16 @@ class Resident:
     def __init__(self, mode: Mode) -> None:
         if mode not in MODES:
             raise ValueError(f"resident must be one of {', '.join(MODES)}, not {mode!r}")
-        if mode != "off" and (_MLOCK is None or _MUNLOCK is None):
+        if mode != "off" and _libc() is None:
             raise ValueError("resident needs mlock(2), which this platform's C library lacks")
         self.mode = mode
         self.error: str | None = None
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
-        # The database file's maps, each locked: (offset, map).
-        self._file_maps: list[tuple[int, mmap.mmap]] = []
+        # The database file's maps, each locked (the first from the file's
+        # start, each later one from where the one before ended).
+        self._file_maps: list[mmap.mmap] = []
         self._file_size = 0
         # Runs' maps locked here: unlocked on close (a retired run's lock
         # goes when its map is unmapped).
@@ -192,7 +197,7 @@ class Resident:
             maps, self._file_maps, self._file_size = self._file_maps, [], 0
             runs = list(self._run_maps)
             self._run_maps.clear()
-        for _, pages in maps:
+        for pages in maps:
             pages.close()
         for run in runs:
             self._unlock(run)
@@ -231,15 +236,13 @@ class Resident:
 
     @staticmethod
     def _unlock(pages: mmap.mmap) -> None:
-        if _MUNLOCK is None:
-            return
         with contextlib.suppress(ValueError):  # unmapped meanwhile
             view = np.frombuffer(pages, dtype=np.uint8)
-            _MUNLOCK(view.ctypes.data, len(pages))
+            _locking("munlock", view.ctypes.data, len(pages))
             del view
 
     def _lock_run(self, pages: mmap.mmap) -> None:
-        if self._lock_range(pages, 0, len(pages)):
+        if self._lock_pages(pages):
             with self._lock:
                 self._run_maps.add(pages)
 
@@ -256,7 +259,7 @@ class Resident:
         with self._lock:
             if size < self._file_size:
                 # Shrunk (a VACUUM): the old maps reach past its end.
-                for _, pages in self._file_maps:
+                for pages in self._file_maps:
                     pages.close()
                 self._file_maps, self._file_size = [], 0
             start = self._file_size - self._file_size % mmap.ALLOCATIONGRANULARITY
@@ -264,28 +267,26 @@ class Resident:
                 return
             with open(path, "rb") as f:
                 pages = mmap.mmap(f.fileno(), size - start, access=mmap.ACCESS_READ, offset=start)
-            self._file_maps.append((start, pages))
+            self._file_maps.append(pages)
             self._file_size = size
-        self._lock_range(pages, 0, len(pages))
+        self._lock_pages(pages)
 
-    def _lock_range(self, pages: mmap.mmap, start: int, end: int) -> bool:
-        """Whether some of the range got locked."""
-        assert _MLOCK is not None
-        if end <= start:
-            return False
+    def _lock_pages(self, pages: mmap.mmap) -> bool:
+        """Whether some of the map got locked."""
+        size = len(pages)
         room = lockable_bytes(_meminfo())
-        if room is not None and end - start > room:
+        if room is not None and size > room:
             # Locking more than the machine can spare would have the kernel
             # kill processes (root's limit does not stop it): refused instead.
-            self._refused(f"{end - start} bytes to lock, {room} the machine can spare (MemAvailable - 10 %)")
+            self._refused(f"{size} bytes to lock, {room} the machine can spare (MemAvailable - 10 %)")
             return False
         # The view holds the map open (and mapped) while its pages are locked.
         view = np.frombuffer(pages, dtype=np.uint8)
         address, locked = view.ctypes.data, False
-        for first in range(start, end, SLICE_BYTES):
+        for first in range(0, size, SLICE_BYTES):
             if self._closed.is_set():
                 break
-            errno = _MLOCK(address + first, min(SLICE_BYTES, end - first))
+            errno = _locking("mlock", address + first, min(SLICE_BYTES, size - first))
             if errno:
                 self._refused(os.strerror(errno))
                 break

@@ -108,7 +108,7 @@ class SqliteStore:
             # The runs opened (mapped, not read) now, so that their locking
             # starts at once rather than at the first check.
             try:
-                self._index.view_of(self._conn)
+                self._index.refresh(self._conn)
             except (sqlite3.Error, OSError, RunDamaged) as exc:
                 raise self._failure(exc) from exc
 

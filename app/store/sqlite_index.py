@@ -159,11 +159,8 @@ class Index:
         self._view = View(None)
         self._lock = threading.Lock()
 
-    def view_of(self, conn: sqlite3.Connection) -> View:
+    def refresh(self, conn: sqlite3.Connection) -> View:
         """The index's current generation, its runs opened."""
-        return self._refresh(conn)
-
-    def _refresh(self, conn: sqlite3.Connection) -> View:
         row = conn.execute("SELECT value FROM meta WHERE key = 'index_gen'").fetchone()
         generation = None if row is None else str(row[0])
         view = self._view
@@ -237,7 +234,7 @@ class Index:
         unique = np.unique(keys)
         if not unique.size:
             return {}
-        view = self._refresh(conn)
+        view = self.refresh(conn)
         owners: list[npt.NDArray[np.int64]] = []
         refs: list[U64] = []
         if view.recent_keys.size:

@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 import numpy as np
 
@@ -33,6 +32,7 @@ import app.engine.check as check_module
 from app.engine import Service
 from app.hashing import overlap
 from app.settings import Settings
+from benchmarks.load.svg_bars import Frame, Series, grouped_bars
 
 BINS = 10  # Jaccard deciles
 COLOURS = ("#7a7a7a", "#1f77b4", "#d62728", "#2ca02c")
@@ -95,52 +95,21 @@ def measure(store: str, texts: list[str]) -> dict[str, Any]:
 
 def svg(results: dict[str, dict[str, Any]], title: str) -> str:
     """A grouped bar chart: candidates per check in each Jaccard decile, per store."""
-    width, height, left, bottom, top = 820, 360, 60, 50, 40
-    plot_w, plot_h = width - left - 20, height - top - bottom
-    series = [(label, [n / r["checks"] for n in r["jaccard_deciles"]]) for label, r in results.items()]
-    peak = max((v for _, values in series for v in values), default=1.0) or 1.0
-    group = plot_w / BINS
-    bar = group * 0.8 / max(1, len(series))
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
-        'font-size="12">',
-        f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="14">{escape(title)}</text>',
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="black"/>',
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="black"/>',
-    ]
-    for tick in range(5):
-        value = peak * tick / 4
-        y = top + plot_h - plot_h * tick / 4
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{value:.1f}</text>')
-    for b in range(BINS):
-        x = left + group * b + group / 2
-        out.append(f'<text x="{x:.1f}" y="{top + plot_h + 16}" text-anchor="middle">{b / BINS:.1f}</text>')
-        for s, (_, values) in enumerate(series):
-            h = plot_h * values[b] / peak
-            x0 = left + group * b + group * 0.1 + bar * s
-            out.append(
-                f'<rect x="{x0:.1f}" y="{top + plot_h - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
-                f'fill="{COLOURS[s % len(COLOURS)]}"/>'
-            )
-    out.append(
-        f'<text x="{left + plot_w / 2}" y="{height - 12}" text-anchor="middle">'
-        "Jaccard index of a verified candidate with the checked paragraph (lower bound of the decile)</text>"
-    )
-    out.append(
-        f'<text x="14" y="{top + plot_h / 2}" text-anchor="middle" '
-        f'transform="rotate(-90 14 {top + plot_h / 2})">candidates per check</text>'
-    )
-    for s, (label, _) in enumerate(series):
-        y = top + 14 * s
-        out.append(
-            f'<rect x="{width - 400}" y="{y}" width="10" height="10" fill="{COLOURS[s % len(COLOURS)]}"/>'
-        )
-        r = results[label]
+    series = []
+    for s, (label, r) in enumerate(results.items()):
         mean, passing = r["per_check"]["mean"], r["passing"]
         legend = f"{label}, {r['bands']} bands: {mean} a check, {passing} pass the thresholds"
-        out.append(f'<text x="{width - 385}" y="{y + 9}">{escape(legend)}</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+        colour = COLOURS[s % len(COLOURS)]
+        series.append(Series(legend, colour, [n / r["checks"] for n in r["jaccard_deciles"]]))
+    return grouped_bars(
+        title,
+        [f"{b / BINS:.1f}" for b in range(BINS)],
+        series,
+        Frame(legend_x=820 - 400),
+        x_label="Jaccard index of a verified candidate with the checked paragraph "
+        "(lower bound of the decile)",
+        y_label="candidates per check",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

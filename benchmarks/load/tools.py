@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from app.store.resident import locked_bytes
+
 ROOT = Path(__file__).resolve().parents[2]
 
 WRK_SCRIPT = """
@@ -211,13 +213,6 @@ def wait_resident(
             return round(time.perf_counter() - started, 2)
         time.sleep(0.5)
     raise RuntimeError(f"the workers did not lock {expected} bytes of {store} in {deadline} s")
-
-
-def locked_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmLck:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def service_python(venv: Path) -> Path:
