@@ -17,6 +17,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from app.store.distinct import distinct
+
 Keys = npt.NDArray[np.int64]
 # Band keys of each paragraph text (empty for paragraphs too short to index).
 BandKeys = Callable[[Sequence[str]], list[Keys]]
@@ -188,7 +190,7 @@ def candidates_by_two_calls(store: Store, bands: Keys, postings: Keys, rule: Can
 
 def _looked_up(store: Store, bands: Keys, postings: Keys) -> dict[int, list[int]]:
     # Postings may repeat a key (votes, see CandidateRule): looked up once.
-    keys = np.unique(np.concatenate([bands, postings]))
+    keys = distinct(np.concatenate([bands, postings]))
     return store.lookup(keys) if keys.size else {}
 
 
