@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from app.store.distinct import distinct, run_starts
+from app.store.distinct import counted, distinct, run_starts, within
 
 # Few distinct values, so that repeats are common; the extremes included
 # (a signed comparison must not wrap).
@@ -41,3 +41,20 @@ def test_run_starts_are_np_unique_first_indices(keys: np.ndarray) -> None:  # ty
     ordered = np.sort(keys)
     _, first = np.unique(ordered, return_index=True)
     assert run_starts(ordered).tolist() == first.tolist()
+
+
+@given(arrays(np.int64, st.integers(0, 60), elements=SIGNED))
+def test_counted_as_np_unique_with_counts(keys: np.ndarray) -> None:  # type: ignore[type-arg]
+    values, counts = counted(keys)
+    expected_values, expected_counts = np.unique(keys, return_counts=True)
+    assert values.tolist() == expected_values.tolist()
+    assert counts.tolist() == expected_counts.tolist()
+
+
+@given(
+    arrays(np.int64, st.integers(0, 40), elements=SIGNED),
+    arrays(np.int64, st.integers(0, 40), elements=SIGNED),
+)
+def test_within_as_np_isin(values: np.ndarray, others: np.ndarray) -> None:  # type: ignore[type-arg]
+    ordered = np.unique(others)
+    assert within(values, ordered).tolist() == np.isin(values, ordered).tolist()

@@ -32,3 +32,19 @@ def run_starts(ordered: npt.NDArray[Int]) -> npt.NDArray[np.intp]:
     first = np.ones(ordered.size, dtype=bool)
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
     return np.flatnonzero(first)
+
+
+def counted(keys: npt.NDArray[Int]) -> tuple[npt.NDArray[Int], npt.NDArray[np.intp]]:
+    """``np.unique(keys, return_counts=True)``, by one sort."""
+    ordered = np.sort(keys)
+    first = run_starts(ordered)
+    return ordered[first], np.diff(first, append=ordered.size)
+
+
+def within(values: npt.NDArray[Int], ordered: npt.NDArray[Int]) -> npt.NDArray[np.bool_]:
+    """Which of ``values`` are in ``ordered`` (distinct and sorted): the
+    ``np.isin`` answer by a binary search, without its sort of both."""
+    if not ordered.size:
+        return np.zeros(values.size, dtype=bool)
+    at = np.minimum(np.searchsorted(ordered, values), ordered.size - 1)
+    return np.asarray(ordered[at] == values)

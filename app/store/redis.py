@@ -27,8 +27,6 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-import numpy as np
-
 from app.store import redis_lua as lua
 from app.store import redis_lua_reads as reads
 from app.store.base import (
@@ -45,6 +43,7 @@ from app.store.base import (
     WriteStatus,
     refuse_repeated_ids,
 )
+from app.store.distinct import distinct
 from app.store.redis_candidates import CandidateWave
 from app.store.redis_client import (
     connect,
@@ -312,7 +311,7 @@ class RedisStore:
         return StoredDocument(document_id, json.loads(stored[2]), [t.decode() for t in stored[3:]])
 
     def lookup(self, keys: Keys) -> dict[int, list[int]]:
-        unique = np.unique(keys)
+        unique = distinct(keys)
         if not unique.size:
             return {}
         raw = self._run("lookup", self._everywhere([self.layout.heads(unique).tobytes()]), "lookup")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 from app.store.base import CandidateRule, Candidates, Keys, StoredParagraph
+from app.store.distinct import counted, distinct, within
 from app.store.redis_filter_cache import NO_COPY, FilterCache, FilterRefresher
 from app.store.redis_layout import Layout, stored_paragraphs, unpack_hits
 from app.store.redis_wave import Call, Waves
@@ -34,9 +35,9 @@ class CandidateWave:
         self.copying = layout.filter.format.versioned and layout.filter.blocked
 
     def candidates(self, bands: Keys, postings: Keys, rule: CandidateRule) -> Candidates:
-        band_keys = np.unique(bands)
-        posting_keys, occurrences = np.unique(postings, return_counts=True)
-        apart = ~np.isin(posting_keys, band_keys, assume_unique=True)
+        band_keys = distinct(bands)
+        posting_keys, occurrences = counted(postings)
+        apart = ~within(posting_keys, band_keys)
         posting_keys = posting_keys[apart]
         votes = np.minimum(occurrences[apart], 255).astype(np.uint8)
         queries = np.concatenate([band_keys, posting_keys])
