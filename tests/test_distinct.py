@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from app.store.distinct import counted, distinct, run_starts, within
+from app.store.distinct import counted, distinct, run_starts, runs, within
 
 # Few distinct values, so that repeats are common; the extremes included
 # (a signed comparison must not wrap).
@@ -58,3 +58,11 @@ def test_counted_as_np_unique_with_counts(keys: np.ndarray) -> None:  # type: ig
 def test_within_as_np_isin(values: np.ndarray, others: np.ndarray) -> None:  # type: ignore[type-arg]
     ordered = np.unique(others)
     assert within(values, ordered).tolist() == np.isin(values, ordered).tolist()
+
+
+@given(arrays(np.int64, st.integers(0, 60), elements=SIGNED))
+def test_runs_are_np_unique_first_indices_and_counts(keys: np.ndarray) -> None:  # type: ignore[type-arg]
+    ordered = np.sort(keys)
+    _, first, counts = np.unique(ordered, return_index=True, return_counts=True)
+    starts, lengths = runs(ordered)
+    assert (starts.tolist(), lengths.tolist()) == (first.tolist(), counts.tolist())

@@ -34,11 +34,17 @@ def run_starts(ordered: npt.NDArray[Int]) -> npt.NDArray[np.intp]:
     return np.flatnonzero(first)
 
 
+def runs(ordered: npt.NDArray[Int]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Where each run of equal values of a sorted array begins, and its length."""
+    starts = run_starts(ordered)
+    return starts, np.diff(starts, append=ordered.size)
+
+
 def counted(keys: npt.NDArray[Int]) -> tuple[npt.NDArray[Int], npt.NDArray[np.intp]]:
     """``np.unique(keys, return_counts=True)``, by one sort."""
     ordered = np.sort(keys)
-    first = run_starts(ordered)
-    return ordered[first], np.diff(first, append=ordered.size)
+    starts, lengths = runs(ordered)
+    return ordered[starts], lengths
 
 
 def within(values: npt.NDArray[Int], ordered: npt.NDArray[Int]) -> npt.NDArray[np.bool_]:

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from app.store.distinct import runs
 from app.store.sqlite_driver import sqlite3
 
 # 2^20 rows: about 50 entries (300 bytes) per row at a million paragraphs
@@ -48,10 +49,8 @@ def split_keys(keys: npt.NDArray[np.int64]) -> tuple[UInts, UInts]:
 
 def _bucket_runs(sorted_buckets: UInts) -> tuple[list[int], list[int], list[int]]:
     """Each distinct bucket of a sorted array with the [start, end) of its run."""
-    n = sorted_buckets.size
-    starts = np.flatnonzero(np.r_[True, sorted_buckets[1:] != sorted_buckets[:-1]])
-    ends = np.r_[starts[1:], n]
-    return sorted_buckets[starts].tolist(), starts.tolist(), ends.tolist()
+    starts, lengths = runs(sorted_buckets)
+    return sorted_buckets[starts].tolist(), starts.tolist(), (starts + lengths).tolist()
 
 
 def chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:

@@ -27,12 +27,13 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from app.store.distinct import distinct, run_starts
+from app.store.distinct import distinct, run_starts, runs
 from app.store.resident import Resident
 from app.store.sqlite_bands import lookup_entries
 from app.store.sqlite_driver import sqlite3
@@ -250,9 +251,8 @@ class Index:
             code_of_key = codes_of(unique)
             perm = np.argsort(code_of_key, kind="stable")
             ordered = code_of_key[perm]
-            first = run_starts(ordered)
+            first, counts = runs(ordered)
             codes = ordered[first]
-            counts = np.diff(first, append=ordered.size)
             clash = codes.size != unique.size
             for run in view.runs.values():
                 found, run_refs = run.lookup(codes)
@@ -299,7 +299,7 @@ def _by_key(keys: Keys, owners: npt.NDArray[np.int64], refs: U64) -> dict[int, l
     refs_in_order = refs[order].tolist()
     cuts = [0, *run_starts(owners_in_order)[1:].tolist(), len(refs_in_order)]
     found = keys[owners_in_order[cuts[:-1]]].tolist()
-    return {key: refs_in_order[a:b] for key, a, b in zip(found, cuts, cuts[1:], strict=False)}
+    return {key: refs_in_order[a:b] for key, (a, b) in zip(found, pairwise(cuts), strict=True)}
 
 
 __all__ = [
