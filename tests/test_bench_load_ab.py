@@ -145,7 +145,8 @@ REPORT: dict[str, Any] = {
 
 def test_rendered_table_gives_both_versions_and_the_ratio_per_size() -> None:
     text = render_ab(REPORT)
-    assert "| 1,000,000 | /check p99 ms, one connection | 10.00 | 12.50 | 1.25x (1.10-1.40) |" in text
+    row = "| 1,000,000 | /check p99 ms, one connection (http.client) | 10.00 | 12.50 | 1.25x (1.10-1.40) |"
+    assert row in text
     assert "|  | checks/s, 2 workers (wrk) | 350 | 315 | 0.90x (0.85-0.97) |" in text
     assert "|  | CLI ingest paragraphs/s (one run each) | 20,000 | 16,000 | 0.80x |" in text
     assert "|  | disk B/paragraph beyond the text | 390 | 468 | 1.20x |" in text

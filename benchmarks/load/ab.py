@@ -18,6 +18,8 @@ AFTER = "after"
 ROUND_METRICS: dict[str, str] = {
     "sequential_p50_ms": "lower",
     "sequential_p99_ms": "lower",
+    "sequential_httpx_p50_ms": "lower",
+    "sequential_httpx_p99_ms": "lower",
     "checks_per_s": "higher",
     "load_p99_ms": "lower",
     "startup_s": "lower",

@@ -21,7 +21,8 @@ runs an untimed warm-up (numba kernels compiled and cached), then measures:
 * a fresh ``paradup serve --workers 2`` on that store: seconds from spawn
   to the first answered ``/check``; ``--sequential-checks`` back-to-back
   checks of 10-paragraph articles (5 archived, 5 unseen) on one connection
-  (client-side p50 / p99); then wrk for ``--seconds`` (checks/s, latency);
+  (client-side p50 / p99, taken with http.client and with httpx in
+  alternating blocks: see benchmarks/load/clients.py); then wrk for ``--seconds`` (checks/s, latency);
   server-side latency from the JSON access log; each worker's memory, its
   private part (RssAnon, page cache excluded) beside VmRSS;
 * the same for ``benchmarks.baseline_datasketch`` (one process: its index
@@ -55,7 +56,8 @@ import httpx
 from app.settings import Settings
 from app.store.resident import MODES
 from benchmarks.common import DEFAULT_CORPORA, machine_info
-from benchmarks.load.bench_load_ab import run_ab, sequential
+from benchmarks.load.bench_load_ab import run_ab
+from benchmarks.load.clients import one_connection, sequential
 from benchmarks.load.report import update_ab_results, update_results
 from benchmarks.load.scale_corpus import CorporaMissing, cached_inputs, load_sources, write_inputs
 from benchmarks.load.targets import growth, judge
@@ -165,14 +167,15 @@ def under_load(
     startup_cpu = [round(cpu_seconds(pid), 3) for pid in server.pids()]
     resident = wait_resident(server, store, served(args)) if store else None
     sequential(server.url, lines, args.warmup)  # caches, lazy imports, both workers' first checks
-    latencies, errors = sequential(server.url, lines, args.sequential_checks)
+    clients = one_connection(server.url, lines, args.sequential_checks)
     before = line_count(server.log)
     result = wrk(server.url, bodies, args.seconds, args.connections, args.threads, work)
     result["startup_s"] = round(startup, 3)
     result["startup_cpu_s"] = startup_cpu
     if resident is not None:
         result["resident_after_s"] = resident
-    result["sequential"] = {**summary_ms(latencies), "errors": errors}
+    result["sequential"] = clients["stdlib"]
+    result["sequential_httpx"] = clients["httpx"]
     timings = server_timings(server.log, "/check", before)
     if timings:
         result["server"] = summary_ms(timings)

@@ -11,7 +11,8 @@ one version starts ``paradup serve --workers 2`` on its store and measures:
 
 * start-up: seconds from spawn to the first answered ``/check``;
 * one connection, sequential ``/check`` of the 10-paragraph articles:
-  client-side p50 / p99 (after a warm-up);
+  client-side p50 / p99 (after a warm-up), with http.client and with
+  httpx (benchmarks/load/clients.py);
 * wrk on the same server (2 workers): checks/s and its p99.
 
 The summary is the median over rounds of each version and the median of
@@ -34,9 +35,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from benchmarks.load.ab import AFTER, BEFORE, bytes_beyond_text, median, round_order, summarise
+from benchmarks.load.clients import one_connection, sequential
 from benchmarks.load.scale_corpus import Source, cached_inputs, write_inputs
 from benchmarks.load.tools import (
     ROOT,
@@ -45,7 +45,6 @@ from benchmarks.load.tools import (
     memory,
     paradup_server,
     store_bytes,
-    summary_ms,
     wait_resident,
     wrk,
 )
@@ -180,21 +179,6 @@ def median_ingest(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"paragraphs_per_s": round(median([r["paragraphs_per_s"] for r in runs])), "runs": runs}
 
 
-def sequential(url: str, bodies: list[bytes], count: int) -> tuple[list[float], int]:
-    """Client-side milliseconds of ``count`` back-to-back /check requests on
-    one connection, cycling through the bodies; and the non-200 count."""
-    latencies: list[float] = []
-    errors = 0
-    headers = {"content-type": "application/json"}
-    with httpx.Client(timeout=60) as http:
-        for i in range(count):
-            start = time.perf_counter()
-            r = http.post(url + "/check", content=bodies[i % len(bodies)], headers=headers)
-            latencies.append((time.perf_counter() - start) * 1000)
-            errors += r.status_code != 200
-    return latencies, errors
-
-
 def measure_round(
     version: Version, store: Path, bodies: Path, number: int, args: argparse.Namespace, work: Path
 ) -> dict[str, Any]:
@@ -207,14 +191,14 @@ def measure_round(
         startup = server.wait_first("/check", lines[0])
         resident = wait_resident(server, store, version.settings)
         sequential(server.url, lines, args.warmup)  # caches, lazy imports, both workers' first checks
-        latencies, errors = sequential(server.url, lines, args.sequential_checks)
+        clients = one_connection(server.url, lines, args.sequential_checks)
         load = wrk(server.url, bodies, args.seconds, args.connections, args.threads, work)
         pids = server.pids()
         rss = [memory(pid) for pid in pids[1:] or pids]
     finally:
         server.stop()
     log.unlink()
-    seq = summary_ms(latencies)
+    seq, seq_httpx = clients["stdlib"], clients["httpx"]
     return {
         "round": number,
         "label": version.label,
@@ -224,7 +208,10 @@ def measure_round(
         "sequential_p99_ms": seq["p99_ms"],
         "sequential_mean_ms": seq["mean_ms"],
         "sequential_count": seq["count"],
-        "sequential_errors": errors,
+        "sequential_errors": seq["errors"] + seq_httpx["errors"],
+        "sequential_httpx_p50_ms": seq_httpx["p50_ms"],
+        "sequential_httpx_p99_ms": seq_httpx["p99_ms"],
+        "health_p50_ms": {c: clients[c]["health_p50_ms"] for c in clients},
         "checks_per_s": load["rps"],
         "load_p50_ms": load["p50_ms"],
         "load_p99_ms": load["p99_ms"],

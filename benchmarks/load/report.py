@@ -31,6 +31,12 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.1f}x" if a and b else "-"
 
 
+def _httpx(figures: dict[str, Any]) -> str:
+    """The httpx client's figures beside http.client's, in reports that have both."""
+    other = figures.get("sequential_httpx")
+    return f"; {_ms(other)}" if other else ""
+
+
 def _ms(figures: dict[str, Any] | None) -> str:
     if not figures:
         return "-"
@@ -61,18 +67,19 @@ def render(report: dict[str, Any]) -> str:
         f"{w['seconds']} s per run, loopback, on the same 2 cores as the servers.",
         "",
         "| paragraphs | CLI ingest /s | HTTP ingest /s | disk B/para beyond text | start-up s "
-        "| one connection p50 / p99 ms | checks/s (wrk) | wrk p50 / p99 ms | server p50 / p99 ms | errors "
+        "| one connection p50 / p99 ms (http.client; httpx) | checks/s (wrk) | wrk p50 / p99 ms "
+        "| server p50 / p99 ms | errors "
         "| worker RssAnon (VmRSS) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size in report["sizes"]:
         p = size["paradup"]
         rss = ", ".join(f"{_mb(r['RssAnon'])} ({_mb(r['VmRSS'])})" for r in p["rss"])
-        errors = p["errors"] + p.get("sequential", {}).get("errors", 0)
+        errors = p["errors"] + sum(p.get(k, {}).get("errors", 0) for k in ("sequential", "sequential_httpx"))
         lines.append(
             f"| {size['paragraphs']:,} | {_rate(size, 'cli_ingest')} | {_rate(size, 'http_ingest')} "
             f"| {size['disk']['beyond_text_per_paragraph']:.0f} | {p['startup_s']:.2f} "
-            f"| {_ms(p.get('sequential'))} | {p['rps']:,.0f} | {_ms(p)} | {_ms(p.get('server'))} "
+            f"| {_ms(p.get('sequential'))}{_httpx(p)} | {p['rps']:,.0f} | {_ms(p)} | {_ms(p.get('server'))} "
             f"| {errors} | {rss} |"
         )
     if any("targets" in size for size in report["sizes"]):
@@ -107,7 +114,8 @@ def render(report: dict[str, Any]) -> str:
         "Side by side with the plain datasketch service (benchmarks/baseline_datasketch.py: one process, "
         "in-memory MinHashLSH, no verification), same articles, same wrk load:",
         "",
-        "| paragraphs | service | one connection p50 / p99 ms | checks/s | errors | RSS | memory B/para "
+        "| paragraphs | service | one connection p50 / p99 ms (http.client; httpx) | checks/s | errors "
+        "| RSS | memory B/para "
         "| ingest /s (HTTP) |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -115,7 +123,7 @@ def render(report: dict[str, Any]) -> str:
         p, d = size["paradup"], size.get("datasketch")
         total_rss = sum(r["VmRSS"] for r in p["rss"])
         lines.append(
-            f"| {size['paragraphs']:,} | paradup (2 workers) | {_ms(p.get('sequential') or p)} "
+            f"| {size['paragraphs']:,} | paradup (2 workers) | {_ms(p.get('sequential') or p)}{_httpx(p)} "
             f"| {p['rps']:,.0f} | {p['errors']} | {_mb(total_rss)} (2 workers) "
             f"| {size['disk']['bytes_per_paragraph']:.0f} on disk "
             f"| {_rate(size, 'http_ingest')} |"
@@ -125,7 +133,7 @@ def render(report: dict[str, Any]) -> str:
             continue
         dseq, pseq = d.get("sequential") or d, p.get("sequential") or p
         lines.append(
-            f"| {size['paragraphs']:,} | datasketch (1 process) | {_ms(dseq)} "
+            f"| {size['paragraphs']:,} | datasketch (1 process) | {_ms(dseq)}{_httpx(d)} "
             f"| {d['rps']:,.0f} | {d['errors']} | {_mb(d['rss'][0]['VmRSS'])} "
             f"| {d['rss_growth_per_paragraph']:,} in RAM | {d['ingest']['paragraphs_per_s']:,} |"
         )

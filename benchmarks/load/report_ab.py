@@ -10,8 +10,10 @@ from benchmarks.load.ab import AFTER, BEFORE
 
 # metric -> (label, decimals)
 ROUND_LABELS = {
-    "sequential_p50_ms": ("/check p50 ms, one connection", 2),
-    "sequential_p99_ms": ("/check p99 ms, one connection", 2),
+    "sequential_p50_ms": ("/check p50 ms, one connection (http.client)", 2),
+    "sequential_p99_ms": ("/check p99 ms, one connection (http.client)", 2),
+    "sequential_httpx_p50_ms": ("/check p50 ms, one connection (httpx)", 2),
+    "sequential_httpx_p99_ms": ("/check p99 ms, one connection (httpx)", 2),
     "checks_per_s": ("checks/s, 2 workers (wrk)", 0),
     "load_p99_ms": ("p99 ms under wrk", 2),
     "startup_s": ("start-up s to the first /check", 2),
