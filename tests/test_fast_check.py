@@ -121,7 +121,7 @@ def test_a_store_failure_here_is_the_routes_503(
     def unreachable(*args: Any) -> None:
         raise StoreUnavailable("the test took it away")
 
-    monkeypatch.setattr(store, "lookup", unreachable)  # the first store call of a check
+    monkeypatch.setattr(store, "hits", unreachable)  # the first store call of a check
     counted = Counted(monkeypatch)
     r = archive_client.post("/check", json={"text": COPIED})
     assert counted.runs == 1  # answered here, by the app's handler

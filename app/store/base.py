@@ -12,14 +12,17 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from app.store.distinct import distinct
+from app.store.distinct import distinct, runs, within
 
 Keys = npt.NDArray[np.int64]
+Positions = npt.NDArray[np.intp]
+Refs = npt.NDArray[np.uint64]
 # Band keys of each paragraph text (empty for paragraphs too short to index).
 BandKeys = Callable[[Sequence[str]], list[Keys]]
 WriteStatus = Literal["created", "updated", "unchanged"]
@@ -158,6 +161,33 @@ class CandidateRule:
         chooses its own rows (``gather``) does not pay for the set."""
         return self._kept(set(bands.tolist()), found)
 
+    def hits_found(self, bands: Keys, keys: Keys, owners: Positions, refs: Refs) -> dict[int, list[int]]:
+        """``hits`` of a lookup still in arrays: the ref ``refs[i]`` found
+        under ``keys[owners[i]]`` (``keys`` distinct and sorted, pairs in
+        any order and possibly repeated). The same dict ``hits`` gives for
+        those pairs, by three numpy passes instead of a Python step per key
+        (~220 keys found a check at 10M paragraphs)."""
+        if not owners.size:
+            return {}
+        order = np.lexsort((refs, owners))
+        owners, refs = owners[order], refs[order]
+        fresh = np.ones(owners.size, dtype=bool)
+        fresh[1:] = (owners[1:] != owners[:-1]) | (refs[1:] != refs[:-1])
+        if not fresh.all():
+            owners, refs = owners[fresh], refs[fresh]
+        starts, lengths = runs(owners)
+        # Nearly every key holds fewer refs than either cut: then none is cut.
+        if int(lengths.max()) > min(self.refs_per_band, self.max_postings + 1):
+            is_band = within(keys[owners[starts]], distinct(bands))
+            limit = np.where(is_band, self.refs_per_band, self.max_postings + 1)
+            rank = np.arange(owners.size) - np.repeat(starts, lengths)
+            kept = rank < np.repeat(limit, lengths)
+            owners, refs = owners[kept], refs[kept]
+            starts = starts - np.concatenate(([0], np.cumsum(lengths - np.minimum(lengths, limit))[:-1]))
+        cuts = [*starts.tolist(), owners.size]
+        found, listed = keys[owners[starts]].tolist(), refs.tolist()
+        return {key: listed[a:b] for key, (a, b) in zip(found, pairwise(cuts), strict=True)}
+
     def _kept(self, band_set: set[int], found: Mapping[int, Sequence[int]]) -> dict[int, list[int]]:
         hits: dict[int, list[int]] = {}
         per_band, per_posting = self.refs_per_band, self.max_postings + 1
@@ -208,7 +238,7 @@ def gather(
     refs sharing one passage fingerprint where seeds need two). Any other
     store answers both in its one call (``candidates``)."""
     if store.local:
-        return rule.hits(bands, _looked_up(store, bands, postings)), store.paragraphs
+        return store.hits(bands, postings, rule), store.paragraphs
     found = store.candidates(bands, postings, rule)
     return found.hits, lambda refs: found.paragraphs
 
@@ -259,6 +289,11 @@ class Store(Protocol):
     def paragraphs(self, refs: Sequence[int]) -> dict[int, StoredParagraph]:
         """The paragraphs behind ``refs``, with their document's metadata
         (refs deleted meanwhile are absent)."""
+        ...
+
+    def hits(self, bands: Keys, postings: Keys, rule: CandidateRule) -> dict[int, list[int]]:
+        """``rule.hits`` of the lookup of these band and passage fingerprint
+        keys (``postings`` may repeat a key), without the paragraphs."""
         ...
 
     def candidates(self, bands: Keys, postings: Keys, rule: CandidateRule) -> Candidates:

@@ -48,6 +48,7 @@ from app.store.base import (
     candidates_by_two_calls,
     refuse_repeated_ids,
 )
+from app.store.distinct import distinct
 from app.store.packed import PackedDocuments
 from app.store.resident import Mode, Resident
 from app.store.sqlite_bands import chunks
@@ -347,6 +348,13 @@ class SqliteStore:
     @_translated
     def lookup(self, keys: Keys) -> dict[int, list[int]]:
         return self._index.lookup(self._conn, keys)
+
+    @_translated
+    def hits(self, bands: Keys, postings: Keys, rule: CandidateRule) -> dict[int, list[int]]:
+        keys = distinct(np.concatenate([bands, postings]))
+        if self._index.legacy:  # bucketed rows too: as a lookup's dict
+            return rule.hits(bands, self._index.lookup(self._conn, keys))
+        return rule.hits_found(bands, *self._index.found(self._conn, keys))
 
     def candidates(self, bands: Keys, postings: Keys, rule: CandidateRule) -> Candidates:
         # Two local queries cost no round trip: nothing to gain from one.

@@ -51,6 +51,7 @@ from app.store.sqlite_runs import (
 
 U64 = npt.NDArray[np.uint64]
 Keys = npt.NDArray[np.int64]
+Positions = npt.NDArray[np.intp]
 
 # Segments become a run at this many entries (~2,500 paragraphs): small
 # enough that a reader re-sorts them in a few ms, large enough that runs
@@ -233,13 +234,22 @@ class Index:
         return view
 
     def lookup(self, conn: sqlite3.Connection, keys: Keys) -> dict[int, list[int]]:
+        unique, owners, refs = self.found(conn, keys)
+        result = _by_key(unique, owners, refs)
+        if self.legacy and unique.size:
+            for key, found_refs in self.legacy_entries(conn, unique).items():
+                result.setdefault(key, []).extend(found_refs)
+        return result
+
+    def found(self, conn: sqlite3.Connection, keys: Keys) -> tuple[Keys, Positions, U64]:
+        """The live entries under ``keys`` in the runs and segments, as
+        arrays: the distinct keys, then per entry its key's position among
+        them and its ref (a legacy store's ``bands`` rows apart)."""
         unique = distinct(keys)
-        if not unique.size:
-            return {}
-        view = self.refresh(conn)
-        owners: list[npt.NDArray[np.int64]] = []
+        owners: list[Positions] = []
         refs: list[U64] = []
-        if view.recent_keys.size:
+        view = self.refresh(conn) if unique.size else self._view
+        if unique.size and view.recent_keys.size:
             starts = np.searchsorted(view.recent_keys, unique, side="left")
             ends = np.searchsorted(view.recent_keys, unique, side="right")
             counts = ends - starts
@@ -247,7 +257,7 @@ class Index:
                 positions = np.repeat(ends - counts.cumsum(), counts) + np.arange(counts.sum())
                 owners.append(np.repeat(np.arange(unique.size), counts))
                 refs.append(view.recent_refs[positions])
-        if view.runs:
+        if unique.size and view.runs:
             code_of_key = codes_of(unique)
             perm = np.argsort(code_of_key, kind="stable")
             ordered = code_of_key[perm]
@@ -268,19 +278,23 @@ class Index:
                 else:
                     owners.append(perm[at])
                     refs.append(run_refs)
-        result: dict[int, list[int]] = {}
-        if owners:
-            all_owners = np.concatenate(owners)
-            all_refs = np.concatenate(refs)
-            alive = view.dead.alive(all_refs)
-            result = _by_key(unique, all_owners[alive], all_refs[alive])
-        if self.legacy:
-            for key, found_refs in lookup_entries(conn, unique).items():
-                live = np.asarray(found_refs, dtype=np.uint64)
-                kept = live[view.dead.alive(live)].tolist()
-                if kept:
-                    result.setdefault(key, []).extend(kept)
-        return result
+        if not owners:
+            return unique, np.empty(0, dtype=np.intp), np.empty(0, dtype=np.uint64)
+        all_owners = np.concatenate(owners)
+        all_refs = np.concatenate(refs)
+        alive = view.dead.alive(all_refs)
+        return unique, all_owners[alive], all_refs[alive]
+
+    def legacy_entries(self, conn: sqlite3.Connection, unique: Keys) -> dict[int, list[int]]:
+        """A legacy store's live refs under each of ``unique`` in its ``bands`` rows."""
+        dead = self._view.dead
+        out: dict[int, list[int]] = {}
+        for key, found_refs in lookup_entries(conn, unique).items():
+            live = np.asarray(found_refs, dtype=np.uint64)
+            kept = live[dead.alive(live)].tolist()
+            if kept:
+                out[key] = kept
+        return out
 
     @property
     def view(self) -> View:
@@ -288,7 +302,7 @@ class Index:
         return self._view
 
 
-def _by_key(keys: Keys, owners: npt.NDArray[np.int64], refs: U64) -> dict[int, list[int]]:
+def _by_key(keys: Keys, owners: Positions, refs: U64) -> dict[int, list[int]]:
     """Each key's refs, in the order found: ``owners`` holds the position in
     ``keys`` of each ref's key. One list of refs cut per key, rather than a
     Python step per ref (~400 refs a check at 10M paragraphs)."""
