@@ -21,6 +21,7 @@ ROUND_METRICS: dict[str, str] = {
     "sequential_httpx_p50_ms": "lower",
     "sequential_httpx_p99_ms": "lower",
     "checks_per_s": "higher",
+    "server_cpu_ms_per_check": "lower",
     "load_p99_ms": "lower",
     "startup_s": "lower",
 }
