@@ -29,7 +29,9 @@ class Prints(NamedTuple):
     one pass: each text is analysed, signed and tokenised once."""
 
     analysis: Analysis
-    keys: list[Keys]  # what the store indexes: band keys, then distinct passage fingerprints
+    # What the store indexes: band keys, then distinct passage fingerprints
+    # (the band keys alone where ``prints`` was asked for no index keys).
+    keys: list[Keys]
     bands: list[Keys]  # the band keys alone (empty: too short to index)
     # The tokens of every text (None: not asked for), and the winnowed
     # fingerprints of the indexable ones (None without passage postings).
@@ -172,10 +174,18 @@ class Fingerprinter:
                 out.append(empty)
         return out
 
-    def prints(self, texts: Sequence[str], analysis: Analysis | None = None, tokens: bool = False) -> Prints:
+    def prints(
+        self,
+        texts: Sequence[str],
+        analysis: Analysis | None = None,
+        tokens: bool = False,
+        index_keys: bool = True,
+    ) -> Prints:
         """Analysis, band keys and passage fingerprints of the texts; with
         ``tokens``, the tokens of every text too (a check aligns passages on
-        them), from the same tokeniser pass as the fingerprints."""
+        them), from the same tokeniser pass as the fingerprints. Without
+        ``index_keys`` (a check that stores nothing: it looks the winnowed
+        fingerprints up as they are), ``keys`` are the band keys alone."""
         analysis = self.analyse(texts) if analysis is None else analysis
         bands = self.keys_for(analysis)
         scheme = self.passages
@@ -193,8 +203,9 @@ class Fingerprinter:
         selected = fingerprints_each([t.ids for t in chosen], scheme)
         for i, (values, positions) in zip(indexable, selected, strict=True):
             winnowed[i] = (values.view(np.int64), positions)
-        for i, distinct in zip(indexable, _distinct_each([v for v, _ in selected]), strict=True):
-            keys[i] = np.concatenate((bands[i], distinct.view(np.int64)))
+        if index_keys:
+            for i, distinct in zip(indexable, _distinct_each([v for v, _ in selected]), strict=True):
+                keys[i] = np.concatenate((bands[i], distinct.view(np.int64)))
         return Prints(analysis, keys, bands, every, winnowed)
 
     def split_keys(self, keys: Keys) -> tuple[Keys, Keys]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -94,14 +95,18 @@ class Preparer:
             )
         return paragraphs
 
-    def _fingerprint(self, texts: Sequence[str], deadline: Deadline, tokens: bool = False) -> Prints:
+    def _fingerprint(
+        self, texts: Sequence[str], deadline: Deadline, tokens: bool = False, index_keys: bool = True
+    ) -> Prints:
         """Analysis and index keys (band keys, then passage fingerprints) of
-        the texts, and with ``tokens`` their tokens, computed slice by slice."""
+        the texts, and with ``tokens`` their tokens, computed slice by slice
+        (``index_keys``: see ``Fingerprinter.prints``)."""
+        prints = functools.partial(self.fingerprinter.prints, tokens=tokens, index_keys=index_keys)
         parts = []
         for start, end in chunk_bounds(text_ends(texts), FINGERPRINT_SLICE_CHARS):
             deadline.check("fingerprinting")
-            parts.append(self.fingerprinter.prints(texts[start:end], tokens=tokens))
-        return Prints.join(parts) if parts else self.fingerprinter.prints([], tokens=tokens)
+            parts.append(prints(texts[start:end]))
+        return Prints.join(parts) if parts else prints([])
 
     def _index_keys(self, texts: Sequence[str], deadline: Deadline) -> list[Keys]:
         """The keys ``_fingerprint`` gives, and only them: an ingest needs no
@@ -214,7 +219,10 @@ class Service(Preparer):
     ) -> list[ParagraphResult]:
         thresholds = self._thresholds(threshold, containment_threshold)
         paragraphs = self._split(text, fmt, "the text", deadline)
-        prints = self._fingerprint([p.text for p in paragraphs], deadline, self.checker.passages is not None)
+        # Stores nothing: the distinct fingerprints an ingest indexes are not made.
+        prints = self._fingerprint(
+            [p.text for p in paragraphs], deadline, self.checker.passages is not None, index_keys=False
+        )
         return self.checker.check(paragraphs, thresholds, exclude_ids, archive_filter, prints, deadline)
 
     def _thresholds(self, similarity: float | None, containment: float | None) -> Thresholds:
