@@ -251,10 +251,9 @@ def run_size(n: int, sources: list[Any], args: argparse.Namespace, work: Path) -
         "beyond_text_per_paragraph": round((size - text_bytes) / paragraphs, 1),
     }
     print(f"disk {out['disk']}", file=sys.stderr)
-    # The bulk load's dirty pages (GBs at 10M) are written out before the
-    # timed serving, not during it: the kernel's writeback doubled the
-    # one-connection floor (GET /health 1.03-1.07 ms at 10M, 0.41-0.54 ms on
-    # a store at rest). How long that took is reported.
+    # Any dirty pages of the bulk load are written out before the timed
+    # serving, not during it; how long that took is reported (0.0 s at 10M
+    # on 2026-12-03: writeback was not what slowed that run's serving).
     started = time.perf_counter()
     os.sync()
     out["sync_before_serving_s"] = round(time.perf_counter() - started, 2)
