@@ -12,13 +12,12 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from app.store.distinct import distinct, runs, within
+from app.store.distinct import cut_by_owner, distinct, runs, within
 
 Keys = npt.NDArray[np.int64]
 Positions = npt.NDArray[np.intp]
@@ -184,9 +183,7 @@ class CandidateRule:
             kept = rank < np.repeat(limit, lengths)
             owners, refs = owners[kept], refs[kept]
             starts = starts - np.concatenate(([0], np.cumsum(lengths - np.minimum(lengths, limit))[:-1]))
-        cuts = [*starts.tolist(), owners.size]
-        found, listed = keys[owners[starts]].tolist(), refs.tolist()
-        return {key: listed[a:b] for key, (a, b) in zip(found, pairwise(cuts), strict=True)}
+        return cut_by_owner(keys, owners, refs, starts)
 
     def _kept(self, band_set: set[int], found: Mapping[int, Sequence[int]]) -> dict[int, list[int]]:
         hits: dict[int, list[int]] = {}
@@ -218,9 +215,14 @@ def candidates_by_two_calls(store: Store, bands: Keys, postings: Keys, rule: Can
     return Candidates(hits, store.paragraphs(sorted(wanted)) if wanted else {})
 
 
+def asked(bands: Keys, postings: Keys) -> Keys:
+    """The keys one lookup asks for: postings may repeat a key (votes, see
+    ``CandidateRule``), looked up once."""
+    return distinct(np.concatenate([bands, postings]))
+
+
 def _looked_up(store: Store, bands: Keys, postings: Keys) -> dict[int, list[int]]:
-    # Postings may repeat a key (votes, see CandidateRule): looked up once.
-    keys = distinct(np.concatenate([bands, postings]))
+    keys = asked(bands, postings)
     return store.lookup(keys) if keys.size else {}
 
 

@@ -10,6 +10,7 @@ comparison.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import TypeVar
 
 import numpy as np
@@ -54,3 +55,17 @@ def within(values: npt.NDArray[Int], ordered: npt.NDArray[Int]) -> npt.NDArray[n
         return np.zeros(values.size, dtype=bool)
     at = np.minimum(np.searchsorted(ordered, values), ordered.size - 1)
     return np.asarray(ordered[at] == values)
+
+
+def cut_by_owner(
+    keys: npt.NDArray[np.int64],
+    owners: npt.NDArray[np.intp],
+    refs: npt.NDArray[np.uint64],
+    starts: npt.NDArray[np.intp],
+) -> dict[int, list[int]]:
+    """Each key's refs as lists: ``owners`` (sorted, the position in ``keys``
+    of each ref's key) begins a run at each of ``starts``. One ``tolist`` cut
+    per key rather than a Python step per ref."""
+    cuts = [*starts.tolist(), owners.size]
+    found, listed = keys[owners[starts]].tolist(), refs.tolist()
+    return {key: listed[a:b] for key, (a, b) in zip(found, pairwise(cuts), strict=True)}

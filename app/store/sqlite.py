@@ -45,10 +45,10 @@ from app.store.base import (
     StoreStats,
     StoreUnavailable,
     WriteStatus,
+    asked,
     candidates_by_two_calls,
     refuse_repeated_ids,
 )
-from app.store.distinct import distinct
 from app.store.packed import PackedDocuments
 from app.store.resident import Mode, Resident
 from app.store.sqlite_bands import chunks
@@ -351,7 +351,7 @@ class SqliteStore:
 
     @_translated
     def hits(self, bands: Keys, postings: Keys, rule: CandidateRule) -> dict[int, list[int]]:
-        keys = distinct(np.concatenate([bands, postings]))
+        keys = asked(bands, postings)
         if self._index.legacy:  # bucketed rows too: as a lookup's dict
             return rule.hits(bands, self._index.lookup(self._conn, keys))
         return rule.hits_found(bands, *self._index.found(self._conn, keys))

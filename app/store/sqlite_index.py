@@ -27,13 +27,12 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from app.store.distinct import distinct, run_starts, runs
+from app.store.distinct import cut_by_owner, distinct, run_starts, runs
 from app.store.resident import Resident
 from app.store.sqlite_bands import lookup_entries
 from app.store.sqlite_driver import sqlite3
@@ -246,10 +245,13 @@ class Index:
         arrays: the distinct keys, then per entry its key's position among
         them and its ref (a legacy store's ``bands`` rows apart)."""
         unique = distinct(keys)
+        nothing = np.empty(0, dtype=np.intp), np.empty(0, dtype=np.uint64)
+        if not unique.size:
+            return unique, *nothing
         owners: list[Positions] = []
         refs: list[U64] = []
-        view = self.refresh(conn) if unique.size else self._view
-        if unique.size and view.recent_keys.size:
+        view = self.refresh(conn)
+        if view.recent_keys.size:
             starts = np.searchsorted(view.recent_keys, unique, side="left")
             ends = np.searchsorted(view.recent_keys, unique, side="right")
             counts = ends - starts
@@ -257,7 +259,7 @@ class Index:
                 positions = np.repeat(ends - counts.cumsum(), counts) + np.arange(counts.sum())
                 owners.append(np.repeat(np.arange(unique.size), counts))
                 refs.append(view.recent_refs[positions])
-        if unique.size and view.runs:
+        if view.runs:
             code_of_key = codes_of(unique)
             perm = np.argsort(code_of_key, kind="stable")
             ordered = code_of_key[perm]
@@ -279,7 +281,7 @@ class Index:
                     owners.append(perm[at])
                     refs.append(run_refs)
         if not owners:
-            return unique, np.empty(0, dtype=np.intp), np.empty(0, dtype=np.uint64)
+            return unique, *nothing
         all_owners = np.concatenate(owners)
         all_refs = np.concatenate(refs)
         alive = view.dead.alive(all_refs)
@@ -304,16 +306,12 @@ class Index:
 
 def _by_key(keys: Keys, owners: Positions, refs: U64) -> dict[int, list[int]]:
     """Each key's refs, in the order found: ``owners`` holds the position in
-    ``keys`` of each ref's key. One list of refs cut per key, rather than a
-    Python step per ref (~400 refs a check at 10M paragraphs)."""
+    ``keys`` of each ref's key (~400 refs a check at 10M paragraphs)."""
     if not owners.size:
         return {}
     order = np.argsort(owners, kind="stable")
     owners_in_order = owners[order]
-    refs_in_order = refs[order].tolist()
-    cuts = [0, *run_starts(owners_in_order)[1:].tolist(), len(refs_in_order)]
-    found = keys[owners_in_order[cuts[:-1]]].tolist()
-    return {key: refs_in_order[a:b] for key, (a, b) in zip(found, pairwise(cuts), strict=True)}
+    return cut_by_owner(keys, owners_in_order, refs[order], run_starts(owners_in_order))
 
 
 __all__ = [
