@@ -404,7 +404,7 @@ def test_candidates_follow_the_rule_on_every_backend(store: Store) -> None:
     for rule in (wide, CandidateRule(1, 12), CandidateRule(1, 0)):
         one = store.candidates(bands, quote, rule)
         two = candidates_by_two_calls(store, bands, quote, rule)
-        assert one.hits == two.hits == store.hits(bands, quote, rule)
+        assert one.hits == two.hits == store.hits(bands, quote, rule).as_dict()
         assert one.paragraphs == two.paragraphs
     (lowest,) = store.candidates(bands, np.empty(0, np.int64), CandidateRule(1, 0)).paragraphs
     assert lowest == min(found.paragraphs)

@@ -8,7 +8,6 @@ exact shingle sets, so a match above the threshold is never an estimate.
 from __future__ import annotations
 
 import functools
-import heapq
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -21,7 +20,8 @@ from app.engine.allowlist import is_entry
 from app.engine.cancel import NEVER, Deadline
 from app.engine.filters import ArchiveFilter
 from app.engine.fingerprint import Fingerprinter, Prints
-from app.engine.passages import NO_SEEDS, Passage, PassageFinder, Seeds, ordered
+from app.engine.passages import Passage, PassageFinder, Seeds, ordered
+from app.engine.votes import article_votes
 from app.hashing import Analysis, overlap
 from app.hashing.similarity import intersection_size
 from app.hashing.tokens import Tokens
@@ -253,25 +253,28 @@ class Checker:
             else CandidateRule(ARCHIVE_REFS_PER_BAND, 0),
         )
         deadline.check("archive lookup")
-        seeds = self._passage_seeds(prints, archive, hits, tokens)
+        finder = self.passages if tokens is not None and prints.winnowed is not None else None
+        votes = article_votes(
+            hits,
+            bands,
+            [w if looked_up else None for w, looked_up in zip(prints.winnowed, archive, strict=True)]
+            if finder and prints.winnowed is not None
+            else None,
+            ARCHIVE_REFS_PER_BAND,
+            self.max_candidates,
+            finder.rules if finder else None,
+        )
+        seeds = votes.seeds
         wanted: dict[int, list[int]] = {}
-        for i, paragraph_keys in enumerate(bands):
-            deadline.check("archive candidates")
-            votes: dict[int, int] = {}
-            for key in paragraph_keys.tolist():
-                for ref in hits.get(key, ())[:ARCHIVE_REFS_PER_BAND]:
-                    votes[ref] = votes.get(ref, 0) + 1
-            # Most shared bands first: under a flood of candidates (boilerplate)
-            # the closest ones are still verified.
-            if len(votes) > self.max_candidates:
-                wanted[i] = heapq.nlargest(self.max_candidates, votes, key=votes.__getitem__)
-            else:
-                wanted[i] = list(votes)
+        for i, refs in enumerate(votes.wanted):
             # Paragraphs sharing long runs of words are verified too: a
             # paragraph that lost most of its sentences has a Jaccard index
             # the bands rarely propose, but its containment is exact.
-            extra = [r for r in seeds[i].refs if r not in votes]
-            wanted[i] += extra[: max(0, self.max_candidates - len(wanted[i]))]
+            if seeds[i].refs and len(refs) < self.max_candidates:
+                voted = set(votes.voted[i])
+                extra = [r for r in seeds[i].refs if r not in voted]
+                refs = refs + extra[: self.max_candidates - len(refs)]
+            wanted[i] = refs
         deadline.check("archive candidates")
         proposed = {r for refs in wanted.values() for r in refs}
         seeded = {r for s in seeds for r in s.refs}
@@ -309,16 +312,6 @@ class Checker:
                 matched[i] = [ref for _, ref in kept]
         deadline.check("verification against the archive")
         self._archive_passages(results, tokens, seeds, matched, stored, archive_filter)
-
-    def _passage_seeds(
-        self, prints: Prints, archive: list[bool], hits: dict[int, list[int]], tokens: list[Tokens] | None
-    ) -> list[Seeds]:
-        if self.passages is None or tokens is None or prints.winnowed is None:
-            return [NO_SEEDS] * len(archive)
-        return [
-            self.passages.seeds(winnowed, hits) if looked_up else NO_SEEDS
-            for winnowed, looked_up in zip(prints.winnowed, archive, strict=True)
-        ]
 
     def _archive_passages(
         self,

@@ -30,7 +30,7 @@ import numpy.typing as npt
 from app.engine.align import Span, align
 from app.hashing.tokens import Tokens, tokenise
 from app.hashing.winnow import Winnowing, kgram_hashes
-from app.store.base import Keys, StoredParagraph
+from app.store.base import StoredParagraph
 from app.text import Paragraph
 
 Source = Literal["article", "archive"]
@@ -159,26 +159,6 @@ class PassageFinder:
         return out
 
     # against the archive
-
-    def seeds(self, winnowed: tuple[Keys, npt.NDArray[np.intp]], hits: dict[int, list[int]]) -> Seeds:
-        """Candidates of one paragraph from its winnowed fingerprints' postings
-        (``Fingerprinter.prints``: values as store keys, query positions),
-        those sharing the most rare fingerprints first."""
-        values, positions = winnowed
-        if not values.size:
-            return NO_SEEDS
-        limit = self.rules.max_postings
-        votes: dict[int, list[int]] = {}
-        for value, at in zip(values.tolist(), positions.tolist(), strict=True):
-            refs = hits.get(value)
-            if refs and len(refs) <= limit:
-                for ref in refs:
-                    votes.setdefault(ref, []).append(at)
-        if not votes:
-            return NO_SEEDS
-        chosen = [r for r in votes if len(votes[r]) >= self.rules.min_seeds]
-        ranked = sorted(chosen, key=lambda r: (-len(votes[r]), r))[: self.rules.max_sources]
-        return Seeds(ranked, {r: np.asarray(votes[r], dtype=np.intp) for r in ranked})
 
     def against_archive(
         self,

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.engine import allowlist
+from app.engine import allowlist, votes
 from app.engine.allowlist import AllowEntry
 from app.engine.cancel import NEVER, Deadline
 from app.engine.check import Checker, ParagraphResult, Thresholds
@@ -197,6 +197,7 @@ class Service(Preparer):
         service = cls(settings, store, fp)
         if service.checker.passages is not None:
             service.checker.passages.warm_up()
+        votes.warm_up()
         return service
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.engine import votes
 from app.engine.fingerprint import fingerprinter
 from app.engine.passages import PassageFinder
 from app.engine.service import passage_rules
@@ -21,6 +22,7 @@ from app.store.sqlite_kernels import touch_pages, warm_up_lookup
 def warm_kernels(settings: Settings) -> None:
     fingerprinter(settings).warm_up()
     PassageFinder(passage_rules(settings)).warm_up()
+    votes.warm_up()
     # The embedded store's kernels (it loads them itself when it opens; here
     # they are loaded once for all workers). A memory-mapped run is read-only:
     # a read-only page is the signature its background page-toucher runs.

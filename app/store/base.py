@@ -17,7 +17,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from app.store.distinct import cut_by_owner, distinct, runs, within
+from app.store.distinct import distinct, runs, within
+from app.store.hits import Hits
 
 Keys = npt.NDArray[np.int64]
 Positions = npt.NDArray[np.intp]
@@ -160,14 +161,14 @@ class CandidateRule:
         chooses its own rows (``gather``) does not pay for the set."""
         return self._kept(set(bands.tolist()), found)
 
-    def hits_found(self, bands: Keys, keys: Keys, owners: Positions, refs: Refs) -> dict[int, list[int]]:
+    def hits_found(self, bands: Keys, keys: Keys, owners: Positions, refs: Refs) -> Hits:
         """``hits`` of a lookup still in arrays: the ref ``refs[i]`` found
         under ``keys[owners[i]]`` (``keys`` distinct and sorted, pairs in
-        any order and possibly repeated). The same dict ``hits`` gives for
-        those pairs, by three numpy passes instead of a Python step per key
-        (~220 keys found a check at 10M paragraphs)."""
+        any order and possibly repeated). The hits ``hits`` gives for those
+        pairs, by three numpy passes instead of a Python step per key (~220
+        keys found a check at 10M paragraphs)."""
         if not owners.size:
-            return {}
+            return Hits.none()
         order = np.lexsort((refs, owners))
         owners, refs = owners[order], refs[order]
         fresh = np.ones(owners.size, dtype=bool)
@@ -183,7 +184,7 @@ class CandidateRule:
             kept = rank < np.repeat(limit, lengths)
             owners, refs = owners[kept], refs[kept]
             starts = starts - np.concatenate(([0], np.cumsum(lengths - np.minimum(lengths, limit))[:-1]))
-        return cut_by_owner(keys, owners, refs, starts)
+        return Hits(keys[owners[starts]], np.append(starts, owners.size), refs)
 
     def _kept(self, band_set: set[int], found: Mapping[int, Sequence[int]]) -> dict[int, list[int]]:
         hits: dict[int, list[int]] = {}
@@ -229,9 +230,7 @@ def _looked_up(store: Store, bands: Keys, postings: Keys) -> dict[int, list[int]
 Fetch = Callable[[Sequence[int]], Mapping[int, StoredParagraph]]
 
 
-def gather(
-    store: Store, bands: Keys, postings: Keys, rule: CandidateRule
-) -> tuple[dict[int, list[int]], Fetch]:
+def gather(store: Store, bands: Keys, postings: Keys, rule: CandidateRule) -> tuple[Hits, Fetch]:
     """A check's hits (``CandidateRule``) and how to get the paragraphs of
     the refs it then chooses among them. A store whose calls cost no round
     trip (``local``) is asked for those rows alone, in a second call: at 10M
@@ -242,7 +241,7 @@ def gather(
     if store.local:
         return store.hits(bands, postings, rule), store.paragraphs
     found = store.candidates(bands, postings, rule)
-    return found.hits, lambda refs: found.paragraphs
+    return Hits.of(found.hits), lambda refs: found.paragraphs
 
 
 def refuse_repeated_ids(documents: Sequence[NewDocument]) -> None:
@@ -293,7 +292,7 @@ class Store(Protocol):
         (refs deleted meanwhile are absent)."""
         ...
 
-    def hits(self, bands: Keys, postings: Keys, rule: CandidateRule) -> dict[int, list[int]]:
+    def hits(self, bands: Keys, postings: Keys, rule: CandidateRule) -> Hits:
         """``rule.hits`` of the lookup of these band and passage fingerprint
         keys (``postings`` may repeat a key), without the paragraphs."""
         ...

@@ -44,6 +44,7 @@ from app.store.base import (
     refuse_repeated_ids,
 )
 from app.store.distinct import distinct
+from app.store.hits import Hits
 from app.store.redis_candidates import CandidateWave
 from app.store.redis_client import (
     connect,
@@ -327,10 +328,10 @@ class RedisStore:
         with self._guard():
             return self.checks.candidates(bands, postings, rule)
 
-    def hits(self, bands: Keys, postings: Keys, rule: CandidateRule) -> dict[int, list[int]]:
+    def hits(self, bands: Keys, postings: Keys, rule: CandidateRule) -> Hits:
         # The check's one wave reads hits and candidates together: asking
         # for the hits alone saves no round trip.
-        return self.candidates(bands, postings, rule).hits
+        return Hits.of(self.candidates(bands, postings, rule).hits)
 
     def _read_filter(self, shard: int) -> tuple[bytes | None, bytes | None]:
         generation, bitmap = self._run("filter", {shard: []}, "filter")[shard]

@@ -49,6 +49,7 @@ from app.store.base import (
     candidates_by_two_calls,
     refuse_repeated_ids,
 )
+from app.store.hits import Hits
 from app.store.packed import PackedDocuments
 from app.store.resident import Mode, Resident
 from app.store.sqlite_bands import chunks
@@ -350,10 +351,10 @@ class SqliteStore:
         return self._index.lookup(self._conn, keys)
 
     @_translated
-    def hits(self, bands: Keys, postings: Keys, rule: CandidateRule) -> dict[int, list[int]]:
+    def hits(self, bands: Keys, postings: Keys, rule: CandidateRule) -> Hits:
         keys = asked(bands, postings)
         if self._index.legacy:  # bucketed rows too: as a lookup's dict
-            return rule.hits(bands, self._index.lookup(self._conn, keys))
+            return Hits.of(rule.hits(bands, self._index.lookup(self._conn, keys)))
         return rule.hits_found(bands, *self._index.found(self._conn, keys))
 
     def candidates(self, bands: Keys, postings: Keys, rule: CandidateRule) -> Candidates:
