@@ -49,3 +49,29 @@ def test_a_long_key_is_cut_at_its_kind_of_limit() -> None:
     refs = np.array([6, 5, 4, 3, 2, 1] * 2, dtype=np.uint64)
     found = CandidateRule(refs_per_band=2, max_postings=3).hits_found(keys[:1], keys, owners, refs)
     assert found.as_dict() == {5: [1, 2], 9: [1, 2, 3, 4]}
+
+
+@given(lookups(), st.data(), st.integers(1, 6), st.integers(0, 6), st.integers(1, 3))
+def test_wanted_from_hits_are_the_candidates_cut_gives(
+    lookup: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],  # type: ignore[type-arg]
+    data: st.DataObject,
+    per_band: int,
+    max_postings: int,
+    min_votes: int,
+) -> None:
+    bands, keys, owners, refs = lookup
+    # a fingerprint may occur several times in an article: one vote each
+    postings = np.array(data.draw(st.lists(st.sampled_from(keys.tolist()))), dtype=np.int64)
+    asked = set(bands.tolist()) | set(postings.tolist())
+    found = [(o, r) for o, r in zip(owners.tolist(), refs.tolist(), strict=True) if int(keys[o]) in asked]
+    as_dict: dict[int, list[int]] = {}
+    for owner, ref in found:
+        as_dict.setdefault(int(keys[owner]), []).append(ref)
+    rule = CandidateRule(per_band, max_postings, min_votes)
+    hits = rule.hits_found(
+        bands,
+        keys,
+        np.array([o for o, _ in found], dtype=np.intp),
+        np.array([r for _, r in found], dtype=np.uint64),
+    )
+    assert rule.wanted(bands, postings, hits).tolist() == sorted(rule.cut(bands, postings, as_dict)[1])

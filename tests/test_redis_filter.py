@@ -77,7 +77,7 @@ def test_a_shard_without_a_filter_reads_every_bucket(redis_server: RedisServer, 
         keys = all_keys(store, 5)
         found = store.candidates(keys, keys[:0], RULE)
         assert {p.document_id for p in found.paragraphs.values()} == {f"doc-{n}" for n in range(5)}
-        assert set(found.hits) == set(np.unique(keys).tolist())
+        assert set(found.hits.as_dict()) == set(np.unique(keys).tolist())
 
 
 def absent_keys() -> np.ndarray:  # type: ignore[type-arg]

@@ -108,7 +108,7 @@ def server_tests(nodes: Iterable[RedisServer]) -> int:
 
 def answer(store: RedisStore, keys: np.ndarray) -> tuple[dict[int, list[int]], set[str]]:  # type: ignore[type-arg]
     found = store.candidates(keys, keys[:0], RULE)
-    return found.hits, {p.document_id for p in found.paragraphs.values()}
+    return found.hits.as_dict(), {p.document_id for p in found.paragraphs.values()}
 
 
 def refresh_all(store: RedisStore) -> None:

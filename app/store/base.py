@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from app.store.distinct import distinct, runs, within
+from app.store.distinct import counted, distinct, run_starts, runs, within
 from app.store.hits import Hits
 
 Keys = npt.NDArray[np.int64]
@@ -186,6 +186,30 @@ class CandidateRule:
             starts = starts - np.concatenate(([0], np.cumsum(lengths - np.minimum(lengths, limit))[:-1]))
         return Hits(keys[owners[starts]], np.append(starts, owners.size), refs)
 
+    def wanted(self, bands: Keys, postings: Keys, hits: Hits) -> Refs:
+        """The candidate refs ``cut`` gives, from hits already cut (a
+        sharded store's merged hits): ascending. Every key of ``hits`` is a
+        band key or in ``postings``."""
+        if not len(hits):
+            return np.empty(0, dtype=np.uint64)
+        lengths = np.diff(hits.bounds)
+        is_band = within(hits.keys, distinct(bands))
+        chosen = [hits.refs[np.repeat(is_band, lengths)]]
+        voting = ~is_band & (lengths <= self.max_postings)
+        if voting.any():
+            # Each ref's votes: the occurrences in ``postings`` of every
+            # fingerprint key it is found under.
+            posting_keys, occurrences = counted(postings)
+            weights = np.repeat(
+                occurrences[np.searchsorted(posting_keys, hits.keys[voting])], lengths[voting]
+            )
+            refs = hits.refs[np.repeat(voting, lengths)]
+            order = np.argsort(refs, kind="stable")
+            refs, weights = refs[order], weights[order]
+            starts = run_starts(refs)
+            chosen.append(refs[starts][np.add.reduceat(weights, starts) >= self.min_votes])
+        return distinct(np.concatenate(chosen))
+
     def _kept(self, band_set: set[int], found: Mapping[int, Sequence[int]]) -> dict[int, list[int]]:
         hits: dict[int, list[int]] = {}
         per_band, per_posting = self.refs_per_band, self.max_postings + 1
@@ -205,7 +229,7 @@ class Candidates:
     """A check's archive hits and the candidate paragraphs behind them (see
     ``CandidateRule``; refs deleted meanwhile are absent from ``paragraphs``)."""
 
-    hits: dict[int, list[int]]
+    hits: Hits
     paragraphs: dict[int, StoredParagraph]
 
 
@@ -213,7 +237,7 @@ def candidates_by_two_calls(store: Store, bands: Keys, postings: Keys, rule: Can
     """``Store.candidates`` from ``lookup`` and ``paragraphs``: for a store
     whose calls cost no network round trip (SQLite)."""
     hits, wanted = rule.cut(bands, postings, _looked_up(store, bands, postings))
-    return Candidates(hits, store.paragraphs(sorted(wanted)) if wanted else {})
+    return Candidates(Hits.of(hits), store.paragraphs(sorted(wanted)) if wanted else {})
 
 
 def asked(bands: Keys, postings: Keys) -> Keys:
@@ -241,7 +265,7 @@ def gather(store: Store, bands: Keys, postings: Keys, rule: CandidateRule) -> tu
     if store.local:
         return store.hits(bands, postings, rule), store.paragraphs
     found = store.candidates(bands, postings, rule)
-    return Hits.of(found.hits), lambda refs: found.paragraphs
+    return found.hits, lambda refs: found.paragraphs
 
 
 def refuse_repeated_ids(documents: Sequence[NewDocument]) -> None:

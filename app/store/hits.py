@@ -35,7 +35,7 @@ class Hits:
 
     @classmethod
     def of(cls, found: Mapping[int, Sequence[int]]) -> Hits:
-        """From a dict of key -> sorted refs (a networked store's answer)."""
+        """From a dict of key -> ascending refs (a lookup cut by ``CandidateRule.hits``)."""
         listed = sorted((key, refs) for key, refs in found.items() if refs)
         lengths = np.fromiter((len(refs) for _, refs in listed), dtype=np.intp, count=len(listed))
         bounds = np.zeros(len(listed) + 1, dtype=np.intp)
@@ -52,15 +52,22 @@ class Hits:
     def none(cls) -> Hits:
         return cls(np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.intp), _NO_REFS)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Hits):
+            return NotImplemented
+        return all(
+            np.array_equal(mine, theirs)
+            for mine, theirs in (
+                (self.keys, other.keys),
+                (self.bounds, other.bounds),
+                (self.refs, other.refs),
+            )
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __len__(self) -> int:
         return int(self.keys.size)
-
-    def get(self, key: int) -> list[int]:
-        """The refs under ``key`` (none when it has none)."""
-        at = int(np.searchsorted(self.keys, key))
-        if at == self.keys.size or int(self.keys[at]) != key:
-            return []
-        return self.refs[self.bounds[at] : self.bounds[at + 1]].tolist()  # type: ignore[no-any-return]
 
     def as_dict(self) -> dict[int, list[int]]:
         listed, cuts = self.refs.tolist(), self.bounds.tolist()

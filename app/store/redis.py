@@ -331,7 +331,7 @@ class RedisStore:
     def hits(self, bands: Keys, postings: Keys, rule: CandidateRule) -> Hits:
         # The check's one wave reads hits and candidates together: asking
         # for the hits alone saves no round trip.
-        return Hits.of(self.candidates(bands, postings, rule).hits)
+        return self.candidates(bands, postings, rule).hits
 
     def _read_filter(self, shard: int) -> tuple[bytes | None, bytes | None]:
         generation, bitmap = self._run("filter", {shard: []}, "filter")[shard]

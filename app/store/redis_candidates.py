@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
 from app.store.base import CandidateRule, Candidates, Keys, StoredParagraph
 from app.store.distinct import counted, distinct, within
+from app.store.hits import Hits
 from app.store.redis_filter_cache import NO_COPY, FilterCache, FilterRefresher
 from app.store.redis_layout import Layout, stored_paragraphs, unpack_hits
 from app.store.redis_wave import Call, Waves
@@ -42,7 +44,7 @@ class CandidateWave:
         votes = np.minimum(occurrences[apart], 255).astype(np.uint8)
         queries = np.concatenate([band_keys, posting_keys])
         if not queries.size:
-            return Candidates({}, {})
+            return Candidates(Hits.none(), {})
         layout = self.layout
         offsets, kind, masks = layout.packed_filter_tests(queries)
         copies = self._copies(offsets, masks)
@@ -62,17 +64,26 @@ class CandidateWave:
             for s in range(layout.shards)
         ]
         raw = self.waves.run_grouped("candidates", calls, args, [self.scheme], "check")
-        listed = queries.tolist()
-        found: dict[int, list[int]] = {}
+        indices: list[npt.NDArray[np.intp]] = []
+        found: list[npt.NDArray[np.uint64]] = []
         stored: dict[int, StoredParagraph] = {}
         for shard, answer in raw.items():
-            for index, refs in unpack_hits(answer[0], answer[2], shard):
-                found.setdefault(listed[index], []).extend(refs)
+            index, refs = unpack_hits(answer[0], answer[2], shard)
+            indices.append(index)
+            found.append(refs)
             stored.update(stored_paragraphs(shard, answer, 3))
         if self.copying:
             self.refresher.seen({shard: answer[1] for shard, answer in raw.items()})
-        hits, wanted = rule.cut(band_keys, postings, found)
-        return Candidates(hits, {r: stored[r] for r in wanted if r in stored})
+        # The rule's cut of the merged hits, as the embedded store makes it
+        # from its lookup's arrays (``hits_found`` wants the keys sorted).
+        order = np.argsort(queries)
+        place = np.empty(order.size, dtype=np.intp)
+        place[order] = np.arange(order.size)
+        hits = rule.hits_found(
+            band_keys, queries[order], place[np.concatenate(indices)], np.concatenate(found)
+        )
+        wanted = rule.wanted(band_keys, postings, hits)
+        return Candidates(hits, {r: stored[r] for r in wanted.tolist() if r in stored})
 
     def _copies(self, offsets: bytes, masks: bytes) -> dict[int, tuple[bytes, bytes]]:
         """Per shard with a copy of its filter: its generation and the

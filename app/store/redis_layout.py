@@ -63,17 +63,15 @@ def _with_shard(local: tuple[int, ...], shard: int) -> list[int]:
 _HEAD = np.dtype([("index", ">u4"), ("count", ">u2")])
 
 
-def unpack_hits(heads: bytes, refs: bytes, shard: int) -> Iterator[tuple[int, list[int]]]:
-    """(query index, refs) of a shard's hits (see redis_lua_reads.CANDIDATES):
-    heads and refs each read in one numpy call, then sliced (a check has
-    hundreds of hits)."""
+def unpack_hits(heads: bytes, refs: bytes, shard: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint64]]:
+    """A shard's hits (see redis_lua_reads.CANDIDATES) as arrays: per ref
+    found, the index of its query and the ref. Heads and refs are each read
+    in one numpy call (a check has hundreds of hits)."""
     head = np.frombuffer(heads, _HEAD)
-    local = np.frombuffer(refs, ">u4").astype(np.int64)
-    found = (local | (shard << 32) if shard else local).tolist()
-    pos = 0
-    for index, count in zip(head["index"].tolist(), head["count"].tolist(), strict=True):
-        yield index, found[pos : pos + count]
-        pos += count
+    found = np.frombuffer(refs, ">u4").astype(np.uint64)
+    if shard:
+        found |= np.uint64(shard) << np.uint64(32)
+    return np.repeat(head["index"].astype(np.intp), head["count"].astype(np.intp)), found
 
 
 # A document's state, as STATE finds it: None (absent), (seq, None) (the
