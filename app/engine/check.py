@@ -253,17 +253,14 @@ class Checker:
             else CandidateRule(ARCHIVE_REFS_PER_BAND, 0),
         )
         deadline.check("archive lookup")
-        finder = self.passages if tokens is not None and prints.winnowed is not None else None
-        votes = article_votes(
-            hits,
-            bands,
-            [w if looked_up else None for w, looked_up in zip(prints.winnowed, archive, strict=True)]
-            if finder and prints.winnowed is not None
-            else None,
-            ARCHIVE_REFS_PER_BAND,
-            self.max_candidates,
-            finder.rules if finder else None,
+        # Passage seeds need the article's tokens and winnowed fingerprints.
+        rules = self.passages.rules if self.passages is not None and tokens is not None else None
+        winnowed = (
+            None
+            if rules is None or prints.winnowed is None
+            else [w if looked_up else None for w, looked_up in zip(prints.winnowed, archive, strict=True)]
         )
+        votes = article_votes(hits, bands, winnowed, ARCHIVE_REFS_PER_BAND, self.max_candidates, rules)
         seeds = votes.seeds
         wanted: dict[int, list[int]] = {}
         for i, refs in enumerate(votes.wanted):

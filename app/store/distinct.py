@@ -57,15 +57,10 @@ def within(values: npt.NDArray[Int], ordered: npt.NDArray[Int]) -> npt.NDArray[n
     return np.asarray(ordered[at] == values)
 
 
-def cut_by_owner(
-    keys: npt.NDArray[np.int64],
-    owners: npt.NDArray[np.intp],
-    refs: npt.NDArray[np.uint64],
-    starts: npt.NDArray[np.intp],
+def listed_by_key(
+    keys: npt.NDArray[np.int64], bounds: npt.NDArray[np.intp], refs: npt.NDArray[np.uint64]
 ) -> dict[int, list[int]]:
-    """Each key's refs as lists: ``owners`` (sorted, the position in ``keys``
-    of each ref's key) begins a run at each of ``starts``. One ``tolist`` cut
-    per key rather than a Python step per ref."""
-    cuts = [*starts.tolist(), owners.size]
-    found, listed = keys[owners[starts]].tolist(), refs.tolist()
-    return {key: listed[a:b] for key, (a, b) in zip(found, pairwise(cuts), strict=True)}
+    """``{keys[i]: refs[bounds[i]:bounds[i + 1]]}`` as lists: one ``tolist``
+    cut per key rather than a Python step per ref."""
+    listed = refs.tolist()
+    return {key: listed[a:b] for key, (a, b) in zip(keys.tolist(), pairwise(bounds.tolist()), strict=True)}

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain, pairwise
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
+
+from app.store.distinct import listed_by_key
 
 Keys = npt.NDArray[np.int64]
 Positions = npt.NDArray[np.intp]
@@ -70,5 +72,4 @@ class Hits:
         return int(self.keys.size)
 
     def as_dict(self) -> dict[int, list[int]]:
-        listed, cuts = self.refs.tolist(), self.bounds.tolist()
-        return {key: listed[a:b] for key, (a, b) in zip(self.keys.tolist(), pairwise(cuts), strict=True)}
+        return listed_by_key(self.keys, self.bounds, self.refs)

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from app.store.distinct import cut_by_owner, distinct, run_starts, runs
+from app.store.distinct import distinct, listed_by_key, run_starts, runs
 from app.store.resident import Resident
 from app.store.sqlite_bands import lookup_entries
 from app.store.sqlite_driver import sqlite3
@@ -311,7 +311,8 @@ def _by_key(keys: Keys, owners: Positions, refs: U64) -> dict[int, list[int]]:
         return {}
     order = np.argsort(owners, kind="stable")
     owners_in_order = owners[order]
-    return cut_by_owner(keys, owners_in_order, refs[order], run_starts(owners_in_order))
+    starts = run_starts(owners_in_order)
+    return listed_by_key(keys[owners_in_order[starts]], np.append(starts, owners.size), refs[order])
 
 
 __all__ = [
